@@ -1,0 +1,40 @@
+"""Hinton's knowledge distillation (Hinton, Vinyals, Dean 2015)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..objectives import Distiller
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``T² · KL(softmax(t/T) ‖ softmax(s/T))``, averaged over the batch.
+
+    The ``T²`` keeps the gradient's scale independent of ``T`` (the soft targets' gradients shrink as
+    ``1/T²``), so the weights of the CE and KD terms mean the same at any temperature.
+    """
+    t = temperature
+    log_p_student = F.log_softmax(student_logits.float() / t, dim=1)
+    log_p_teacher = F.log_softmax(teacher_logits.float() / t, dim=1)
+    return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True) * (t * t)
+
+
+class KD(Distiller):
+    """``w_ce · CE(y, s) + w_kd · kd_loss(s, t, T)``.
+
+    The weights are explicit because papers disagree on the convention: PrUE uses ``w_ce=0.9, w_kd=0.1,
+    T=4``; prune-then-distill ``w_ce=0.05, w_kd=0.95, T=10``.
+    """
+
+    def __init__(self, student, teacher, temperature: float = 4.0, w_ce: float = 0.9, w_kd: float = 0.1):
+        super().__init__(student, teacher)
+        self.temperature, self.w_ce, self.w_kd = temperature, w_ce, w_kd
+
+    def forward(self, x, y):
+        logits = self.student(x)
+        teacher_logits = self.teacher_logits(x)
+        return logits, {
+            "ce": self.w_ce * F.cross_entropy(logits, y),
+            "kd": self.w_kd * kd_loss(logits, teacher_logits, self.temperature),
+        }

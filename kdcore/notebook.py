@@ -1,0 +1,49 @@
+"""Small display helpers for the chapters: kdcore's own source, tables, and widgets with static fallbacks."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+
+
+def show_source(*objects) -> None:
+    """Display the source of kdcore functions or classes as a highlighted code block.
+
+    The chapters explain a method by showing the code that runs it, so the book, the library and the tests
+    share one truth.
+    """
+    from IPython.display import Markdown, display
+
+    for obj in objects:
+        display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
+
+
+def table(rows: Sequence[dict], columns: Sequence[str] | None = None, formats: dict | None = None) -> None:
+    """Display rows of dicts as a Markdown table (readable in the HTML book and in Colab)."""
+    from IPython.display import Markdown, display
+
+    columns = list(columns or rows[0].keys())
+    formats = formats or {}
+
+    def cell(row, col):
+        value = row.get(col, "")
+        return formats[col](value) if col in formats else (f"{value:.4g}" if isinstance(value, float) else value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell(r, c)) for c in columns) + " |" for r in rows]
+    display(Markdown("\n".join(lines)))
+
+
+def interactive(function: Callable, enabled: bool = True, **sliders) -> None:
+    """An ipywidgets ``interact`` view when widgets are enabled and installed; nothing otherwise.
+
+    Every chapter shows a static figure of the same thing next to it, because the HTML book (offline, or
+    without the widget JavaScript) cannot run the slider.
+    """
+    if not enabled:
+        return
+    try:
+        from ipywidgets import interact
+    except ImportError:
+        return
+    interact(function, **sliders)

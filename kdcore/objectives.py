@@ -1,0 +1,64 @@
+"""What :func:`kdcore.fit.fit` optimizes: a module that maps a batch to ``(logits, {name: loss})``.
+
+The fit loop sums the named losses, so a method is a small subclass that returns its terms (the pattern of
+mdistiller's ``Distiller``). Teacher-side methods (a tolerant teacher, an ICC-regularized teacher) are
+objectives without a teacher; distillation methods subclass :class:`Distiller`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Objective(nn.Module):
+    """Base class. ``model`` is the network being trained; only its parameters are optimized."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def trainable_parameters(self):
+        return self.model.parameters()
+
+
+class CrossEntropy(Objective):
+    """Plain supervised training: ``CE(y, model(x))``, optionally with label smoothing ``ε``."""
+
+    def __init__(self, model: nn.Module, label_smoothing: float = 0.0):
+        super().__init__(model)
+        self.label_smoothing = label_smoothing
+
+    def forward(self, x, y):
+        logits = self.model(x)
+        return logits, {"ce": F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)}
+
+
+class Distiller(Objective):
+    """A student trained against a frozen teacher.
+
+    The teacher is always in eval mode (BatchNorm uses running statistics, dropout is off) and runs under
+    ``no_grad``, whatever mode the fit loop puts this module in. (The PrUE code left its teacher in train
+    mode during distillation; we do not.)
+    """
+
+    def __init__(self, student: nn.Module, teacher: nn.Module):
+        super().__init__(student)
+        self.teacher = teacher.eval().requires_grad_(False)
+
+    @property
+    def student(self) -> nn.Module:
+        return self.model
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def teacher_logits(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.teacher(x).float()

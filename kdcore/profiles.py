@@ -1,0 +1,71 @@
+"""Each chapter's parameter values under the three profiles.
+
+* ``book``: the default and what the published book shows (Fashion-MNIST, MLPs, ≤ 6 min a chapter on
+  2 CPU cores). Chapters share one teacher configuration, so the teacher cache trains it once.
+* ``smoke``: seconds, for the tests. Only the values that differ from ``book`` are listed.
+* ``paper``: CIFAR scale on a GPU, with the papers' architectures and schedules.
+
+Every name used here must have a check in :data:`kdcore.params.CHECKS`.
+"""
+
+from __future__ import annotations
+
+# The book's shared setup: the same data split and teacher recipe in every chapter (one cached teacher).
+BOOK_COMMON = {
+    "dataset": "fashion_mnist",
+    "data_dir": None,
+    "device": "auto",
+    "val_fraction": 0.1,
+    "train_subset": None,
+    "teacher": "mlp-512-512",
+    "teacher_epochs": 15,
+    "batch_size": 256,
+    "lr": 0.05,
+    "weight_decay": 5e-4,
+    "schedule": "cosine",
+    "milestones": [0.5, 0.75],
+    "augment": False,
+    "output_dir": "results",
+    "widgets": True,
+}
+
+SMOKE_COMMON = {
+    "teacher": "mlp-64",
+    "teacher_epochs": 1,
+    "train_subset": 3000,
+    "seeds": 2,
+    "output_dir": "results/smoke",  # never overwrite the book's committed results
+}
+
+# RepDistiller's CIFAR-100 recipe (240 epochs, batch 64, lr 0.05, ×0.1 at 150/180/210, wd 5e-4).
+PAPER_COMMON = {
+    "dataset": "cifar100",
+    "teacher": "resnet32x4",
+    "teacher_epochs": 240,
+    "batch_size": 64,
+    "lr": 0.05,
+    "weight_decay": 5e-4,
+    "schedule": "multistep",
+    "milestones": [0.625, 0.75, 0.875],
+    "augment": True,
+    "seeds": 3,
+    "widgets": False,
+    "output_dir": "results/paper",
+}
+
+PROFILES: dict[str, dict[str, dict]] = {
+    "kd_basics": {
+        "book": {
+            **BOOK_COMMON,
+            "seeds": 5,
+            "student": "mlp-16",
+            "student_epochs": 15,
+            "temperature": 4.0,
+            "w_ce": 0.1,
+            "w_kd": 0.9,
+            "teacher_path": None,
+        },
+        "smoke": {**SMOKE_COMMON, "student_epochs": 1},
+        "paper": {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240},
+    },
+}

@@ -1,0 +1,37 @@
+"""Seeding and device choice."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and all GPUs).
+
+    On CPU, with the same thread count, this makes runs bit-identical. On CUDA some kernels (atomics in
+    backward passes, cuDNN autotuning) stay nondeterministic; see the book's appendix.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds the legacy global RNG that user code may call)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` → ``cuda`` if available, else ``cpu``; anything else is passed to ``torch.device``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pin_threads(n: int | None = None) -> int:
+    """Fix torch's CPU thread count (results differ in late digits across thread counts).
+
+    ``n`` defaults to ``KDCORE_THREADS``, else the number of cores.
+    """
+    n = n or int(os.environ.get("KDCORE_THREADS", "0")) or os.cpu_count() or 1
+    torch.set_num_threads(n)
+    return n

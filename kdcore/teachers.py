@@ -1,0 +1,116 @@
+"""Train a teacher once, reuse it everywhere: a cache keyed by a hash of the teacher's full configuration.
+
+A chapter asks for a teacher by what defines it (architecture, data split, training config, objective,
+seed). The first call trains it (with a per-epoch checkpoint, so a killed run resumes) and stores the
+weights under ``cache_dir()``; every later call, from this chapter or another, loads them. Files load with
+``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .fit import History, TrainConfig, fit, prepare_model
+from .models import build_model
+from .objectives import CrossEntropy, Objective
+from .seeding import seed_everything
+from .splits import Splits
+
+CACHE_VERSION = 1  # bump when a change in kdcore makes old cached teachers invalid
+
+
+def cache_dir() -> Path:
+    """``KDCORE_CACHE_DIR`` if set, else ``~/.cache/kdcore``."""
+    return Path(os.environ.get("KDCORE_CACHE_DIR") or Path.home() / ".cache" / "kdcore")
+
+
+def config_hash(key: dict) -> str:
+    """A short stable hash of a JSON-able dict (sorted keys)."""
+    text = json.dumps({"cache_version": CACHE_VERSION, **key}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def model_spec(arch: str, splits: Splits) -> dict:
+    """What :func:`kdcore.models.build_model` needs to rebuild a model for these data."""
+    data = splits.data
+    return {
+        "arch": arch,
+        "in_channels": data.in_channels,
+        "num_classes": data.num_classes,
+        "image_size": data.image_size,
+    }
+
+
+def build_from_spec(spec: dict) -> nn.Module:
+    return build_model(spec["arch"], spec["in_channels"], spec["num_classes"], spec["image_size"])
+
+
+def train_or_load(
+    arch: str,
+    splits: Splits,
+    config: TrainConfig,
+    train,
+    val=None,
+    *,
+    objective: Callable[[nn.Module], Objective] = CrossEntropy,
+    objective_key: dict | None = None,
+    seed: int = 0,
+    progress: bool | str = True,
+) -> tuple[nn.Module, dict]:
+    """Return a trained teacher and its record, training it only if the cache does not have it.
+
+    Args:
+        arch: architecture name for :func:`kdcore.models.build_model`.
+        splits: the data split it is trained on (its ``key`` enters the hash).
+        config: the training config (enters the hash).
+        train, val: :class:`~kdcore.batches.DeviceBatches` of ``splits.train`` / ``splits.val``.
+        objective: builds the training objective from the model (default: plain cross-entropy).
+        objective_key: a JSON-able description of ``objective`` (enters the hash); required when
+            ``objective`` is not plain cross-entropy, so different objectives never share a cache entry.
+        seed: seeds the initialization (and, through ``config.seed``, batch order).
+
+    Returns:
+        ``(model, record)``: the model in eval mode on ``train.device``; the record holds ``key``,
+        ``hash``, ``path``, ``history`` and ``cached`` (whether it was loaded rather than trained).
+    """
+    if objective is not CrossEntropy and objective_key is None:
+        raise ValueError("pass objective_key to describe a custom objective in the cache key")
+    key = {
+        "model": model_spec(arch, splits),
+        "split": splits.key,
+        "train": config.to_dict(),
+        "objective": objective_key or {"name": "cross_entropy"},
+        "seed": seed,
+    }
+    digest = config_hash(key)
+    path = cache_dir() / "teachers" / f"{arch}-{digest}.pt"
+    seed_everything(seed)
+    model = prepare_model(build_from_spec(key["model"]), train.device)
+    if path.exists():
+        saved = load_checkpoint(path, map_location=train.device)
+        model.load_state_dict(saved["model"])
+        history, cached = History(saved["history"]), True
+    else:
+        partial = path.with_suffix(".partial.pt")
+        history = fit(objective(model), train, config, val, checkpoint=partial, progress=progress)
+        save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
+        partial.unlink(missing_ok=True)
+        cached = False
+    model.eval()
+    return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
+
+
+def load_teacher(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Load a teacher file written by :func:`train_or_load` (for example a copy of a cached teacher)."""
+    saved = load_checkpoint(path, map_location=device)
+    model = prepare_model(build_from_spec(saved["key"]["model"]), device)
+    model.load_state_dict(saved["model"])
+    return model.eval(), saved["key"]
