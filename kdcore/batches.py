@@ -42,6 +42,8 @@ class DeviceBatches:
             are disjoint and of equal size (the last ``len(split) % world_size`` images of each
             permutation are skipped). :func:`kdcore.fit.fit` sets these under torchrun.
         drop_last: drop a final partial batch (keeps shapes static for ``torch.compile``).
+        with_index: also yield each batch's example indices, ``(x, y, index)``, so an objective can look up
+            per-example data such as cached teacher logits.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class DeviceBatches:
         rank: int = 0,
         world_size: int = 1,
         drop_last: bool = False,
+        with_index: bool = False,
     ):
         self.device = torch.device(device)
         x = normalize(split.x.to(self.device), mean, std, dtype)
@@ -71,6 +74,7 @@ class DeviceBatches:
         self.hflip = hflip and shuffle
         self.channels_last = channels_last
         self.drop_last = drop_last
+        self.with_index = with_index
         self.shard(rank, world_size)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
@@ -95,7 +99,12 @@ class DeviceBatches:
         """Images this rank yields per epoch."""
         return self._num_used() // self.world_size
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    @property
+    def augments(self) -> bool:
+        """Whether batches are randomly augmented (then per-example outputs cannot be cached)."""
+        return bool(self.crop_padding or self.hflip)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         n = len(self.y)
         if self.shuffle:
             order = torch.randperm(n, device=self.device, generator=self.generator)
@@ -113,7 +122,7 @@ class DeviceBatches:
                 x, idx = x[self.rank :: self.world_size], idx[self.rank :: self.world_size]
             if self.channels_last:  # the gather in random_crop returns NCHW; convolutions want NHWC
                 x = x.contiguous(memory_format=torch.channels_last)
-            yield x, self.y[idx]
+            yield (x, self.y[idx], idx) if self.with_index else (x, self.y[idx])
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state()}

@@ -18,7 +18,7 @@ from .batches import DeviceBatches
 from .data import ImageData, load_dataset
 from .fit import History, TrainConfig, evaluate, fit, prepare_model
 from .models import build_model
-from .objectives import CrossEntropy, Objective
+from .objectives import CrossEntropy, Distiller, Objective
 from .params import Params
 from .seeding import pin_threads, resolve_device, seed_everything
 from .splits import Splits, holdout_split
@@ -58,7 +58,7 @@ def prepare(P: Params) -> Bench:
     common = {"device": device, "channels_last": on_gpu and data.image_size > 1}
     train = DeviceBatches(
         splits.train, data.mean, data.std, P.batch_size, shuffle=True,
-        crop_padding=4 if P.augment else 0, hflip=P.augment, **common,
+        crop_padding=4 if P.augment else 0, hflip=P.augment, with_index=True, **common,
     )  # fmt: skip
     eval_batch = max(P.batch_size, 1024)
     val = DeviceBatches(splits.val, data.mean, data.std, eval_batch, **common)
@@ -127,5 +127,8 @@ def train_student(
     seed_everything(seed)
     model = model if model is not None else bench.build(arch)
     config = train_config(P, epochs or P.student_epochs, seed=seed)
-    history = fit(objective(model), bench.train, config, bench.val, restore_best=restore_best, progress=False)
+    objective = objective(model)
+    if isinstance(objective, Distiller) and not bench.train.augments:
+        objective.cache_teacher_logits(bench.train)  # exact without augmentation, and much cheaper on CPU
+    history = fit(objective, bench.train, config, bench.val, restore_best=restore_best, progress=False)
     return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model)

@@ -9,12 +9,21 @@ Speed notes (each matters on a GPU, and none changes the CPU path's numbers):
 * data come as device tensors from :class:`~kdcore.batches.DeviceBatches`: no worker processes;
 * loss and accuracy accumulate on the device: no host sync inside an epoch;
 * bf16 autocast and channels_last on CUDA; optional ``torch.compile``;
+* a distillation teacher from :func:`prepare_teacher` has bf16 weights on CUDA: no casts in its forward;
 * masks are enforced by one fused multiply after each step, never by forward hooks.
+
+Multi-GPU: launch the script with ``torchrun --nproc_per_node=N script.py`` and call
+:func:`kdcore.distributed.init_from_env` first (it returns the device to build data and models on). ``fit``
+then shards the training batches (``batch_size`` stays the global batch), averages gradients with
+``DistributedDataParallel`` and sums the metrics over ranks, so the run computes the same training as one
+process would, and every rank returns the same, global, history. Validation runs on the whole split on every
+rank; rank 0 writes the checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import time
 import warnings
@@ -23,8 +32,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from . import distributed as dist
 from .batches import DeviceBatches
 from .checkpoint import load_checkpoint, save_checkpoint
 from .objectives import Objective
@@ -85,15 +96,46 @@ def prepare_model(model: nn.Module, device: torch.device | str) -> nn.Module:
     return model
 
 
+def prepare_teacher(
+    teacher: nn.Module,
+    device: torch.device | str,
+    dtype: torch.dtype | None = None,
+    channels_last: bool | None = None,
+) -> nn.Module:
+    """A frozen copy of ``teacher`` for distillation: eval mode, no gradients, on ``device``.
+
+    On CUDA the copy also gets channels_last and bf16 weights, with BatchNorm kept in fp32 (as in airbench):
+    under fit's bf16 autocast its forward then runs without casting weights at every step. Call it only in
+    bf16 autocast (``fit`` and ``evaluate`` use it on CUDA). On CPU the copy computes exactly what the
+    original does; ``dtype`` and ``channels_last`` override the defaults (the tests use them on CPU). The
+    original keeps its fp32 weights (for its own evaluation and the teacher cache). The teacher still sees
+    every augmented batch the student sees: its logits are never cached across epochs.
+    """
+    device = torch.device(device)
+    on_gpu = device.type == "cuda"
+    dtype = dtype or (torch.bfloat16 if on_gpu else None)
+    teacher = copy.deepcopy(teacher).eval().requires_grad_(False).to(device)
+    if on_gpu if channels_last is None else channels_last:
+        teacher.to(memory_format=torch.channels_last)
+    if dtype is not None:
+        teacher.to(dtype)
+        for module in teacher.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.float()
+    return teacher
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: DeviceBatches) -> Evaluation:
     """Accuracy, mean cross-entropy and logits of ``model`` (in eval mode) over ``batches``."""
+    if batches.world_size > 1:
+        raise ValueError("evaluate needs the whole split: build evaluation batches without sharding")
     was_training = model.training
     model.eval()
     logits = []
     with _autocast(batches.device):
-        for x, _ in batches:
-            logits.append(model(x).float())
+        for batch in batches:
+            logits.append(model(batch[0]).float())
     model.train(was_training)
     logits = torch.cat(logits)
     labels = batches.y[: len(logits)]
@@ -148,6 +190,8 @@ def fit(
             selection on validation, never on test).
         progress: show a tqdm bar over epochs (a string is used as its description).
         compile: run the objective through ``torch.compile``.
+
+    Under torchrun (see the module docstring) ``train`` is sharded across ranks here, unless it already is.
     """
     device = train.device
     model = objective.model
@@ -155,8 +199,11 @@ def fit(
     optimizer = make_optimizer(params, config)
     scheduler = make_scheduler(optimizer, config)
     masks = masked_parameters(model)
-    step = torch.compile(objective) if compile else objective
     history, best, start_epoch = History(), None, 0
+    if dist.is_distributed() and train.world_size == 1:
+        train.shard(dist.rank(), dist.world_size())
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # autotune convolutions for the fixed batch shapes
 
     train.generator.manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout and other global-RNG users
@@ -171,17 +218,23 @@ def fit(
             history, best, start_epoch = History(state["history"]), state["best"], state["epoch"]
         else:
             warnings.warn(f"{checkpoint} was written for another config; starting from scratch", stacklevel=2)
+    step = objective
+    if dist.is_distributed():  # gradients averaged over ranks in backward; buffers synced once an epoch
+        step = DistributedDataParallel(objective, broadcast_buffers=False)
+    step = torch.compile(step) if compile else step
 
     description = progress if isinstance(progress, str) else None
-    bar = tqdm(range(start_epoch, config.epochs), desc=description, disable=not progress, leave=False)
+    show = bool(progress) and dist.is_main()
+    bar = tqdm(range(start_epoch, config.epochs), desc=description, disable=not show, leave=False)
     for epoch in bar:
         started = time.perf_counter()
         objective.train()
         totals: dict[str, torch.Tensor] = {}
         correct = torch.zeros((), device=device)
-        for x, y in train:
+        for batch in train:
+            y = batch[1]
             with _autocast(device):
-                logits, losses = step(x, y)
+                logits, losses = step(*batch)  # (x, y) or (x, y, index)
                 loss = sum(losses.values())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -193,16 +246,19 @@ def fit(
             correct += (logits.argmax(1) == y).sum()
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
         scheduler.step()
-        count = train.num_examples
-        row.update({name: (total / count).item() for name, total in totals.items()})  # one sync per epoch
-        row["train_acc"] = (correct / count).item()
+        count = torch.tensor(float(train.num_examples), device=device)
+        sums = dist.all_reduce_sum(torch.stack([*totals.values(), correct, count]))  # global sums
+        *means, train_acc, _ = (sums / sums[-1]).tolist()  # the one host sync of the epoch
+        row.update(zip(totals, means))
+        row["train_acc"] = train_acc
+        dist.broadcast_buffers(model)
         row["val_acc"] = evaluate(model, val).accuracy if val is not None else float("nan")
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         if restore_best and (best is None or row["val_acc"] > best["val_acc"]):
             best = {"val_acc": row["val_acc"], "epoch": row["epoch"], "model": _copy_state(model)}
         bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_acc']:.3f}")
-        if checkpoint is not None:
+        if checkpoint is not None and dist.is_main():
             save_checkpoint(
                 {
                     "epoch": epoch + 1,
@@ -217,6 +273,7 @@ def fit(
                 },
                 checkpoint,
             )
+        dist.barrier()  # no rank runs ahead of (or exits before) rank 0's checkpoint
     bar.close()
     if restore_best and best is not None:
         model.load_state_dict(best["model"])

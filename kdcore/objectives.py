@@ -1,5 +1,8 @@
 """What :func:`kdcore.fit.fit` optimizes: a module that maps a batch to ``(logits, {name: loss})``.
 
+A batch is ``(x, y)``, or ``(x, y, index)`` when the batches carry example indices, so every ``forward``
+takes ``(x, y, index=None)``.
+
 The fit loop sums the named losses, so a method is a small subclass that returns its terms (the pattern of
 mdistiller's ``Distiller``). Teacher-side methods (a tolerant teacher, an ICC-regularized teacher) are
 objectives without a teacher; distillation methods subclass :class:`Distiller`.
@@ -19,7 +22,9 @@ class Objective(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
     def trainable_parameters(self):
@@ -33,7 +38,7 @@ class CrossEntropy(Objective):
         super().__init__(model)
         self.label_smoothing = label_smoothing
 
-    def forward(self, x, y):
+    def forward(self, x, y, index=None):
         logits = self.model(x)
         return logits, {"ce": F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)}
 
@@ -49,6 +54,7 @@ class Distiller(Objective):
     def __init__(self, student: nn.Module, teacher: nn.Module):
         super().__init__(student)
         self.teacher = teacher.eval().requires_grad_(False)
+        self.cached_logits: torch.Tensor | None = None
 
     @property
     def student(self) -> nn.Module:
@@ -59,6 +65,21 @@ class Distiller(Objective):
         self.teacher.eval()
         return self
 
-    def teacher_logits(self, x: torch.Tensor) -> torch.Tensor:
+    def teacher_logits(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """The teacher's logits for a batch: looked up by example index if cached, else computed."""
+        if self.cached_logits is not None and index is not None:
+            return self.cached_logits[index]
         with torch.no_grad():
             return self.teacher(x).float()
+
+    @torch.no_grad()
+    def cache_teacher_logits(self, batches) -> None:
+        """Compute the teacher's logits for every example of ``batches`` once, for lookup by index.
+
+        Exact only when the batches are not augmented: with random crops or flips the teacher must see each
+        augmented view (consistent teaching), so this refuses. On CPU it makes a KD epoch cost about as much
+        as a plain one, instead of adding a teacher forward pass to every step.
+        """
+        if batches.augments:
+            raise ValueError("cannot cache teacher logits for augmented batches: each view differs")
+        self.cached_logits = torch.cat([self.teacher(x).float() for x in batches.x.split(1024)])

@@ -31,9 +31,9 @@ class KD(Distiller):
         super().__init__(student, teacher)
         self.temperature, self.w_ce, self.w_kd = temperature, w_ce, w_kd
 
-    def forward(self, x, y):
+    def forward(self, x, y, index=None):
         logits = self.student(x)
-        teacher_logits = self.teacher_logits(x)
+        teacher_logits = self.teacher_logits(x, index)
         return logits, {
             "ce": self.w_ce * F.cross_entropy(logits, y),
             "kd": self.w_kd * kd_loss(logits, teacher_logits, self.temperature),
