@@ -1,0 +1,80 @@
+"""How sparse is a model: per-layer and overall sparsity, parameter counts dense vs kept.
+
+Counts come from the masks, not from the values: a weight is "kept" unless a mask removed it, so a bias
+that happens to be 0.0 still counts as a parameter of the model.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .masks import get_mask, masked_parameters
+from .prunable import Prunable, parameter_names, prunable_parameters
+
+
+def sparsity(params: Prunable) -> float:
+    """Fraction of the weights in ``params`` removed by their masks."""
+    masks = [get_mask(module, name) for module, name in params]
+    total = sum(m.numel() for m in masks)
+    kept = torch.stack([m.sum() for m in masks]).sum().item() if masks else 0
+    return 1 - kept / total if total else 0.0
+
+
+class SparsityReport(list):
+    """One row per prunable weight (``layer``, ``shape``, ``params``, ``kept``, ``sparsity``), plus ``total``
+    (the same columns over those rows) and ``model`` (all parameters of the model, biases and BN included).
+    Displays as a Markdown table in a notebook."""
+
+    def __init__(self, rows: list[dict], total: dict, model: dict):
+        super().__init__(rows)
+        self.total, self.model = total, model
+
+    def to_markdown(self) -> str:
+        return format_table([*self, self.total, self.model])
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def _row(layer: str, shape: str, params: int, kept: int) -> dict:
+    return {"layer": layer, "shape": shape, "params": params, "kept": kept, "sparsity": 1 - kept / params}
+
+
+def sparsity_report(model: nn.Module, params: Prunable | None = None) -> SparsityReport:
+    """Sparsity of each weight in ``params`` (default: every conv and linear weight) and of the model.
+
+    All counts are gathered in one host transfer.
+    """
+    params = prunable_parameters(model) if params is None else params
+    masks = [get_mask(module, name) for module, name in params]
+    masked = [mask for _, mask in masked_parameters(model)]  # for the model row, wherever they are
+    kept = torch.stack([m.sum() for m in masks + masked]).long().tolist() if masks + masked else []
+    rows = [
+        _row(name, "×".join(map(str, mask.shape)), mask.numel(), k)
+        for name, mask, k in zip(parameter_names(model, params), masks, kept)
+    ]
+    total = _row("prunable", "", sum(r["params"] for r in rows), sum(r["kept"] for r in rows)) if rows else {}
+    removed = sum(m.numel() for m in masked) - sum(kept[len(masks) :])
+    everything = sum(p.numel() for p in model.parameters())
+    return SparsityReport(rows, total, _row("model", "", everything, everything - removed))
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table of ``rows`` (dicts with the same keys); fractions as percentages."""
+    rows = [r for r in rows if r]
+    if not rows:
+        return ""
+
+    def cell(key, value):
+        if key == "sparsity":
+            return f"{100 * value:.2f} %"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "|".join("---:" if k != "layer" else "---" for k in keys) + "|"]
+    lines += ["| " + " | ".join(cell(k, r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
