@@ -32,7 +32,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import distributed as dist
@@ -220,7 +219,7 @@ def fit(
             warnings.warn(f"{checkpoint} was written for another config; starting from scratch", stacklevel=2)
     step = objective
     if dist.is_distributed():  # gradients averaged over ranks in backward; buffers synced once an epoch
-        step = DistributedDataParallel(objective, broadcast_buffers=False)
+        step = dist.wrap(objective)
     step = torch.compile(step) if compile else step
 
     description = progress if isinstance(progress, str) else None
