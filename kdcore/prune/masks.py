@@ -19,15 +19,13 @@ MASK_SUFFIX = "_mask"
 def attach_mask(module: nn.Module, name: str, mask: torch.Tensor) -> None:
     """Register (or replace) ``<name>_mask`` on ``module`` and zero the masked entries of ``<name>``."""
     param = getattr(module, name)
-    mask = mask.to(device=param.device, dtype=param.dtype)
     if mask.shape != param.shape:
         raise ValueError(f"mask shape {tuple(mask.shape)} != {name} shape {tuple(param.shape)}")
     buffer = name + MASK_SUFFIX
-    if buffer in module._buffers:
-        module._buffers[buffer].copy_(mask)
-    else:
-        module.register_buffer(buffer, mask.clone())
+    if buffer not in module._buffers:  # same dtype, device and memory layout as the parameter
+        module.register_buffer(buffer, torch.empty_like(param, requires_grad=False))
     with torch.no_grad():
+        module._buffers[buffer].copy_(mask)
         param.mul_(getattr(module, buffer))
 
 

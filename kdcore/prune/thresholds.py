@@ -8,9 +8,9 @@ Conventions (the same as ``torch.nn.utils.prune``):
 * The count removed is ``k = round(amount · alive)``, with Python's ``round`` (halves to even).
 
 Exactness: ties at the threshold are broken by position, lowest flat index first (layer order, then
-row-major inside a layer), so exactly ``k`` weights go even when all scores are equal. Everything runs on
-the scores' device with ``torch.topk`` (a selection, not a full sort); the only host transfer is the alive
-count, because ``topk`` needs ``k`` as a Python integer.
+row-major inside a layer), so exactly ``k`` weights go even when all scores are equal, and the mask is
+the same on every device. Everything runs on the scores' device with ``torch.topk`` (a selection, not a
+full sort); only counts travel to the host (``topk`` needs ``k`` as a Python integer).
 """
 
 from __future__ import annotations
@@ -23,23 +23,25 @@ def prune_lowest(scores: torch.Tensor, alive: torch.Tensor, amount: float) -> to
     if not 0.0 <= amount <= 1.0:
         raise ValueError(f"amount must be a fraction in [0, 1], got {amount}")
     alive = alive.bool()
-    k = round(amount * int(alive.sum()))
+    k = round(amount * int(alive.count_nonzero()))
     if k == 0:
         return alive.clone()
     key = scores.masked_fill(~alive, float("inf"))  # dead entries are never selected again
     threshold = key.flatten().topk(k, largest=False, sorted=False).values.max()  # the k-th lowest score
     below = key < threshold
     tied = (key == threshold) & alive
-    # Remove every score below the threshold and, of those equal to it, the first `k - below` ones.
-    ties_to_remove = k - below.sum()
-    first_ties = tied.flatten().cumsum(0).view_as(tied) <= ties_to_remove
-    return alive & ~below & ~(tied & first_ties)
+    # Of the scores equal to the threshold, remove only the first `k - below` (lowest flat index first).
+    ties_to_remove = k - int(below.count_nonzero())
+    if ties_to_remove < int(tied.count_nonzero()):
+        tied &= tied.flatten().cumsum(0).view_as(tied) <= ties_to_remove
+    return alive & ~below & ~tied
 
 
 def global_masks(scores: list[torch.Tensor], masks: list[torch.Tensor], amount: float) -> list[torch.Tensor]:
     """One threshold for all layers: remove ``amount`` of the alive weights where their scores are lowest
     across the whole network. Layers may end up with very different sparsities; that is the point."""
-    flat = prune_lowest(torch.cat([s.flatten() for s in scores]), torch.cat([m.flatten() for m in masks]), amount)
+    alive = torch.cat([m.flatten().bool() for m in masks])
+    flat = prune_lowest(torch.cat([s.flatten() for s in scores]), alive, amount)
     return [part.view_as(s) for part, s in zip(flat.split([s.numel() for s in scores]), scores)]
 
 
