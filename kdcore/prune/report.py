@@ -17,7 +17,7 @@ def sparsity(params: Prunable) -> float:
     """Fraction of the weights in ``params`` removed by their masks."""
     masks = [get_mask(module, name) for module, name in params]
     total = sum(m.numel() for m in masks)
-    kept = torch.stack([m.sum() for m in masks]).sum().item() if masks else 0
+    kept = torch.stack([m.count_nonzero() for m in masks]).sum().item() if masks else 0
     return 1 - kept / total if total else 0.0
 
 
@@ -52,7 +52,7 @@ def sparsity_report(model: nn.Module, params: Prunable | None = None) -> Sparsit
     params = prunable_parameters(model) if params is None else params
     masks = [get_mask(module, name) for module, name in params]
     masked = [mask for _, mask in masked_parameters(model)]  # for the model row, wherever they are
-    kept = torch.stack([m.sum() for m in masks + masked]).long().tolist() if masks + masked else []
+    kept = torch.stack([m.count_nonzero() for m in masks + masked]).tolist() if masks + masked else []
     rows = [
         _row(name, "×".join(map(str, mask.shape)), mask.numel(), k)
         for name, mask, k in zip(parameter_names(model, params), masks, kept)

@@ -56,6 +56,15 @@ def gradient_scores(
     BatchNorm uses batch or running statistics. The model is left as it was: the running statistics that
     a train-mode pass updates are restored, ``.grad`` fields are untouched (``torch.autograd.grad``), and
     weights frozen with ``requires_grad=False`` (a cached teacher) are scored all the same.
+
+    Example, an objective in PrUE's shape (``mu``: per-class mean true-class probability, computed
+    beforehand without gradients)::
+
+        def dispersion(model, x, y):
+            p_true = model(x).softmax(1).gather(1, y[:, None]).squeeze(1)
+            return (mu[y] - p_true).abs().sum()
+
+        scores = gradient_scores(model.eval(), prunable_parameters(model, ("conv",)), batches, dispersion)
     """
     weights = _weights(params)
     buffers = {name: b.clone() for name, b in model.named_buffers()}
