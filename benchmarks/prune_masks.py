@@ -117,7 +117,7 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--amount", type=float, default=0.8, help="sparsity of the masked training step")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant")
-    parser.add_argument("--repeats", type=int, default=5, help="timed pruning calls per pruner")
+    parser.add_argument("--repeats", type=int, default=3, help="timed pruning calls per pruner")
     parser.add_argument("--quick", action="store_true", help="tiny model and few repeats: checks it runs")
     args = parser.parse_args(argv)
     if args.quick:
