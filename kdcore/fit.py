@@ -117,10 +117,9 @@ def prepare_teacher(
     if on_gpu if channels_last is None else channels_last:
         teacher.to(memory_format=torch.channels_last)
     if dtype is not None:
-        teacher.to(dtype)
-        for module in teacher.modules():
-            if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                module.float()
+        for module in teacher.modules():  # leaf layers only: BatchNorm keeps its exact fp32 statistics
+            if not isinstance(module, nn.modules.batchnorm._BatchNorm) and next(module.children(), None) is None:
+                module.to(dtype)
     return teacher
 
 

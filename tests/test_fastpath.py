@@ -62,10 +62,17 @@ def test_prepare_teacher_on_cpu_is_a_frozen_exact_copy():
 
 
 def test_prepare_teacher_bf16_keeps_batchnorm_in_fp32():
-    frozen = prepare_teacher(_resnet(), "cpu", dtype=torch.bfloat16, channels_last=True)
+    teacher = _resnet()
+    frozen = prepare_teacher(teacher, "cpu", dtype=torch.bfloat16, channels_last=True)
     assert frozen.conv1.weight.dtype == torch.bfloat16 and frozen.fc.weight.dtype == torch.bfloat16
     assert frozen.conv1.weight.is_contiguous(memory_format=torch.channels_last)
-    assert frozen.bn1.weight.dtype == torch.float32 and frozen.bn1.running_var.dtype == torch.float32
+    frozen_modules = dict(frozen.named_modules())
+    norms = [(n, m) for n, m in teacher.named_modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 9  # resnet8: stem, 3 blocks × 2, 2 shortcuts
+    for name, norm in norms:  # exact fp32 copies of the weights and running statistics
+        for key, value in norm.state_dict().items():
+            copied = frozen_modules[name].state_dict()[key]
+            assert copied.dtype == value.dtype and torch.equal(copied, value), (name, key)
 
 
 def test_kd_objective_matches_the_fp32_definition():
