@@ -1,0 +1,29 @@
+"""The KD throughput benchmark keeps running (on CPU, tiny): it prints its ratios. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kd_throughput.py"
+
+
+def test_kd_throughput_quick_prints_the_ratios(tmp_path):
+    out = tmp_path / "result.json"
+    command = [sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--json", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout
+    for label in ("(a) standard", "(b) kdcore fit, batch 64", "(c) kdcore fit, best batch"):
+        assert re.search(re.escape(label) + r".*: +\d+\.\d images/s", text), (label, text)
+    ratios = {m[0]: float(m[1]) for m in re.findall(r"^ratio \((b|c)\)/\(a\): (\d+\.\d+)$", text, re.M)}
+    assert set(ratios) == {"b", "c"} and all(r > 0 for r in ratios.values())
+    assert re.search(r"^projected 240-epoch recipe .*\(a\) .*\(b\) .*\(c\) ", text, re.M)
+    saved = json.loads(out.read_text())
+    assert abs(saved["ratio_b_a"] - ratios["b"]) <= 0.005 + 1e-9  # printed with two decimals
+    assert saved["best_batch"] in (64, 128, 256)
