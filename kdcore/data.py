@@ -44,9 +44,9 @@ STATS = {
 
 # Small synthetic stand-ins with the real datasets' shapes, for tests of the CIFAR/GPU code path.
 SYNTHETIC = {
-    "synthetic": {"shape": (1, 28, 28), "num_classes": 10},
-    "synthetic-cifar10": {"shape": (3, 32, 32), "num_classes": 10},
-    "synthetic-cifar100": {"shape": (3, 32, 32), "num_classes": 100},
+    "synthetic": {"shape": (1, 28, 28), "num_classes": 10, "num_train": 512, "num_test": 128},
+    "synthetic-cifar10": {"shape": (3, 32, 32), "num_classes": 10, "num_train": 512, "num_test": 128},
+    "synthetic-cifar100": {"shape": (3, 32, 32), "num_classes": 100, "num_train": 512, "num_test": 128},
 }
 DATASETS = ("fashion_mnist", "cifar10", "cifar100", *SYNTHETIC)
 NUM_CLASSES = {"fashion_mnist": 10, "cifar10": 10, "cifar100": 100} | {

@@ -21,7 +21,7 @@ from .models import build_model
 from .objectives import CrossEntropy, Distiller, Objective
 from .params import Params
 from .seeding import pin_threads, resolve_device, seed_everything
-from .splits import Splits, holdout_split
+from .splits import Split, Splits, holdout_split
 from .teachers import train_or_load
 
 SPLIT_SEED = 0  # the validation split is the same in every chapter and for every experiment seed
@@ -41,6 +41,22 @@ class Bench:
     @property
     def data(self) -> ImageData:
         return self.splits.data
+
+    def labelled_subset(self, n: int | None, seed: int = 0) -> DeviceBatches:
+        """Training batches over a fixed random subset of ``n`` training examples (a low-data regime).
+
+        ``None`` (or ``n`` ≥ the training set) returns the full training batches.
+        """
+        if n is None or n >= len(self.splits.train):
+            return self.train
+        keep = torch.randperm(len(self.splits.train), generator=torch.Generator().manual_seed(seed))[:n]
+        keep = keep.sort().values
+        subset = Split(self.splits.train.x[keep], self.splits.train.y[keep])
+        t = self.train
+        return DeviceBatches(
+            subset, self.data.mean, self.data.std, t.batch_size, shuffle=True, crop_padding=t.crop_padding,
+            hflip=t.hflip, device=self.device, with_index=True, channels_last=self.device.type == "cuda",
+        )  # fmt: skip
 
     def build(self, arch: str) -> nn.Module:
         """A fresh model of ``arch`` for these data, on the device (seed first for a reproducible init)."""
@@ -117,8 +133,11 @@ def train_student(
     epochs: int | None = None,
     model: nn.Module | None = None,
     restore_best: bool = False,
+    train: DeviceBatches | None = None,
 ) -> StudentRun:
     """Train a fresh ``arch`` (or the given ``model``) with ``objective(model)`` for one seed.
+
+    ``train`` replaces the bench's training batches (e.g. :meth:`Bench.labelled_subset`).
 
     Test accuracy is measured once, at the end, on the model that training (and, with ``restore_best``,
     selection on validation) produced; nothing is ever selected on test.
@@ -127,8 +146,9 @@ def train_student(
     seed_everything(seed)
     model = model if model is not None else bench.build(arch)
     config = train_config(P, epochs or P.student_epochs, seed=seed)
+    train = train or bench.train
     objective = objective(model)
-    if isinstance(objective, Distiller) and not bench.train.augments:
-        objective.cache_teacher_logits(bench.train)  # exact without augmentation, and much cheaper on CPU
-    history = fit(objective, bench.train, config, bench.val, restore_best=restore_best, progress=False)
+    if isinstance(objective, Distiller) and not train.augments:
+        objective.cache_teacher_logits(train)  # exact without augmentation, and much cheaper on CPU
+    history = fit(objective, train, config, bench.val, restore_best=restore_best, progress=False)
     return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model)

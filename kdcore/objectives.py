@@ -82,4 +82,6 @@ class Distiller(Objective):
         """
         if batches.augments:
             raise ValueError("cannot cache teacher logits for augmented batches: each view differs")
-        self.cached_logits = torch.cat([self.teacher(x).float() for x in batches.x.split(1024)])
+        on_gpu = batches.x.is_cuda  # a bf16 teacher copy (kdcore.fit.prepare_teacher) needs autocast there
+        with torch.autocast("cuda", torch.bfloat16, enabled=on_gpu):
+            self.cached_logits = torch.cat([self.teacher(x).float() for x in batches.x.split(1024)])

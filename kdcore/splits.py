@@ -45,7 +45,7 @@ def holdout_split(data: ImageData, val_fraction: float = 0.1, seed: int = 0, tra
     for c in range(data.num_classes):  # stratified: every class keeps its share in validation
         idx = torch.nonzero(data.train_y == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
-        n_val = round(len(idx) * val_fraction)
+        n_val = max(1, round(len(idx) * val_fraction)) if len(idx) > 1 else 0  # tiny classes keep one
         val_idx.append(idx[:n_val])
         train_idx.append(idx[n_val:])
     val_idx = torch.cat(val_idx).sort().values

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .fit import History, TrainConfig, fit, prepare_model
 from .models import build_model
@@ -101,8 +102,10 @@ def train_or_load(
     else:
         partial = path.with_suffix(".partial.pt")
         history = fit(objective(model), train, config, val, checkpoint=partial, progress=progress)
-        save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
-        partial.unlink(missing_ok=True)
+        if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
+            save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
+            partial.unlink(missing_ok=True)
+        distributed.barrier()
         cached = False
     model.eval()
     return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}

@@ -31,8 +31,11 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             continue
         merged = []
         for out in cell.outputs:
-            if merged and out.output_type == "stream" and merged[-1].output_type == "stream" and (
-                merged[-1].name == out.name
+            if (
+                merged
+                and out.output_type == "stream"
+                and merged[-1].output_type == "stream"
+                and (merged[-1].name == out.name)
             ):
                 merged[-1].text += out.text
             else:

@@ -1,0 +1,10 @@
+import pytest
+import torch
+
+torch.set_num_threads(1)  # two xdist workers on two cores; also makes CPU results independent of the machine
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own teacher cache, so no test depends on another's leftovers."""
+    monkeypatch.setenv("KDCORE_CACHE_DIR", str(tmp_path / "cache"))

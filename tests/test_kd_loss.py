@@ -1,0 +1,39 @@
+import math
+
+import torch
+import torch.nn.functional as F
+
+from kdcore.losses import KD, kd_loss
+from kdcore.models import MLP
+
+
+def test_kd_loss_matches_hand_computed_value():
+    # two classes, one example: p_t = softmax([2, 0]/2) = softmax([1, 0]); p_s = softmax([0, 0]/2) = (1/2, 1/2)
+    s, t, temperature = torch.tensor([[0.0, 0.0]]), torch.tensor([[2.0, 0.0]]), 2.0
+    e = math.e
+    p1, p2 = e / (e + 1), 1 / (e + 1)
+    kl = p1 * math.log(p1 / 0.5) + p2 * math.log(p2 / 0.5)
+    assert math.isclose(kd_loss(s, t, temperature).item(), temperature**2 * kl, rel_tol=1e-6)
+
+
+def test_kd_loss_is_batch_mean_and_zero_for_identical_logits():
+    t = torch.randn(8, 5)
+    assert kd_loss(t, t, 3.0).item() < 1e-6
+    s = torch.randn(8, 5)
+    per_example = [kd_loss(s[i : i + 1], t[i : i + 1], 3.0) for i in range(8)]
+    assert torch.allclose(kd_loss(s, t, 3.0), torch.stack(per_example).mean(), atol=1e-6)
+
+
+def test_kd_objective_weights_terms_and_keeps_teacher_frozen_in_eval_mode():
+    torch.manual_seed(0)
+    student, teacher = MLP(1, 3, (4,), 2), torch.nn.Sequential(MLP(1, 3, (4,), 2), torch.nn.Dropout(0.5))
+    objective = KD(student, teacher, temperature=4.0, w_ce=0.3, w_kd=0.7)
+    objective.train()
+    assert student.training and not teacher.training
+    x, y = torch.randn(6, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2])
+    logits, losses = objective(x, y)
+    assert torch.allclose(losses["ce"], 0.3 * F.cross_entropy(logits, y))
+    assert torch.allclose(losses["kd"], 0.7 * kd_loss(logits, teacher(x), 4.0))
+    sum(losses.values()).backward()
+    assert all(p.grad is None for p in teacher.parameters())
+    assert all(p.grad is not None for p in student.parameters())

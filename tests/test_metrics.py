@@ -1,0 +1,37 @@
+import math
+
+import torch
+
+from kdcore import metrics
+
+
+def test_accuracy_entropy_and_max_probability_by_hand():
+    logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])  # probabilities (1/2, 1/2) and (3/4, 1/4)
+    three = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]])
+    assert math.isclose(metrics.accuracy(three, torch.tensor([0, 1, 1])), 2 / 3, rel_tol=1e-6)
+    h1, h2 = math.log(2), -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    assert math.isclose(metrics.mean_entropy(logits), (h1 + h2) / 2, rel_tol=1e-6)
+    assert math.isclose(metrics.mean_max_probability(logits), (0.5 + 0.75) / 2, rel_tol=1e-6)
+
+
+def test_expected_calibration_error_by_hand():
+    # confidences 0.9 (correct), 0.9 (wrong), 0.6 (correct): bins {0.9: acc 1/2, conf 0.9}, {0.6: acc 1, conf 0.6}
+    probs = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6]])
+    labels = torch.tensor([0, 1, 1])
+    ece = metrics.expected_calibration_error(probs.log(), labels, bins=10)
+    assert math.isclose(ece, (2 / 3) * abs(0.5 - 0.9) + (1 / 3) * abs(1.0 - 0.6), rel_tol=1e-5)
+
+
+def test_class_mean_prediction_rows_are_class_averages():
+    probs = torch.tensor([[0.8, 0.2], [0.6, 0.4], [0.3, 0.7]])
+    matrix = metrics.class_mean_prediction(probs.log(), torch.tensor([0, 0, 1]))
+    assert torch.allclose(matrix, torch.tensor([[0.7, 0.3], [0.3, 0.7]]), atol=1e-6)
+
+
+def test_true_class_dispersion_is_mean_absolute_deviation_within_class():
+    probs = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.4, 0.6]])
+    labels = torch.tensor([0, 0, 1, 1])
+    # class 0: p_y = 0.9, 0.5 (mean 0.7, deviations 0.2, 0.2); class 1: 0.8, 0.6 (mean 0.7, deviations 0.1, 0.1)
+    assert math.isclose(metrics.true_class_dispersion(probs.log(), labels), 0.15, rel_tol=1e-5)
+    report = metrics.softness_report(probs.log(), labels)
+    assert set(report) == {"accuracy", "entropy", "max_prob", "ece", "dispersion"}
