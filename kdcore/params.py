@@ -133,6 +133,7 @@ CHECKS: dict[str, Check] = {
     "sparsity": _number(0, 1),
     "sparsities": _list_of(_number(0, 1), "sparsities in [0, 1)"),
     "train_subset": lambda v: None if v is None or (_int_at_least(1)(v) is None) else "None or an integer ≥ 1",
+    "low_data": _int_at_least(1),
     "teacher_path": _existing_file,
     "output_dir": _text,
     "widgets": _boolean,

@@ -58,14 +58,15 @@ PROFILES: dict[str, dict[str, dict]] = {
         "book": {
             **BOOK_COMMON,
             "seeds": 5,
-            "student": "mlp-16",
+            "student": "mlp-32",
             "student_epochs": 15,
+            "low_data": 5000,
             "temperature": 4.0,
             "w_ce": 0.1,
             "w_kd": 0.9,
             "teacher_path": None,
         },
-        "smoke": {**SMOKE_COMMON, "student_epochs": 1},
-        "paper": {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240},
+        "smoke": {**SMOKE_COMMON, "student_epochs": 1, "low_data": 500},
+        "paper": {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000},
     },
 }
