@@ -10,12 +10,14 @@ One concept per module:
 * :mod:`~kdcore.prune.imp`: iterative magnitude pruning with learning-rate or weight rewinding;
 * :mod:`~kdcore.prune.structured`: channel / unit pruning and the compactor to a smaller dense model;
 * :mod:`~kdcore.prune.report`: sparsity per layer and overall;
-* :mod:`~kdcore.prune.io`: save and reload pruned models.
+* :mod:`~kdcore.prune.io`: save and reload pruned models;
+* :mod:`~kdcore.prune.prue`: PrUE's dispersion score and one-call pruning (Wang et al. 2022).
 """
 
 from .imp import imp_rounds, imp_schedule, iterative_magnitude_pruning, rewind_weights
 from .io import load_pruned, load_pruned_state_dict, save_pruned
 from .masks import attach_mask, enforce_masks, get_mask, masked_parameters, remove_masks
+from .prue import class_mean_confidence, prue_dispersion, prue_prunable, prue_prune, prue_scores, true_class_probability
 from .prunable import output_layer, parameter_names, prunable_parameters
 from .report import SparsityReport, format_table, sparsity, sparsity_report
 from .scores import cross_entropy_objective, gradient_scores, magnitude_scores, random_scores, snip_scores
@@ -27,6 +29,7 @@ __all__ = [
     "SparsityReport",
     "alive_units",
     "attach_mask",
+    "class_mean_confidence",
     "compact",
     "cross_entropy_objective",
     "current_masks",
@@ -47,6 +50,10 @@ __all__ = [
     "masked_parameters",
     "output_layer",
     "parameter_names",
+    "prue_dispersion",
+    "prue_prunable",
+    "prue_prune",
+    "prue_scores",
     "prunable_parameters",
     "prune_global",
     "prune_layerwise",
@@ -59,6 +66,7 @@ __all__ = [
     "snip_scores",
     "sparsity",
     "sparsity_report",
+    "true_class_probability",
     "unit_l1_norms",
     "unit_layers",
 ]
