@@ -10,6 +10,7 @@ One concept per module:
 * :mod:`~kdcore.prune.imp`: iterative magnitude pruning with learning-rate or weight rewinding;
 * :mod:`~kdcore.prune.structured`: channel / unit pruning and the compactor to a smaller dense model;
 * :mod:`~kdcore.prune.report`: sparsity per layer and overall;
+* :mod:`~kdcore.prune.student_plan`: the dense student derived from a pruned teacher (prune-then-distill);
 * :mod:`~kdcore.prune.io`: save and reload pruned models;
 * :mod:`~kdcore.prune.prue`: PrUE's dispersion score and one-call pruning (Wang et al. 2022).
 """
@@ -22,17 +23,22 @@ from .prunable import output_layer, parameter_names, prunable_parameters
 from .report import SparsityReport, format_table, sparsity, sparsity_report
 from .scores import cross_entropy_objective, gradient_scores, magnitude_scores, random_scores, snip_scores
 from .structured import alive_units, compact, mask_units, prune_units, unit_l1_norms, unit_layers
+from .student_plan import LayerPlan, StudentPlan, build_derived_student, derived_width, student_plan
 from .thresholds import global_masks, layerwise_masks, prune_lowest
 from .unstructured import current_masks, magnitude_prune, prune_global, prune_layerwise
 
 __all__ = [
+    "LayerPlan",
     "SparsityReport",
+    "StudentPlan",
     "alive_units",
     "attach_mask",
+    "build_derived_student",
     "class_mean_confidence",
     "compact",
     "cross_entropy_objective",
     "current_masks",
+    "derived_width",
     "enforce_masks",
     "format_table",
     "get_mask",
@@ -66,6 +72,7 @@ __all__ = [
     "snip_scores",
     "sparsity",
     "sparsity_report",
+    "student_plan",
     "true_class_probability",
     "unit_l1_norms",
     "unit_layers",
