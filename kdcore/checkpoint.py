@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,16 @@ class UnsafeCheckpointError(RuntimeError):
 
 
 def _atomic_write(path: str | os.PathLike, write) -> Path:
+    """Write through a temporary file in the target's folder, flushed to disk, then renamed over the target.
+
+    The rename is atomic, so the target is always either the old file or the complete new one. The temporary
+    file is created like any other file (mode 0o666 minus the umask; ``mkstemp`` would make it private), and
+    a killed process can leave only a hidden ``.<name>.<random>.tmp`` that nothing reads.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -44,10 +50,18 @@ def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(weights_only=True)``; anything else in the file is refused with a clear error."""
+    """``torch.load(weights_only=True)``; anything else in the file is refused with a clear error.
+
+    Raises:
+        UnsafeCheckpointError: the file holds a pickled object other than tensors and plain containers
+            (its code is never run), or it is truncated or otherwise damaged.
+        FileNotFoundError: there is no such file.
+    """
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as e:
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise  # a path problem, not a bad file
+    except Exception as e:  # a damaged file raises almost anything (KeyError, IndexError, TypeError, ...)
         raise UnsafeCheckpointError(
             f"refusing to load {path}: it is not a plain-tensor checkpoint written by kdcore "
             f"(tampered, foreign or truncated). Delete it to retrain. Cause: {type(e).__name__}: {e}"
