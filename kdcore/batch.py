@@ -1,0 +1,264 @@
+"""Re-run chapters with papermill: chapters × configurations × seeds, in parallel, summarized in one table.
+
+    python -m kdcore.batch book/01_kd_basics.ipynb book/02_pruning.ipynb --profile smoke --seeds 0 1 \\
+        -p temperature 2 --workers 2 --out runs/batch
+
+* A chapter is a notebook path, a chapter key (``kd_basics``, looked up in ``--book-dir``) or ``all``.
+* A *configuration* is a profile plus parameter overrides: ``-p NAME VALUE`` (VALUE is read as YAML, so
+  ``-p seeds "[0, 1]"`` is a list and ``-p lr 0.1`` a float) and/or ``--config FILE``, a YAML mapping (one
+  configuration) or a list of mappings (a sweep); ``-p`` applies on top of each.
+* A *run* is one chapter, one configuration and one seed: papermill executes the notebook with
+  ``seeds=[s]`` (working directory: the notebook's folder) and its results JSON goes to the run's folder,
+  ``OUT/<chapter>/<configuration>-<hash>/seed-<s>/``, beside the executed notebook.
+* Every run's parameters are validated (:func:`kdcore.params.resolve`) before the first one starts.
+* ``--workers`` runs execute at once, each in its own process and kernel. The other seeds of a
+  configuration wait for its first run, which trains and caches the teachers they share.
+* A failing run does not stop the others; failures are listed at the end and the exit code is 1.
+* ``OUT/summary.csv`` and ``OUT/summary.md`` hold one row per (chapter, configuration): mean ± std over its
+  seeds of every *metric* of the results JSON. The rule: a metric is a numeric leaf of the JSON's
+  ``results``, named by its ``/``-joined path; a mean ± std summary (``{mean, std, n, values}``, which with
+  one seed holds that seed's value) counts as the leaf ``mean``; lists (per-seed values, intervals) and
+  strings are skipped. The run time (``seconds``) is a metric too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import re
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import yaml
+
+from .params import ParameterError, resolve
+from .results import mean_std
+
+
+@dataclass(eq=False)
+class Run:
+    chapter: str  # the chapter key, e.g. "kd_basics"
+    notebook: Path
+    config: dict  # the profile first, then the overrides by name
+    seed: int
+    directory: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.chapter} [{describe(self.config)}] seed {self.seed}"
+
+
+def describe(config: dict) -> str:
+    """``"profile=smoke temperature=2"``: a configuration as a reader would type it."""
+    return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in config.items())
+
+
+def config_name(config: dict) -> str:
+    """A folder name for a configuration: readable (shortened), plus a short hash that makes it unique."""
+    digest = hashlib.sha256(json.dumps(config, default=str).encode()).hexdigest()[:8]
+    readable = re.sub(r"[^A-Za-z0-9.=+-]+", "_", "_".join(f"{k}={v}" for k, v in config.items())).strip("_")
+    return f"{readable[:80]}-{digest}"
+
+
+def chapter_key(notebook: Path) -> str:
+    """The key a chapter passes to ``from_namespace`` (its entry in ``kdcore.profiles.PROFILES``)."""
+    found = re.search(r"from_namespace\(\s*\\?[\"'](\w+)\\?[\"']", notebook.read_text())
+    if not found:
+        raise ParameterError(f'{notebook}: no from_namespace("<chapter>", …) call; is it a chapter notebook?')
+    return found.group(1)
+
+
+def find_notebooks(names: list[str], book_dir: Path) -> dict[Path, str]:
+    """Notebook paths (or chapter keys, or ``all``) → {notebook: chapter key}."""
+    chapters = {nb: chapter_key(nb) for nb in sorted(book_dir.glob("[0-9][0-9]_*.ipynb"))}
+    found = {}
+    for name in names:
+        if name == "all":
+            found.update(chapters)
+        elif Path(name).suffix == ".ipynb":
+            path = Path(name).resolve()
+            if not path.is_file():
+                raise ParameterError(f"{name}: no such notebook")
+            found[path] = chapter_key(path)
+        else:
+            matches = [nb for nb, key in chapters.items() if key == name]
+            if not matches:
+                known = ", ".join(sorted(chapters.values()))
+                raise ParameterError(f"{name!r}: no chapter with that key in {book_dir}; known: {known}")
+            found[matches[0].resolve()] = name
+    return found
+
+
+def configurations(profile: str | None, overrides: dict, config_file: Path | None) -> list[dict]:
+    """The configurations to run: the YAML file's mapping(s), each with the command line's overrides on top."""
+    loaded = yaml.safe_load(config_file.read_text()) if config_file else None
+    base = loaded if isinstance(loaded, list) else [loaded or {}]
+    if not all(isinstance(c, dict) for c in base):
+        raise ParameterError(f"{config_file}: must hold a mapping of parameters or a list of mappings")
+    profile = profile or os.environ.get("KDCORE_PROFILE") or "book"
+    return [{"profile": profile, **c, **overrides} for c in base]
+
+
+def plan(notebooks: dict[Path, str], configs: list[dict], seeds: list[int] | None, out: Path) -> list[Run]:
+    """Every run, each validated with :func:`kdcore.params.resolve`; a bad value raises before anything runs."""
+    runs = []
+    for notebook, key in notebooks.items():
+        for config in configs:
+            given = {k: v for k, v in config.items() if k != "profile"}
+            if "seeds" in given or "output_dir" in given:
+                raise ParameterError("seeds and output_dir are set by the batch (use --seeds and --out)")
+            config = {"profile": config["profile"], **dict(sorted(given.items()))}
+            for seed in seeds or resolve(key, config["profile"], **given).seeds:
+                directory = out / key / config_name(config) / f"seed-{seed}"
+                resolve(key, config["profile"], **given, seeds=[seed], output_dir=str(directory))
+                runs.append(Run(key, notebook, config, seed, directory))
+    return runs
+
+
+def execute(run: Run, threads: int) -> str | None:
+    """Execute one run with papermill (in a worker process, so each run has its own kernel); the error or None."""
+    import papermill
+
+    os.environ["KDCORE_THREADS"] = str(threads)  # the kernel inherits this worker's environment
+    parameters = {**run.config, "seeds": [run.seed], "output_dir": str(run.directory)}
+    run.directory.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(run.notebook), str(run.directory / run.notebook.name), parameters=parameters,
+            cwd=str(run.notebook.parent), kernel_name="python3", progress_bar=False,
+        )  # fmt: skip
+    except papermill.PapermillExecutionError as e:
+        return f"{e.ename}: {e.evalue}"
+    except Exception as e:  # a dead kernel, a timeout, an unreadable notebook: report it, keep the batch going
+        return f"{type(e).__name__}: {e}"
+    if not (run.directory / f"{run.chapter}.json").is_file():
+        return f"the notebook wrote no {run.chapter}.json to its output_dir"
+    return None
+
+
+def metrics(record: dict) -> dict[str, float]:
+    """The metrics of one results JSON (see the module docstring for the rule)."""
+    found = {}
+
+    def walk(node, path):
+        if isinstance(node, dict) and {"mean", "std", "n", "values"} <= node.keys():
+            walk(node["mean"], path)
+        elif isinstance(node, dict):
+            for name, child in node.items():
+                walk(child, f"{path}/{name}" if path else str(name))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            found[path] = float(node)
+
+    walk(record.get("results", {}), "")
+    if isinstance(record.get("seconds"), (int, float)):
+        found["seconds"] = float(record["seconds"])
+    return found
+
+
+def summarize(runs: list[Run], out: Path) -> list[dict]:
+    """Mean ± std over seeds per (chapter, configuration), written to ``summary.csv`` and ``summary.md``."""
+    groups: dict[tuple, list[dict]] = {}
+    for run in runs:
+        path = run.directory / f"{run.chapter}.json"
+        if path.is_file():
+            groups.setdefault((run.chapter, describe(run.config)), []).append(metrics(json.loads(path.read_text())))
+    rows, names = [], {}
+    for (chapter, config), records in groups.items():
+        row = {"chapter": chapter, "configuration": config, "n": len(records), "metrics": {}}
+        for record in records:
+            names.update(dict.fromkeys(record))
+        for name in dict.fromkeys(n for r in records for n in r):
+            row["metrics"][name] = mean_std([r[name] for r in records if name in r])
+        rows.append(row)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "summary.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["chapter", "configuration", "n", *(f"{m} {s}" for m in names for s in ("mean", "std"))])
+        for row in rows:
+            cells = [row["metrics"].get(m) for m in names]
+            values = [v for c in cells for v in ((c["mean"], c["std"]) if c else ("", ""))]
+            writer.writerow([row["chapter"], row["configuration"], row["n"], *values])
+    lines = ["# Batch summary: mean ± std over seeds (n)", ""]
+    for chapter in dict.fromkeys(r["chapter"] for r in rows):
+        mine = [r for r in rows if r["chapter"] == chapter]
+        columns = list(dict.fromkeys(m for r in mine for m in r["metrics"]))
+        lines += [f"## {chapter}", "", "| configuration | n | " + " | ".join(columns) + " |"]
+        lines.append("|---|---|" + "---|" * len(columns))
+        for r in mine:
+            cells = [f"{c['mean']:.4g} ± {c['std']:.2g}" if (c := r["metrics"].get(m)) else "" for m in columns]
+            lines.append(f"| {r['configuration']} | {r['n']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    (out / "summary.md").write_text("\n".join(lines))
+    return rows
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="kdcore-batch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="+", help="notebook paths, chapter keys, or 'all'")
+    parser.add_argument("--profile", help="smoke, book or paper (default: $KDCORE_PROFILE, else book)")
+    parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a parameter override; VALUE is parsed as YAML")  # fmt: skip
+    parser.add_argument("--config", type=Path, help="YAML file: a mapping of overrides, or a list of them")
+    parser.add_argument("--seeds", nargs="+", type=int, help="seeds, one run each (default: the profile's)")
+    parser.add_argument("--workers", type=int, default=1, help="runs executed at the same time")
+    parser.add_argument("--threads", type=int, help="torch CPU threads per run (default: cores / workers)")
+    parser.add_argument("--out", type=Path, default=Path("runs/batch"), help="output folder")
+    parser.add_argument("--book-dir", type=Path, default=Path("book"), help="where chapter keys are looked up")
+    parser.add_argument("--resume", action="store_true", help="skip runs whose results JSON already exists")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    from tqdm import tqdm
+
+    args = parse_args(argv)
+    out = args.out.resolve()
+    try:
+        overrides = {name: yaml.safe_load(value) for name, value in args.param}
+        configs = configurations(args.profile, overrides, args.config)
+        runs = plan(find_notebooks(args.chapters, args.book_dir), configs, args.seeds, out)
+    except (ParameterError, OSError, yaml.YAMLError) as e:
+        print(f"kdcore-batch: {e}", file=sys.stderr)
+        return 2
+    todo = [r for r in runs if not (args.resume and (r.directory / f"{r.chapter}.json").is_file())]
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    print(f"{len(todo)} runs ({len(runs) - len(todo)} already done), {args.workers} workers → {out}", flush=True)
+    # A configuration's first run trains (and caches) its teachers; its other seeds start after it, so
+    # parallel workers do not train the same teacher side by side.
+    groups: dict[tuple, list[Run]] = {}
+    for run in todo:
+        groups.setdefault((run.chapter, config_name(run.config)), []).append(run)
+    failures, pending = {}, {}
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        pending.update({pool.submit(execute, first, threads): first for first, *_ in groups.values()})
+        with tqdm(total=len(todo), desc="runs", unit="run") as bar:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    run = pending.pop(future)
+                    group = groups[run.chapter, config_name(run.config)]
+                    if run is group[0]:
+                        pending.update({pool.submit(execute, other, threads): other for other in group[1:]})
+                    if error := future.result():
+                        failures[run] = error
+                        bar.set_postfix(failed=len(failures))
+                        tqdm.write(f"FAILED {run.label}: {error.splitlines()[0]}")
+                    bar.update()
+    rows = summarize(runs, out)
+    print(f"summary of {len(rows)} configurations: {out / 'summary.csv'}, {out / 'summary.md'}")
+    if failures:
+        print(f"\n{len(failures)} of {len(todo)} runs failed:", file=sys.stderr)
+        for run, error in failures.items():
+            print(f"- {run.label} ({run.directory / run.notebook.name}):\n    {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

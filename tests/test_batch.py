@@ -1,0 +1,143 @@
+"""kdcore.batch: planning and validation (fast), and real papermill batches at the smoke profile (slow)."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from kdcore.batch import config_name, configurations, main, metrics, plan
+from kdcore.params import ParameterError
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+CHAPTERS = [BOOK / "01_kd_basics.ipynb", BOOK / "02_pruning.ipynb"]
+
+
+def batch(*args, cwd=ROOT):
+    """Run the CLI as a user would (``python -m kdcore.batch``); return the completed process."""
+    return subprocess.run(
+        [sys.executable, "-m", "kdcore.batch", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_metrics_rule_takes_numeric_leaves_and_summary_means():
+    record = {
+        "results": {
+            "teacher": {"arch": "mlp-64", "test_acc": 0.9},
+            "students": {"KD": {"test_acc": {"mean": 0.8, "std": 0.0, "n": 1, "values": [0.8]}}},
+            "kd_minus_ce": {"diff": -0.01, "ci": [-0.01, -0.01], "verdict": "within noise"},
+            "flag": True,
+        },
+        "seconds": 12.5,
+    }
+    assert metrics(record) == {
+        "teacher/test_acc": 0.9,
+        "students/KD/test_acc": 0.8,
+        "kd_minus_ce/diff": -0.01,
+        "seconds": 12.5,
+    }
+
+
+def test_configuration_names_are_readable_and_unique():
+    a = config_name({"profile": "smoke", "temperature": 2})
+    b = config_name({"profile": "smoke", "temperature": 2.0001})
+    assert a.startswith("profile=smoke_temperature=2-") and a != b
+    assert config_name({"profile": "smoke", "sparsities": [0.5, 0.9]}).startswith("profile=smoke_sparsities=_0.5_0.9")
+
+
+def test_yaml_sweep_file_with_command_line_overrides_on_top(tmp_path):
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("- {temperature: 2, w_kd: 0.5}\n- {temperature: 8}\n")
+    configs = configurations("smoke", {"w_ce": 0.3}, sweep)
+    assert configs == [
+        {"profile": "smoke", "temperature": 2, "w_kd": 0.5, "w_ce": 0.3},
+        {"profile": "smoke", "temperature": 8, "w_ce": 0.3},
+    ]
+
+
+def test_plan_validates_every_run_and_keys_folders_by_chapter_config_seed(tmp_path):
+    notebooks = {CHAPTERS[0]: "kd_basics"}
+    runs = plan(notebooks, [{"profile": "smoke", "temperature": 2}], None, tmp_path)
+    assert [r.seed for r in runs] == [0, 1]  # the smoke profile's two seeds
+    assert runs[1].directory == tmp_path / "kd_basics" / config_name(runs[1].config) / "seed-1"
+    with pytest.raises(ParameterError, match="temperature"):
+        plan(notebooks, [{"profile": "smoke", "temperature": -1}], [0], tmp_path)
+
+
+def test_a_typo_fails_before_anything_runs(tmp_path, capsys):
+    code = main([str(CHAPTERS[0]), "--profile", "smoke", "-p", "temperatur", "2", "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "temperatur" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_one_chapter_two_configurations_two_seeds_at_smoke_profile_make_one_table(tmp_path):
+    # (two chapters as soon as a second chapter is committed)
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("- {temperature: 2}\n- {temperature: 8}\n")
+    out = tmp_path / "runs"
+    done = batch(CHAPTERS[0], "--profile", "smoke", "--config", sweep, "--seeds", 0, 1, "--workers", 2, "--out", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_csv(out / "summary.csv")
+    configs = [{"profile": "smoke", "temperature": t} for t in (2, 8)]
+    assert [r["configuration"] for r in rows] == ["profile=smoke temperature=2", "profile=smoke temperature=8"]
+    assert all(r["chapter"] == "kd_basics" and r["n"] == "2" for r in rows)
+    for config, row in zip(configs, rows):
+        records = []
+        for seed in (0, 1):
+            folder = out / "kd_basics" / config_name(config) / f"seed-{seed}"
+            records.append(json.loads((folder / "kd_basics.json").read_text()))
+            assert records[-1]["params"]["seeds"] == [seed]
+            assert records[-1]["params"]["temperature"] == config["temperature"]
+            assert (folder / "01_kd_basics.ipynb").is_file()
+        values = [metrics(r) for r in records]
+        name = next(n for n in values[0] if n.endswith("test_acc") and n.startswith("students/"))
+        assert float(row[f"{name} mean"]) == pytest.approx((values[0][name] + values[1][name]) / 2)
+    markdown = (out / "summary.md").read_text()
+    assert "## kd_basics" in markdown
+    assert "| profile=smoke temperature=2 | 2 |" in markdown and "| profile=smoke temperature=8 | 2 |" in markdown
+
+
+RAISES_ON_SEED_1 = [
+    nbformat.v4.new_markdown_cell("# A chapter that fails for one seed"),
+    nbformat.v4.new_code_cell(
+        'import os\nprofile = os.environ.get("KDCORE_PROFILE", "book")\nseeds = None\noutput_dir = None',
+        metadata={"tags": ["parameters"]},
+    ),
+    nbformat.v4.new_code_cell(
+        "from pathlib import Path\n"
+        "from kdcore.params import from_namespace\n"
+        "from kdcore.results import write_results\n"
+        'P = from_namespace("kd_basics", globals())\n'
+        "if P.seeds == [1]:\n"
+        '    raise RuntimeError("deliberate failure for seed 1")\n'
+        'write_results(Path(P.output_dir) / "kd_basics.json", "kd_basics", P.as_dict(), {"acc": 0.5 + P.seeds[0]}, 0.0)'
+    ),
+]
+
+
+@pytest.mark.slow
+def test_a_failing_run_is_listed_the_others_complete_and_the_exit_code_is_nonzero(tmp_path):
+    notebook = tmp_path / "book" / "99_raises.ipynb"
+    notebook.parent.mkdir()
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=RAISES_ON_SEED_1, metadata=kernel), notebook)
+    out = tmp_path / "runs"
+    done = batch(notebook, "--profile", "smoke", "--seeds", 0, 1, "--workers", 2, "--out", out)
+    assert done.returncode == 1
+    assert "1 of 2 runs failed" in done.stderr
+    assert "kd_basics [profile=smoke] seed 1" in done.stderr and "deliberate failure for seed 1" in done.stderr
+    folder = out / "kd_basics" / config_name({"profile": "smoke"})
+    assert (folder / "seed-1" / "99_raises.ipynb").is_file()  # the executed notebook, with its traceback
+    (row,) = read_csv(out / "summary.csv")
+    assert row["n"] == "1" and float(row["acc mean"]) == 0.5  # seed 0's run completed
