@@ -1,5 +1,7 @@
 """Loss functions, one concept a module, each with the small :class:`~kdcore.objectives.Objective` that uses it."""
 
+from .icc import ICCKD, ICCTeacher, class_consistency_loss, class_relations, icc_loss, icc_matrix
 from .kd import KD, kd_loss
 
 __all__ = ["KD", "kd_loss"]
+__all__ += ["ICCKD", "ICCTeacher", "class_consistency_loss", "class_relations", "icc_loss", "icc_matrix"]
