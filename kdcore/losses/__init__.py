@@ -2,6 +2,7 @@
 
 from .icc import ICCKD, ICCTeacher, class_consistency_loss, class_relations, icc_loss, icc_matrix
 from .kd import KD, kd_loss
+from .kr import KR
 
-__all__ = ["KD", "kd_loss"]
+__all__ = ["KD", "KR", "kd_loss"]
 __all__ += ["ICCKD", "ICCTeacher", "class_consistency_loss", "class_relations", "icc_loss", "icc_matrix"]
