@@ -54,6 +54,11 @@ def _renumber_widgets(nb):
     return nbformat.reads(text, as_version=4)
 
 
+def chapters() -> list[Path]:
+    """The chapter notebooks in book order (``NN_name.ipynb``), without in-progress ``.executing`` copies."""
+    return sorted(p for p in BOOK.glob("[0-9][0-9]_*.ipynb") if ".executing" not in p.suffixes)
+
+
 def execute(path: Path) -> float:
     started = time.time()
     output = path.with_suffix(".executing.ipynb")
@@ -74,7 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
     os.environ["KDCORE_PROFILE"] = "book"  # the kernel inherits it; no injected parameters cell to commit
-    notebooks = args.notebooks or sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks or chapters()
     total = 0.0
     for path in notebooks:
         seconds = execute(path.resolve())
