@@ -103,6 +103,18 @@ def _text(v) -> str | None:
     return None if isinstance(v, str) and v else "a non-empty string"
 
 
+def _output_directory(v) -> str | None:
+    """A folder that exists or can be created (checked without creating it: validation writes nothing)."""
+    allowed = "a directory that exists or can be created (not a file, inside a writable directory)"
+    if not isinstance(v, (str, os.PathLike)) or not str(v):
+        return allowed
+    path = Path(v).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return allowed
+    return None
+
+
 # Every parameter name used by any chapter, with its check. Chapters add their own names here.
 CHECKS: dict[str, Check] = {
     "profile": _one_of(("smoke", "book", "paper")),
@@ -135,7 +147,7 @@ CHECKS: dict[str, Check] = {
     "train_subset": lambda v: None if v is None or (_int_at_least(1)(v) is None) else "None or an integer ≥ 1",
     "low_data": _int_at_least(1),
     "teacher_path": _existing_file,
-    "output_dir": _text,
+    "output_dir": _output_directory,
     "widgets": _boolean,
 }
 
@@ -195,8 +207,14 @@ def _check_consistency(values: dict) -> None:
     if values.get("teacher_path"):
         from .checkpoint import load_checkpoint
 
-        key = load_checkpoint(values["teacher_path"]).get("key", {})
-        teacher_classes = key.get("model", {}).get("num_classes")
+        saved = load_checkpoint(values["teacher_path"])  # weights_only: a tampered file is refused here
+        key = saved.get("key") if isinstance(saved, dict) else None
+        teacher_classes = key.get("model", {}).get("num_classes") if isinstance(key, dict) else None
+        if teacher_classes is None:
+            raise ParameterError(
+                f"teacher_path={values['teacher_path']!r} is not allowed: must be a teacher file written by "
+                "kdcore.teachers (this file has no teacher description)"
+            )
         student_classes = NUM_CLASSES[values["dataset"]]
         if teacher_classes != student_classes:
             raise ParameterError(
