@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint data install html clean
+.PHONY: book test lint data browser install html clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,17 @@ install: $(STAMP)
 data:
 	bash scripts/install_data.sh
 
+# Debian's chromium, for tests/test_html.py (the built book in a real headless browser).
+browser:
+	bash scripts/install_browser.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Unit tests, the paper-profile CIFAR path on synthetic data, and nbval over every chapter at the smoke
 # profile (KDCORE_PROFILE reaches the kernels through the environment).
-test: $(STAMP) data lint
+test: $(STAMP) data browser lint
 	KDCORE_PROFILE=smoke KDCORE_THREADS=1 $(BIN)/pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=300 tests book
 
