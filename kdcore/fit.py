@@ -201,7 +201,8 @@ def fit(
     if dist.is_distributed() and train.world_size == 1:
         train.shard(dist.rank(), dist.world_size())
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # autotune convolutions for the fixed batch shapes
+        # autotune convolutions for the fixed batch shapes, unless the user asked for deterministic kernels
+        torch.backends.cudnn.benchmark = not torch.are_deterministic_algorithms_enabled()
 
     train.generator.manual_seed(config.seed)
     torch.manual_seed(config.seed)  # dropout and other global-RNG users
@@ -213,6 +214,8 @@ def fit(
             scheduler.load_state_dict(state["scheduler"])
             train.load_state_dict(state["batches"])
             torch.set_rng_state(state["rng"].cpu())
+            if device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout on the GPU draws here
+                torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
             history, best, start_epoch = History(state["history"]), state["best"], state["epoch"]
         else:
             warnings.warn(f"{checkpoint} was written for another config; starting from scratch", stacklevel=2)
@@ -266,6 +269,7 @@ def fit(
                     "scheduler": scheduler.state_dict(),
                     "batches": train.state_dict(),
                     "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                     "history": list(history),
                     "best": best,
                 },
