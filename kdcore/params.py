@@ -149,6 +149,16 @@ CHECKS: dict[str, Check] = {
     "teacher_path": _existing_file,
     "output_dir": _output_directory,
     "widgets": _boolean,
+    # an expressive teacher, inter-class correlation (chapter 6)
+    "full_data_seeds": _int_at_least(0),
+    "icc_beta": _number(0),
+    "icc_momentum": _number(0, 1),
+    "icc_gamma": _number(0),
+    "icc_gammas": lambda v: (
+        None
+        if isinstance(v, (list, tuple)) and all(_number(0)(g) is None for g in v)
+        else "a list (empty: no sweep) of ICC matching weights ≥ 0"
+    ),
 }
 
 

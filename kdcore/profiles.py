@@ -69,4 +69,32 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {**SMOKE_COMMON, "student_epochs": 1, "low_data": 500},
         "paper": {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000},
     },
+    "icc": {
+        "book": {
+            **BOOK_COMMON,
+            "seeds": 5,
+            "full_data_seeds": 3,
+            "student": "mlp-32",
+            "student_epochs": 15,
+            "low_data": 5000,
+            "temperature": 4.0,
+            "w_ce": 0.1,
+            "w_kd": 0.9,
+            "icc_beta": 1.0,
+            "icc_momentum": 0.9,
+            "icc_gamma": 1.0,
+            "icc_gammas": [1.0, 3.0, 10.0],
+        },
+        "smoke": {**SMOKE_COMMON, "full_data_seeds": 2, "student_epochs": 1, "low_data": 500, "icc_gammas": [3.0]},
+        # CIFAR-100, RepDistiller's resnet32x4 → resnet8x4; 100 classes in batches of 64: keep the momentum
+        "paper": {
+            **PAPER_COMMON,
+            "full_data_seeds": 3,
+            "student": "resnet8x4",
+            "student_epochs": 240,
+            "low_data": 10000,
+            "icc_momentum": 0.99,
+            "icc_gammas": [],  # the γ sweep costs len(icc_gammas) × seeds student runs: skipped here
+        },
+    },
 }
