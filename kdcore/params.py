@@ -159,6 +159,20 @@ CHECKS: dict[str, Check] = {
         if isinstance(v, (list, tuple)) and all(_number(0)(g) is None for g in v)
         else "a list (empty: no sweep) of ICC matching weights ≥ 0"
     ),
+    # tolerant teachers and KD in generations (chapter 3)
+    "network": _architecture,
+    "generations": _int_at_least(1),
+    "etas": lambda v: (
+        None
+        if isinstance(v, (list, tuple))
+        and 1.0 in v
+        and all(_number(0, 1, low_open=True, high_open=False)(e) is None for e in v)
+        else "a list of η in (0, 1] that includes 1.0 (the strict teacher)"
+    ),
+    "tsd_k": _int_at_least(2),
+    "tsd_space": _one_of(("prob", "logit")),
+    "tsd_primary": _one_of(("gt", "argmax")),
+    "ce_weights": _list_of(_number(0, 1, high_open=False), "CE weights in [0, 1] (one, or one per generation)"),
 }
 
 
@@ -214,6 +228,20 @@ def _check_consistency(values: dict) -> None:
                 f"data_dir={values['data_dir']!r} is not allowed: must be a directory holding the "
                 "Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], …)"
             )
+    if (
+        "ce_weights" in values
+        and "generations" in values
+        and len(values["ce_weights"]) not in (1, values["generations"])
+    ):
+        raise ParameterError(
+            f"ce_weights={values['ce_weights']!r} is not allowed: must be one CE weight or one per generation "
+            f"(generations={values['generations']})"
+        )
+    if "tsd_k" in values and values.get("dataset") in NUM_CLASSES and values["tsd_k"] > NUM_CLASSES[values["dataset"]]:
+        raise ParameterError(
+            f"tsd_k={values['tsd_k']!r} is not allowed: must be at most the number of classes "
+            f"({NUM_CLASSES[values['dataset']]} for dataset={values['dataset']!r})"
+        )
     if values.get("teacher_path"):
         from .checkpoint import load_checkpoint
 

@@ -97,4 +97,39 @@ PROFILES: dict[str, dict[str, dict]] = {
             "icc_gammas": [],  # the γ sweep costs len(icc_gammas) × seeds student runs: skipped here
         },
     },
+    "tolerant": {
+        # one architecture for the patriarch and every generation (`network`): the shared teacher is not used
+        "book": {
+            **{k: v for k, v in BOOK_COMMON.items() if k != "teacher"},
+            "seeds": 3,
+            "network": "mlp-128-128",
+            "teacher_epochs": 8,
+            "student_epochs": 8,
+            "generations": 3,
+            "etas": [1.0, 0.55, 0.45],
+            "tsd_k": 3,
+            "tsd_space": "prob",
+            "tsd_primary": "gt",
+            "ce_weights": [0.2, 0.5, 0.8],
+            "temperature": 1.0,
+        },
+        "smoke": {
+            **{k: v for k, v in SMOKE_COMMON.items() if k != "teacher"},
+            "network": "mlp-32",
+            "teacher_epochs": 1,
+            "student_epochs": 1,
+            "generations": 2,
+            "ce_weights": [0.5],
+        },
+        # CIFAR-100, a CIFAR ResNet in every generation (the paper used ResNets and DenseNets; K = 5 for 100
+        # classes as we recall it); with probabilities and K = 5 the TSD term acts only for eta < 5/9
+        "paper": {
+            **{k: v for k, v in PAPER_COMMON.items() if k != "teacher"},
+            "network": "resnet20",
+            "teacher_epochs": 240,
+            "student_epochs": 240,
+            "etas": [1.0, 0.5, 0.45],
+            "tsd_k": 5,
+        },
+    },
 }
