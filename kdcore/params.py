@@ -159,6 +159,10 @@ CHECKS: dict[str, Check] = {
         if isinstance(v, (list, tuple)) and all(_number(0)(g) is None for g in v)
         else "a list (empty: no sweep) of ICC matching weights ≥ 0"
     ),
+    # PrUE (chapter 4)
+    "retrain_epochs": _int_at_least(1),  # also chapter 2's
+    "label_smoothing": _number(0, 1),
+    "student_labels": lambda v: None if v is None or _int_at_least(1)(v) is None else "None or an integer ≥ 1",
     # tolerant teachers and KD in generations (chapter 3)
     "network": _architecture,
     "generations": _int_at_least(1),

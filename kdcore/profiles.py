@@ -132,4 +132,35 @@ PROFILES: dict[str, dict[str, dict]] = {
             "tsd_k": 5,
         },
     },
+    "prue": {
+        "book": {
+            **BOOK_COMMON,
+            "seeds": 5,
+            "sparsities": [0.9, 0.98],
+            "retrain_epochs": 3,
+            "label_smoothing": 0.2,
+            "student": "mlp-32",
+            "student_epochs": 40,
+            "student_labels": 1000,
+            "temperature": 4.0,
+            "w_ce": 0.9,
+            "w_kd": 0.1,
+        },
+        "smoke": {**SMOKE_COMMON, "sparsities": [0.5], "retrain_epochs": 1, "student_epochs": 1, "student_labels": 500},
+        # the official code's CIFAR setting: resnet20 → resnet8, SGD lr 0.1, batch 512, ×0.1 at epochs 81 and 122
+        # of 164 (the code's `epochs = 2` is a debug leftover), conv weights only, full retraining
+        "paper": {
+            **PAPER_COMMON,
+            "teacher": "resnet20",
+            "teacher_epochs": 164,
+            "batch_size": 512,
+            "lr": 0.1,
+            "milestones": [0.494, 0.744],
+            "sparsities": [0.5, 0.8],
+            "retrain_epochs": 164,
+            "student": "resnet8",
+            "student_epochs": 164,
+            "student_labels": None,
+        },
+    },
 }
