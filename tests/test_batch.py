@@ -14,7 +14,7 @@ from kdcore.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
-CHAPTERS = [BOOK / "01_kd_basics.ipynb", BOOK / "02_pruning.ipynb"]
+CHAPTERS = {"kd_basics": BOOK / "01_kd_basics.ipynb", "prue": BOOK / "04_prue.ipynb"}  # two cheap chapters at smoke
 
 
 def batch(*args, cwd=ROOT):
@@ -60,7 +60,7 @@ def test_yaml_sweep_file_with_command_line_overrides_on_top(tmp_path):
 
 
 def test_plan_validates_every_run_and_keys_folders_by_chapter_config_seed(tmp_path):
-    notebooks = {CHAPTERS[0]: "kd_basics"}
+    notebooks = {CHAPTERS["kd_basics"]: "kd_basics"}
     runs = plan(notebooks, [{"profile": "smoke", "temperature": 2}], None, tmp_path)
     assert [r.seed for r in runs] == [0, 1]  # the smoke profile's two seeds
     assert runs[1].directory == tmp_path / "kd_basics" / config_name(runs[1].config) / "seed-1"
@@ -69,10 +69,11 @@ def test_plan_validates_every_run_and_keys_folders_by_chapter_config_seed(tmp_pa
 
 
 def test_a_typo_fails_before_anything_runs(tmp_path, capsys):
-    code = main([str(CHAPTERS[0]), "--profile", "smoke", "-p", "temperatur", "2", "--out", str(tmp_path / "out")])
+    out = tmp_path / "out"
+    code = main([str(CHAPTERS["kd_basics"]), "--profile", "smoke", "-p", "temperatur", "2", "--out", str(out)])
     assert code == 2
     assert "temperatur" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+    assert not out.exists()
 
 
 def read_csv(path):
@@ -81,31 +82,27 @@ def read_csv(path):
 
 
 @pytest.mark.slow
-def test_one_chapter_two_configurations_two_seeds_at_smoke_profile_make_one_table(tmp_path):
-    # (two chapters as soon as a second chapter is committed)
-    sweep = tmp_path / "sweep.yaml"
-    sweep.write_text("- {temperature: 2}\n- {temperature: 8}\n")
+def test_two_chapters_two_seeds_at_smoke_profile_make_one_table(tmp_path):
     out = tmp_path / "runs"
-    done = batch(CHAPTERS[0], "--profile", "smoke", "--config", sweep, "--seeds", 0, 1, "--workers", 2, "--out", out)
+    done = batch(*CHAPTERS.values(), "--profile", "smoke", "--seeds", 0, 1, "--workers", 2, "--out", out)
     assert done.returncode == 0, done.stderr[-3000:]
-    rows = read_csv(out / "summary.csv")
-    configs = [{"profile": "smoke", "temperature": t} for t in (2, 8)]
-    assert [r["configuration"] for r in rows] == ["profile=smoke temperature=2", "profile=smoke temperature=8"]
-    assert all(r["chapter"] == "kd_basics" and r["n"] == "2" for r in rows)
-    for config, row in zip(configs, rows):
+    rows = {r["chapter"]: r for r in read_csv(out / "summary.csv")}
+    assert sorted(rows) == sorted(CHAPTERS)  # one row per (chapter, configuration)
+    for chapter, row in rows.items():
+        assert row["configuration"] == "profile=smoke" and row["n"] == "2"
         records = []
         for seed in (0, 1):
-            folder = out / "kd_basics" / config_name(config) / f"seed-{seed}"
-            records.append(json.loads((folder / "kd_basics.json").read_text()))
-            assert records[-1]["params"]["seeds"] == [seed]
-            assert records[-1]["params"]["temperature"] == config["temperature"]
-            assert (folder / "01_kd_basics.ipynb").is_file()
+            folder = out / chapter / config_name({"profile": "smoke"}) / f"seed-{seed}"
+            records.append(json.loads((folder / f"{chapter}.json").read_text()))
+            assert records[-1]["params"]["seeds"] == [seed] and records[-1]["params"]["profile"] == "smoke"
+            assert (folder / CHAPTERS[chapter].name).is_file()  # the executed notebook
         values = [metrics(r) for r in records]
-        name = next(n for n in values[0] if n.endswith("test_acc") and n.startswith("students/"))
+        name = next(n for n in values[0] if n.startswith("students/") and n.endswith("test_acc"))
         assert float(row[f"{name} mean"]) == pytest.approx((values[0][name] + values[1][name]) / 2)
+        assert float(row[f"{name} std"]) == pytest.approx(abs(values[0][name] - values[1][name]) / 2**0.5)
     markdown = (out / "summary.md").read_text()
-    assert "## kd_basics" in markdown
-    assert "| profile=smoke temperature=2 | 2 |" in markdown and "| profile=smoke temperature=8 | 2 |" in markdown
+    assert "## kd_basics" in markdown and "## prue" in markdown
+    assert markdown.count("| profile=smoke | 2 |") == 2
 
 
 RAISES_ON_SEED_1 = [
