@@ -177,6 +177,15 @@ CHECKS: dict[str, Check] = {
     "tsd_space": _one_of(("prob", "logit")),
     "tsd_primary": _one_of(("gt", "argmax")),
     "ce_weights": _list_of(_number(0, 1, high_open=False), "CE weights in [0, 1] (one, or one per generation)"),
+    # prune, then distill (chapter 5)
+    "retrain_lr": _number(0, low_open=True),
+    "retrain_weight_decay": _number(0),
+    "retrain_milestones": lambda v: (
+        None
+        if isinstance(v, (list, tuple)) and all(_number(0, 1, low_open=True)(m) is None for m in v)
+        else "a list of fractions of the retraining epochs in (0, 1)"
+    ),
+    "imp_rate": _number(0, 1, low_open=True),
 }
 
 
