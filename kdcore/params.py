@@ -159,6 +159,10 @@ CHECKS: dict[str, Check] = {
         if isinstance(v, (list, tuple)) and all(_number(0)(g) is None for g in v)
         else "a list (empty: no sweep) of ICC matching weights ≥ 0"
     ),
+    # pruning a teacher (chapter 2; its retrain_epochs and imp_rate are listed with chapters 4 and 5)
+    "exclude_output": _boolean,
+    "imp_targets": _list_of(_number(0, 1), "target sparsities in [0, 1)"),
+    "unit_fractions": _list_of(_number(0, 1), "fractions of units in [0, 1)"),
     # PrUE (chapter 4)
     "retrain_epochs": _int_at_least(1),  # also chapter 2's
     "label_smoothing": _number(0, 1),

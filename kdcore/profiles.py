@@ -69,6 +69,30 @@ PROFILES: dict[str, dict[str, dict]] = {
         "smoke": {**SMOKE_COMMON, "student_epochs": 1, "low_data": 500},
         "paper": {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000},
     },
+    "pruning": {
+        "book": {
+            **BOOK_COMMON,
+            "seeds": 3,
+            "teacher_path": None,
+            "sparsities": [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99],
+            "exclude_output": False,
+            "imp_rate": 0.5,
+            "imp_targets": [0.875, 0.97],
+            "retrain_epochs": 1,
+            "unit_fractions": [0.25, 0.5, 0.75, 0.9],
+        },
+        "smoke": {**SMOKE_COMMON, "sparsities": [0.0, 0.5, 0.9], "imp_targets": [0.5, 0.75], "unit_fractions": [0.5]},
+        # prune-then-distill's setting: VGG-19 teacher, 20 % per round, 4 and 7 rounds, 130 epochs per round
+        "paper": {
+            **PAPER_COMMON,
+            "teacher": "vgg19",
+            "sparsities": [0.0, 0.2, 0.36, 0.49, 0.59, 0.67, 0.74, 0.79, 0.83, 0.87, 0.9, 0.95, 0.98],
+            "imp_rate": 0.2,
+            "imp_targets": [0.59, 0.79],
+            "retrain_epochs": 130,
+            "unit_fractions": [0.25, 0.5, 0.75],
+        },
+    },
     "icc": {
         "book": {
             **BOOK_COMMON,
