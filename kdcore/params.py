@@ -159,14 +159,30 @@ CHECKS: dict[str, Check] = {
         if isinstance(v, (list, tuple)) and all(_number(0)(g) is None for g in v)
         else "a list (empty: no sweep) of ICC matching weights ≥ 0"
     ),
-    # pruning a teacher (chapter 2; its retrain_epochs and imp_rate are listed with chapters 4 and 5)
+    # pruning a teacher (chapter 2)
     "exclude_output": _boolean,
+    "imp_rate": _number(0, 1, low_open=True),
     "imp_targets": _list_of(_number(0, 1), "target sparsities in [0, 1)"),
+    "retrain_epochs": _int_at_least(1),
     "unit_fractions": _list_of(_number(0, 1), "fractions of units in [0, 1)"),
     # PrUE (chapter 4)
-    "retrain_epochs": _int_at_least(1),  # also chapter 2's
     "label_smoothing": _number(0, 1),
     "student_labels": lambda v: None if v is None or _int_at_least(1)(v) is None else "None or an integer ≥ 1",
+    # prune, then distill (chapter 5)
+    "retrain_lr": _number(0, low_open=True),
+    "retrain_weight_decay": _number(0),
+    "retrain_milestones": lambda v: (
+        None
+        if isinstance(v, (list, tuple)) and all(_number(0, 1, low_open=True)(m) is None for m in v)
+        else "a list of fractions of the retraining epochs in (0, 1)"
+    ),
+    # Knowledge Representing (chapter 7)
+    "low_capacity_student": _architecture,
+    "kr_beta": _number(0),
+    "kr_recode": _one_of(("topk", "soft", "none")),
+    "kr_rho": _number(0, 1, high_open=False),
+    "kr_tau": _number(0),
+    "kr_unit_order": _one_of(("similar", "index")),
     # tolerant teachers and KD in generations (chapter 3)
     "network": _architecture,
     "generations": _int_at_least(1),
@@ -181,15 +197,8 @@ CHECKS: dict[str, Check] = {
     "tsd_space": _one_of(("prob", "logit")),
     "tsd_primary": _one_of(("gt", "argmax")),
     "ce_weights": _list_of(_number(0, 1, high_open=False), "CE weights in [0, 1] (one, or one per generation)"),
-    # prune, then distill (chapter 5)
-    "retrain_lr": _number(0, low_open=True),
-    "retrain_weight_decay": _number(0),
-    "retrain_milestones": lambda v: (
-        None
-        if isinstance(v, (list, tuple)) and all(_number(0, 1, low_open=True)(m) is None for m in v)
-        else "a list of fractions of the retraining epochs in (0, 1)"
-    ),
-    "imp_rate": _number(0, 1, low_open=True),
+    # the head-to-head comparison (chapter 8)
+    "tolerant_eta": _number(0, 1, low_open=True, high_open=False),
 }
 
 
@@ -237,6 +246,11 @@ def resolve(chapter: str, profile: str | None = None, **given) -> Params:
 
 def _check_consistency(values: dict) -> None:
     """Checks that involve several parameters (or files) at once."""
+    if values.get("kr_unit_order") == "similar" and not str(values.get("teacher")).startswith("mlp"):
+        raise ParameterError(
+            f"kr_unit_order='similar' is not allowed with teacher={values.get('teacher')!r}: must be 'index' "
+            "unless the teacher is an MLP (mlp-…), whose hidden units can be reordered"
+        )
     if values.get("dataset") == "fashion_mnist" and values.get("data_dir"):
         from .data import fashion_mnist_dir
 

@@ -93,69 +93,6 @@ PROFILES: dict[str, dict[str, dict]] = {
             "unit_fractions": [0.25, 0.5, 0.75],
         },
     },
-    "icc": {
-        "book": {
-            **BOOK_COMMON,
-            "seeds": 5,
-            "full_data_seeds": 3,
-            "student": "mlp-32",
-            "student_epochs": 15,
-            "low_data": 5000,
-            "temperature": 4.0,
-            "w_ce": 0.1,
-            "w_kd": 0.9,
-            "icc_beta": 1.0,
-            "icc_momentum": 0.9,
-            "icc_gamma": 1.0,
-            "icc_gammas": [1.0, 3.0, 10.0],
-        },
-        "smoke": {**SMOKE_COMMON, "full_data_seeds": 2, "student_epochs": 1, "low_data": 500, "icc_gammas": [3.0]},
-        # CIFAR-100, RepDistiller's resnet32x4 → resnet8x4; 100 classes in batches of 64: keep the momentum
-        "paper": {
-            **PAPER_COMMON,
-            "full_data_seeds": 3,
-            "student": "resnet8x4",
-            "student_epochs": 240,
-            "low_data": 10000,
-            "icc_momentum": 0.99,
-            "icc_gammas": [],  # the γ sweep costs len(icc_gammas) × seeds student runs: skipped here
-        },
-    },
-    "tolerant": {
-        # one architecture for the patriarch and every generation (`network`): the shared teacher is not used
-        "book": {
-            **{k: v for k, v in BOOK_COMMON.items() if k != "teacher"},
-            "seeds": 3,
-            "network": "mlp-128-128",
-            "teacher_epochs": 6,
-            "student_epochs": 6,
-            "generations": 3,
-            "etas": [1.0, 0.55, 0.45],
-            "tsd_k": 3,
-            "tsd_space": "prob",
-            "tsd_primary": "gt",
-            "ce_weights": [0.2, 0.5, 0.8],
-            "temperature": 1.0,
-        },
-        "smoke": {
-            **{k: v for k, v in SMOKE_COMMON.items() if k != "teacher"},
-            "network": "mlp-32",
-            "teacher_epochs": 1,
-            "student_epochs": 1,
-            "generations": 2,
-            "ce_weights": [0.5],
-        },
-        # CIFAR-100, a CIFAR ResNet in every generation (the paper used ResNets and DenseNets; K = 5 for 100
-        # classes as we recall it); with probabilities and K = 5 the TSD term acts only for eta < 5/9
-        "paper": {
-            **{k: v for k, v in PAPER_COMMON.items() if k != "teacher"},
-            "network": "resnet20",
-            "teacher_epochs": 240,
-            "student_epochs": 240,
-            "etas": [1.0, 0.5, 0.45],
-            "tsd_k": 5,
-        },
-    },
     "prue": {
         "book": {
             **BOOK_COMMON,
@@ -185,6 +122,34 @@ PROFILES: dict[str, dict[str, dict]] = {
             "student": "resnet8",
             "student_epochs": 164,
             "student_labels": None,
+        },
+    },
+    "icc": {
+        "book": {
+            **BOOK_COMMON,
+            "seeds": 5,
+            "full_data_seeds": 3,
+            "student": "mlp-32",
+            "student_epochs": 15,
+            "low_data": 5000,
+            "temperature": 4.0,
+            "w_ce": 0.1,
+            "w_kd": 0.9,
+            "icc_beta": 1.0,
+            "icc_momentum": 0.9,
+            "icc_gamma": 1.0,
+            "icc_gammas": [1.0, 3.0, 10.0],
+        },
+        "smoke": {**SMOKE_COMMON, "full_data_seeds": 2, "student_epochs": 1, "low_data": 500, "icc_gammas": [3.0]},
+        # CIFAR-100, RepDistiller's resnet32x4 → resnet8x4; 100 classes in batches of 64: keep the momentum
+        "paper": {
+            **PAPER_COMMON,
+            "full_data_seeds": 3,
+            "student": "resnet8x4",
+            "student_epochs": 240,
+            "low_data": 10000,
+            "icc_momentum": 0.99,
+            "icc_gammas": [],  # the γ sweep costs len(icc_gammas) × seeds student runs: skipped here
         },
     },
     "prune_then_distill": {
@@ -236,6 +201,107 @@ PROFILES: dict[str, dict[str, dict]] = {
             "temperature": 10.0,
             "w_ce": 0.05,
             "w_kd": 0.95,
+        },
+    },
+    "kr": {
+        "book": {
+            **BOOK_COMMON,
+            "seeds": 5,
+            "student": "mlp-128-128",
+            "low_capacity_student": "mlp-32-32",
+            "student_epochs": 6,
+            "temperature": 4.0,
+            "w_ce": 0.1,
+            "w_kd": 0.9,
+            "kr_beta": 0.3,
+            "kr_recode": "topk",
+            "kr_rho": 0.1,
+            "kr_tau": 1.0,
+            "kr_unit_order": "similar",
+        },
+        "smoke": {**SMOKE_COMMON, "student": "mlp-32-32", "low_capacity_student": "mlp-8-8", "student_epochs": 1},
+        # RepDistiller's resnet32x4 → resnet8x4 (different depths: relative-depth matching within 3×3 convs, 1×1
+        # shortcuts, fc) and, as the low-capacity student, resnet32 (same depth, a quarter of the width);
+        # ResNets' residual channels cannot be reordered unit by unit, so the teacher's units pool in stored order
+        "paper": {
+            **PAPER_COMMON,
+            "student": "resnet8x4",
+            "low_capacity_student": "resnet32",
+            "student_epochs": 240,
+            "kr_unit_order": "index",
+        },
+    },
+    "tolerant": {
+        # one architecture for the patriarch and every generation (`network`): the shared teacher is not used
+        "book": {
+            **{k: v for k, v in BOOK_COMMON.items() if k != "teacher"},
+            "seeds": 3,
+            "network": "mlp-128-128",
+            "teacher_epochs": 6,
+            "student_epochs": 6,
+            "generations": 3,
+            "etas": [1.0, 0.55, 0.45],
+            "tsd_k": 3,
+            "tsd_space": "prob",
+            "tsd_primary": "gt",
+            "ce_weights": [0.2, 0.5, 0.8],
+            "temperature": 1.0,
+        },
+        "smoke": {
+            **{k: v for k, v in SMOKE_COMMON.items() if k != "teacher"},
+            "network": "mlp-32",
+            "teacher_epochs": 1,
+            "student_epochs": 1,
+            "generations": 2,
+            "ce_weights": [0.5],
+        },
+        # CIFAR-100, a CIFAR ResNet in every generation (the paper used ResNets and DenseNets; K = 5 for 100
+        # classes as we recall it); with probabilities and K = 5 the TSD term acts only for eta < 5/9
+        "paper": {
+            **{k: v for k, v in PAPER_COMMON.items() if k != "teacher"},
+            "network": "resnet20",
+            "teacher_epochs": 240,
+            "student_epochs": 240,
+            "etas": [1.0, 0.5, 0.45],
+            "tsd_k": 5,
+        },
+    },
+    "comparison": {
+        # one protocol for every teacher-side method; each method's values come from its chapter's book profile
+        "book": {
+            **BOOK_COMMON,
+            "seeds": 5,
+            "student": "mlp-32",
+            "student_epochs": 15,
+            "student_labels": 5000,
+            "temperature": 4.0,
+            "w_ce": 0.1,
+            "w_kd": 0.9,
+            "tolerant_eta": 0.45,
+            "tsd_k": 3,
+            "sparsity": 0.79,
+            "imp_rate": 0.2,
+            "retrain_epochs": 2,
+            "icc_beta": 1.0,
+            "icc_momentum": 0.9,
+            "kr_beta": 0.3,
+            "kr_recode": "topk",
+            "kr_rho": 0.1,
+            "kr_unit_order": "similar",
+        },
+        "smoke": {**SMOKE_COMMON, "student_epochs": 1, "student_labels": 500, "sparsity": 0.36, "retrain_epochs": 1},
+        # CIFAR-100, RepDistiller's resnet32x4 → resnet8x4 on all labels; prune-then-distill's 130 retraining
+        # epochs a round; K = 5 for 100 classes; ICC momentum for few examples per class in a batch; ResNet units
+        # pool in stored order
+        "paper": {
+            **PAPER_COMMON,
+            "student": "resnet8x4",
+            "student_epochs": 240,
+            "student_labels": None,
+            "tsd_k": 5,
+            "retrain_epochs": 130,
+            "icc_momentum": 0.99,
+            "kr_unit_order": "index",
         },
     },
 }

@@ -67,10 +67,17 @@ def test_layer_matching_by_relative_depth_within_kind_and_kernel():
     s_linears = [m for m in student.modules() if isinstance(m, torch.nn.Linear)]
     t_linears = [m for m in teacher.modules() if isinstance(m, torch.nn.Linear)]
     assert match_layers(student, teacher) == list(zip(s_linears, t_linears))
-    pairs = match_layers(build_model("resnet8x4", 3, 100, 32), build_model("resnet32x4", 3, 100, 32))
+    with torch.device("meta"):
+        student, teacher = build_model("resnet8x4", 3, 100, 32), build_model("resnet32x4", 3, 100, 32)
+    pairs = match_layers(student, teacher)
     assert len(pairs) == 11  # 7 3×3 convs, 3 shortcuts, fc
     assert all(s.weight.shape[2:] == t.weight.shape[2:] for s, t in pairs)
     assert all(type(s) is type(t) for s, t in pairs)
+    s_names = {id(m): n for n, m in student.named_modules()}
+    t_names = {id(m): n for n, m in teacher.named_modules()}
+    named = {s_names[id(s)]: t_names[id(t)] for s, t in pairs}
+    assert named["stages.1.0.conv1"] == "stages.1.2.conv1"  # relative depth 3/6 of the 3×3 convs: 15 of 30
+    assert all(s.split(".")[:2] == t.split(".")[:2] for s, t in named.items())  # every pair in the same stage
 
 
 def test_top_fraction_keeps_exactly_the_requested_fraction_of_largest_magnitudes():
