@@ -14,6 +14,7 @@
 * ``--workers`` runs execute at once, each in its own process and kernel. The other seeds of a
   configuration wait for its first run, which trains and caches the teachers they share.
 * A failing run does not stop the others; failures are listed at the end and the exit code is 1.
+  ``--cell-timeout`` turns a cell that runs too long (or a kernel that stops answering) into a failure.
 * ``OUT/summary.csv`` and ``OUT/summary.md`` hold one row per (chapter, configuration): mean ± std over its
   seeds of every *metric* of the results JSON. The rule: a metric is a numeric leaf of the JSON's
   ``results``, named by its ``/``-joined path; a mean ± std summary (``{mean, std, n, values}``, which with
@@ -32,6 +33,7 @@ import re
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -121,7 +123,7 @@ def plan(notebooks: dict[Path, str], configs: list[dict], seeds: list[int] | Non
     return runs
 
 
-def execute(run: Run, threads: int) -> str | None:
+def execute(run: Run, threads: int, cell_timeout: float | None = None) -> str | None:
     """Execute one run with papermill (in a worker process, so each run has its own kernel); the error or None."""
     import papermill
 
@@ -131,7 +133,7 @@ def execute(run: Run, threads: int) -> str | None:
     try:
         papermill.execute_notebook(
             str(run.notebook), str(run.directory / run.notebook.name), parameters=parameters,
-            cwd=str(run.notebook.parent), kernel_name="python3", progress_bar=False,
+            cwd=str(run.notebook.parent), kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout,
         )  # fmt: skip
     except papermill.PapermillExecutionError as e:
         return f"{e.ename}: {e.evalue}"
@@ -210,6 +212,8 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, help="torch CPU threads per run (default: cores / workers)")
     parser.add_argument("--out", type=Path, default=Path("runs/batch"), help="output folder")
     parser.add_argument("--book-dir", type=Path, default=Path("book"), help="where chapter keys are looked up")
+    parser.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+                        help="fail a run whose cell runs longer than this (default: no limit)")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="skip runs whose results JSON already exists")
     return parser.parse_args(argv)
 
@@ -236,7 +240,8 @@ def main(argv=None) -> int:
         groups.setdefault((run.chapter, config_name(run.config)), []).append(run)
     failures, pending = {}, {}
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        pending.update({pool.submit(execute, first, threads): first for first, *_ in groups.values()})
+        submit = partial(pool.submit, execute, threads=threads, cell_timeout=args.cell_timeout)
+        pending.update({submit(first): first for first, *_ in groups.values()})
         with tqdm(total=len(todo), desc="runs", unit="run") as bar:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -244,7 +249,7 @@ def main(argv=None) -> int:
                     run = pending.pop(future)
                     group = groups[run.chapter, config_name(run.config)]
                     if run is group[0]:
-                        pending.update({pool.submit(execute, other, threads): other for other in group[1:]})
+                        pending.update({submit(other): other for other in group[1:]})
                     if error := future.result():
                         failures[run] = error
                         bar.set_postfix(failed=len(failures))

@@ -20,6 +20,7 @@ import nbformat
 import papermill
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
+CELL_TIMEOUT = 1800  # seconds; a book-profile chapter takes minutes, so a cell this long means a stuck kernel
 
 
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -65,7 +66,7 @@ def execute(path: Path) -> float:
     try:
         papermill.execute_notebook(
             str(path), str(output), cwd=str(path.parent), kernel_name="python3",
-            progress_bar=False,
+            progress_bar=False, execution_timeout=CELL_TIMEOUT,
         )  # fmt: skip
         nb = clean(nbformat.read(output, as_version=4))
         nbformat.write(nb, path)

@@ -17,11 +17,15 @@ BOOK = ROOT / "book"
 CHAPTERS = {"kd_basics": BOOK / "01_kd_basics.ipynb", "prue": BOOK / "04_prue.ipynb"}  # two cheap chapters at smoke
 
 
-def batch(*args, cwd=ROOT):
-    """Run the CLI as a user would (``python -m kdcore.batch``); return the completed process."""
+def batch(*args, cwd=ROOT, cell_timeout=300):
+    """Run the CLI as a user would (``python -m kdcore.batch``); return the completed process.
+
+    A smoke cell takes seconds: the cell timeout turns a stuck kernel into a listed failure, not a stuck suite.
+    """
     return subprocess.run(
-        [sys.executable, "-m", "kdcore.batch", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
+        [sys.executable, "-m", "kdcore.batch", *map(str, args), "--cell-timeout", str(cell_timeout)],
+        cwd=cwd, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
 
 
 def test_metrics_rule_takes_numeric_leaves_and_summary_means():
@@ -105,30 +109,38 @@ def test_two_chapters_two_seeds_at_smoke_profile_make_one_table(tmp_path):
     assert markdown.count("| profile=smoke | 2 |") == 2
 
 
-RAISES_ON_SEED_1 = [
-    nbformat.v4.new_markdown_cell("# A chapter that fails for one seed"),
-    nbformat.v4.new_code_cell(
-        'import os\nprofile = os.environ.get("KDCORE_PROFILE", "book")\nseeds = None\noutput_dir = None',
-        metadata={"tags": ["parameters"]},
-    ),
-    nbformat.v4.new_code_cell(
-        "from pathlib import Path\n"
-        "from kdcore.params import from_namespace\n"
-        "from kdcore.results import write_results\n"
-        'P = from_namespace("kd_basics", globals())\n'
-        "if P.seeds == [1]:\n"
-        '    raise RuntimeError("deliberate failure for seed 1")\n'
-        'write_results(Path(P.output_dir) / "kd_basics.json", "kd_basics", P.as_dict(), {"acc": 0.5 + P.seeds[0]}, 0.0)'
-    ),
-]
+def fails_on_seed_1(failure: str) -> list:
+    """A one-cell chapter (chapter 1's key) that writes its results JSON, except for seed 1, which runs ``failure``."""
+    return [
+        nbformat.v4.new_markdown_cell("# A chapter that fails for one seed"),
+        nbformat.v4.new_code_cell(
+            'import os\nprofile = os.environ.get("KDCORE_PROFILE", "book")\nseeds = None\noutput_dir = None',
+            metadata={"tags": ["parameters"]},
+        ),
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\n"
+            "from kdcore.params import from_namespace\n"
+            "from kdcore.results import write_results\n"
+            'P = from_namespace("kd_basics", globals())\n'
+            "if P.seeds == [1]:\n"
+            f"    {failure}\n"
+            'path = Path(P.output_dir) / "kd_basics.json"\n'
+            'write_results(path, "kd_basics", P.as_dict(), {"acc": 0.5 + P.seeds[0]}, 0.0)'
+        ),
+    ]
+
+
+def write_chapter(path: Path, cells: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=kernel), path)
+    return path
 
 
 @pytest.mark.slow
 def test_a_failing_run_is_listed_the_others_complete_and_the_exit_code_is_nonzero(tmp_path):
-    notebook = tmp_path / "book" / "99_raises.ipynb"
-    notebook.parent.mkdir()
-    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    nbformat.write(nbformat.v4.new_notebook(cells=RAISES_ON_SEED_1, metadata=kernel), notebook)
+    cells = fails_on_seed_1('raise RuntimeError("deliberate failure for seed 1")')
+    notebook = write_chapter(tmp_path / "book" / "99_raises.ipynb", cells)
     out = tmp_path / "runs"
     done = batch(notebook, "--profile", "smoke", "--seeds", 0, 1, "--workers", 2, "--out", out)
     assert done.returncode == 1
@@ -138,3 +150,14 @@ def test_a_failing_run_is_listed_the_others_complete_and_the_exit_code_is_nonzer
     assert (folder / "seed-1" / "99_raises.ipynb").is_file()  # the executed notebook, with its traceback
     (row,) = read_csv(out / "summary.csv")
     assert row["n"] == "1" and float(row["acc mean"]) == 0.5  # seed 0's run completed
+
+
+@pytest.mark.slow
+def test_a_cell_over_the_cell_timeout_is_a_listed_failure_not_a_stuck_batch(tmp_path):
+    notebook = write_chapter(tmp_path / "book" / "99_sleeps.ipynb", fails_on_seed_1("import time; time.sleep(600)"))
+    out = tmp_path / "runs"
+    done = batch(notebook, "--profile", "smoke", "--seeds", 0, 1, "--workers", 2, "--out", out, cell_timeout=20)
+    assert done.returncode == 1
+    assert "1 of 2 runs failed" in done.stderr
+    assert "kd_basics [profile=smoke] seed 1" in done.stderr and "timed out" in done.stderr.lower()
+    assert (out / "kd_basics" / config_name({"profile": "smoke"}) / "seed-0" / "kd_basics.json").is_file()
