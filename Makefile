@@ -31,7 +31,7 @@ lint: $(STAMP)
 # Unit tests, the paper-profile CIFAR path on synthetic data, and nbval over every chapter at the smoke
 # profile (KDCORE_PROFILE reaches the kernels through the environment).
 test: $(STAMP) data browser lint
-	KDCORE_PROFILE=smoke KDCORE_THREADS=1 $(BIN)/pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
+	KDCORE_PROFILE=smoke KDCORE_THREADS=1 KDCORE_WIDGETS=0 $(BIN)/pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=300 tests book
 
 # Execute every chapter at the book profile (committed outputs), then render the HTML into _build/html.

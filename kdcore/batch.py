@@ -128,6 +128,7 @@ def execute(run: Run, threads: int, cell_timeout: float | None = None) -> str | 
     import papermill
 
     os.environ["KDCORE_THREADS"] = str(threads)  # the kernel inherits this worker's environment
+    os.environ["KDCORE_WIDGETS"] = "0"  # no one moves a slider in a batch; see kdcore.params (-p widgets wins)
     parameters = {**run.config, "seeds": [run.seed], "output_dir": str(run.directory)}
     run.directory.mkdir(parents=True, exist_ok=True)
     try:

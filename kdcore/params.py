@@ -4,8 +4,9 @@ Every chapter starts with a papermill ``parameters`` cell in which each value de
 meaning "the profile's value". :func:`resolve` then merges, in increasing priority,
 
 1. the chapter's ``book`` profile (the published book's settings),
-2. the chosen profile (``smoke`` for tests, ``paper`` for GPU/CIFAR scale), and
-3. every value that is not ``None`` (from papermill ``-p``, the batch CLI, or an edit in Colab),
+2. the chosen profile (``smoke`` for tests, ``paper`` for GPU/CIFAR scale),
+3. ``KDCORE_WIDGETS=0`` or ``1`` in the environment, for ``widgets`` alone (headless runners set 0), and
+4. every value that is not ``None`` (from papermill ``-p``, the batch CLI, or an edit in Colab),
 
 and validates the result before any work starts. A bad value raises one :class:`ParameterError` that names
 the parameter, the bad value and what is allowed; nothing has been written at that point.
@@ -226,6 +227,11 @@ def resolve(chapter: str, profile: str | None = None, **given) -> Params:
     if profile not in profiles:
         raise ParameterError(f"profile={profile!r} is not allowed: must be one of {', '.join(profiles)}")
     values = {"profile": profile, **profiles["book"], **profiles[profile]}
+    # Headless runners (make book, kdcore-batch, the tests) set KDCORE_WIDGETS=0: nobody moves a slider there
+    # (each has a static figure beside it), and nbclient, papermill's executor, can wait forever on a cell with
+    # an ipywidgets Output widget: it sends on the shell socket while awaiting the reply on it (nbclient#312).
+    if "widgets" in values and os.environ.get("KDCORE_WIDGETS") in ("0", "1"):
+        values["widgets"] = os.environ["KDCORE_WIDGETS"] == "1"
     for name, value in given.items():
         if name not in values:
             raise ParameterError(

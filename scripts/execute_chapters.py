@@ -80,6 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
     os.environ["KDCORE_PROFILE"] = "book"  # the kernel inherits it; no injected parameters cell to commit
+    os.environ["KDCORE_WIDGETS"] = "0"  # headless: the static figures show what the sliders would (kdcore.params)
     notebooks = args.notebooks or chapters()
     total = 0.0
     for path in notebooks:

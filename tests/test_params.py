@@ -45,3 +45,17 @@ def test_unknown_parameter_and_chapter_are_refused():
         resolve("kd_basics", temprature=2.0)
     with pytest.raises(ParameterError, match="unknown chapter"):
         resolve("no_such_chapter")
+
+
+@pytest.mark.parametrize("profile", ["book", "paper"])
+def test_kdcore_widgets_sets_the_default_and_an_explicit_value_still_wins(monkeypatch, profile):
+    monkeypatch.delenv("KDCORE_WIDGETS", raising=False)
+    from_profile = resolve("kd_basics", profile=profile).widgets
+    assert from_profile is (profile == "book")  # sliders in the book (Colab, Jupyter); none on a GPU batch
+    monkeypatch.setenv("KDCORE_WIDGETS", "0")
+    assert resolve("kd_basics", profile=profile).widgets is False
+    assert resolve("kd_basics", profile=profile, widgets=True).widgets is True
+    monkeypatch.setenv("KDCORE_WIDGETS", "1")
+    assert resolve("kd_basics", profile=profile).widgets is True
+    monkeypatch.setenv("KDCORE_WIDGETS", "yes")  # anything but 0 or 1 leaves the profile's value
+    assert resolve("kd_basics", profile=profile).widgets is from_profile
