@@ -87,6 +87,7 @@ def test_restore_best_selects_on_validation(tmp_path):
     assert evaluate(model, val).accuracy == max(history.column("val_acc"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch notes the foreign pickle first
 def test_tampered_checkpoint_is_refused(tmp_path):
     import pickle
 
