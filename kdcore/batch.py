@@ -76,9 +76,14 @@ def chapter_key(notebook: Path) -> str:
     return found.group(1)
 
 
+def chapter_notebooks(book_dir: Path) -> list[Path]:
+    """The chapters in book order: ``NN_name.ipynb``, never a leftover ``NN_name.executing.ipynb``."""
+    return sorted(p for p in Path(book_dir).glob("[0-9][0-9]_*.ipynb") if re.fullmatch(r"\d\d_\w+\.ipynb", p.name))
+
+
 def find_notebooks(names: list[str], book_dir: Path) -> dict[Path, str]:
     """Notebook paths (or chapter keys, or ``all``) → {notebook: chapter key}."""
-    chapters = {nb: chapter_key(nb) for nb in sorted(book_dir.glob("[0-9][0-9]_*.ipynb"))}
+    chapters = {nb: chapter_key(nb) for nb in chapter_notebooks(book_dir)}
     found = {}
     for name in names:
         if name == "all":

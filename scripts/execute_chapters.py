@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 import papermill
 
+from kdcore.batch import chapter_notebooks
+
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CELL_TIMEOUT = 1800  # seconds; a book-profile chapter takes minutes, so a cell this long means a stuck kernel
 
@@ -55,11 +57,6 @@ def _renumber_widgets(nb):
     return nbformat.reads(text, as_version=4)
 
 
-def chapters() -> list[Path]:
-    """The chapter notebooks in book order (``NN_name.ipynb``), without in-progress ``.executing`` copies."""
-    return sorted(p for p in BOOK.glob("[0-9][0-9]_*.ipynb") if ".executing" not in p.suffixes)
-
-
 def execute(path: Path) -> float:
     started = time.time()
     output = path.with_suffix(".executing.ipynb")
@@ -81,7 +78,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ["KDCORE_PROFILE"] = "book"  # the kernel inherits it; no injected parameters cell to commit
     os.environ["KDCORE_WIDGETS"] = "0"  # headless: the static figures show what the sliders would (kdcore.params)
-    notebooks = args.notebooks or chapters()
+    notebooks = args.notebooks or chapter_notebooks(BOOK)
     total = 0.0
     for path in notebooks:
         seconds = execute(path.resolve())

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kdcore.batch import config_name, configurations, main, metrics, plan
+from kdcore.batch import chapter_notebooks, config_name, configurations, main, metrics, plan
 from kdcore.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,3 +161,9 @@ def test_a_cell_over_the_cell_timeout_is_a_listed_failure_not_a_stuck_batch(tmp_
     assert "1 of 2 runs failed" in done.stderr
     assert "kd_basics [profile=smoke] seed 1" in done.stderr and "timed out" in done.stderr.lower()
     assert (out / "kd_basics" / config_name({"profile": "smoke"}) / "seed-0" / "kd_basics.json").is_file()
+
+
+def test_chapter_notebooks_are_the_numbered_chapters_in_order_without_leftovers(tmp_path):
+    for name in ("02_b.ipynb", "01_a.ipynb", "01_a.executing.ipynb", "intro.ipynb", "1_c.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert chapter_notebooks(tmp_path) == [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]

@@ -28,6 +28,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from kdcore.batch import chapter_notebooks
+
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHECK = "# NBVAL_CHECK_OUTPUT"
 
@@ -51,10 +53,6 @@ SEEDING = r"\b(torch\.manual_seed|np\.random\.seed|random\.seed|seed_everything)
 TEXT_OUTPUTS = {"text/plain", "text/markdown", "text/html", "text/latex"}
 
 
-def chapter_notebooks() -> list[Path]:
-    return sorted(p for p in BOOK.glob("[0-9][0-9]_*.ipynb") if re.fullmatch(r"\d\d_\w+\.ipynb", p.name))
-
-
 def is_checked(cell) -> bool:
     return cell.cell_type == "code" and cell.source.split("\n", 1)[0].strip() == CHECK
 
@@ -71,10 +69,10 @@ def _output_text(output) -> str:
     )
 
 
-CHECKED = [(nb, i, cell) for nb in chapter_notebooks() for i, cell in enumerate(checked_cells(nb))]
+CHECKED = [(nb, i, cell) for nb in chapter_notebooks(BOOK) for i, cell in enumerate(checked_cells(nb))]
 
 
-@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.name)
+@pytest.mark.parametrize("notebook", chapter_notebooks(BOOK), ids=lambda p: p.name)
 def test_every_chapter_has_a_checked_worked_example(notebook):
     assert checked_cells(notebook), f"{notebook.name}: no cell starts with {CHECK!r} (see CHAPTER.md, step 7)"
 
@@ -158,7 +156,7 @@ def checked_prefix_notebook(notebooks: list[Path]) -> tuple[nbformat.NotebookNod
 
 @pytest.mark.slow
 def test_nbval_passes_on_every_checked_cell_twice_more_in_fresh_kernels(tmp_path):
-    nb, checked = checked_prefix_notebook(chapter_notebooks())
+    nb, checked = checked_prefix_notebook(chapter_notebooks(BOOK))
     assert checked >= 1
     path = tmp_path / "checked_cells.ipynb"
     nbformat.write(nb, path)

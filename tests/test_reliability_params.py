@@ -24,6 +24,7 @@ import papermill
 import pytest
 import torch
 
+from kdcore.batch import chapter_notebooks
 from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import save_checkpoint
 from kdcore.data import synthetic
@@ -35,11 +36,6 @@ from kdcore.teachers import train_or_load
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHAPTER_1 = BOOK / "01_kd_basics.ipynb"
-
-
-def chapter_notebooks() -> list[Path]:
-    """The chapters (``NN_name.ipynb``; not papermill's ``*.executing.ipynb`` leftovers)."""
-    return sorted(p for p in BOOK.glob("[0-9][0-9]_*.ipynb") if re.fullmatch(r"\d\d_\w+\.ipynb", p.name))
 
 
 def chapter_key(notebook: Path) -> str:
@@ -153,7 +149,7 @@ def test_chapter_1_refuses_a_bad_value_before_any_work(tmp_path, monkeypatch, na
 
 SPARSITY_CHAPTERS = [
     (nb, name)
-    for nb in chapter_notebooks()
+    for nb in chapter_notebooks(BOOK)
     for name in ("sparsity", "sparsities")
     if name in PROFILES.get(chapter_key(nb), {}).get("book", {})
 ][:1]  # one kernel is enough: the check is the same function for every chapter (tested below via resolve)
@@ -272,7 +268,7 @@ def test_every_profile_value_has_a_check_and_passes_it(chapter):
         resolve(chapter, profile=profile)  # the published values themselves are valid
 
 
-@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.name)
+@pytest.mark.parametrize("notebook", chapter_notebooks(BOOK), ids=lambda p: p.name)
 def test_every_chapter_validates_its_parameters_before_any_work(notebook):
     nb = nbformat.read(notebook, 4)
     index = _parameters_index(nb)
