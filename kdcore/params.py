@@ -42,6 +42,11 @@ def _int_at_least(low: int) -> Check:
     return check
 
 
+def _optional_count(v) -> str | None:
+    """``None`` (all of them) or a count ≥ 1, e.g. how many training examples to use."""
+    return None if v is None or _int_at_least(1)(v) is None else "None or an integer ≥ 1"
+
+
 def _number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = True) -> Check:
     def check(v):
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
@@ -145,7 +150,7 @@ CHECKS: dict[str, Check] = {
     "w_kd": _number(0),
     "sparsity": _number(0, 1),
     "sparsities": _list_of(_number(0, 1), "sparsities in [0, 1)"),
-    "train_subset": lambda v: None if v is None or (_int_at_least(1)(v) is None) else "None or an integer ≥ 1",
+    "train_subset": _optional_count,
     "low_data": _int_at_least(1),
     "teacher_path": _existing_file,
     "output_dir": _output_directory,
@@ -168,7 +173,7 @@ CHECKS: dict[str, Check] = {
     "unit_fractions": _list_of(_number(0, 1), "fractions of units in [0, 1)"),
     # PrUE (chapter 4)
     "label_smoothing": _number(0, 1),
-    "student_labels": lambda v: None if v is None or _int_at_least(1)(v) is None else "None or an integer ≥ 1",
+    "student_labels": _optional_count,
     # prune, then distill (chapter 5)
     "retrain_lr": _number(0, low_open=True),
     "retrain_weight_decay": _number(0),
