@@ -1,6 +1,6 @@
 """Re-run chapters with papermill: chapters × configurations × seeds, in parallel, summarized in one table.
 
-    python -m kdcore.batch book/01_kd_basics.ipynb book/02_pruning.ipynb --profile smoke --seeds 0 1 \\
+    python -m kdcore.batch book/01_kd_basics.ipynb book/03_pruning.ipynb --profile smoke --seeds 0 1 \\
         -p temperature 2 --workers 2 --out runs/batch
 
 * A chapter is a notebook path, a chapter key (``kd_basics``, looked up in ``--book-dir``) or ``all``.

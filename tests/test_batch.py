@@ -14,7 +14,7 @@ from kdcore.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
-CHAPTERS = {"kd_basics": BOOK / "01_kd_basics.ipynb", "prue": BOOK / "04_prue.ipynb"}  # two cheap chapters at smoke
+CHAPTERS = {"kd_basics": BOOK / "01_kd_basics.ipynb", "prue": BOOK / "05_prue.ipynb"}  # two cheap chapters at smoke
 
 
 def batch(*args, cwd=ROOT, cell_timeout=300):
