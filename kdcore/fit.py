@@ -1,6 +1,6 @@
 """The training loop, used by every chapter for teachers, students and pruned models alike.
 
-``fit(objective, train, config, val=...)`` trains ``objective.model`` with SGD and returns a per-epoch
+``fit(objective, train, config, val=...)`` trains ``objective.model`` with SGD or AdamW and returns a per-epoch
 :class:`History`. The loss is pluggable: an :class:`~kdcore.objectives.Objective` maps a batch to
 ``(logits, {name: loss})`` and the loop sums the terms, so distillation reuses this loop unchanged.
 
@@ -43,10 +43,15 @@ from .prune.masks import enforce_masks, masked_parameters
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: optimizer, schedule and augmentation. Hashable, so it can key a teacher cache."""
+    """How to train: optimizer, schedule and augmentation. Hashable, so it can key a teacher cache.
+
+    ``optimizer`` is ``"sgd"`` (with ``momentum`` and ``nesterov``) or ``"adamw"`` (``momentum`` and
+    ``nesterov`` are ignored; its ``weight_decay`` is decoupled, so good values are larger than SGD's).
+    """
 
     epochs: int = 10
     batch_size: int = 256
+    optimizer: str = "sgd"  # "sgd" or "adamw"
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = False
@@ -125,31 +130,54 @@ def prepare_teacher(
 
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: DeviceBatches) -> Evaluation:
-    """Accuracy, mean cross-entropy and logits of ``model`` (in eval mode) over ``batches``."""
-    if batches.world_size > 1:
-        raise ValueError("evaluate needs the whole split: build evaluation batches without sharding")
+    """Accuracy, mean cross-entropy and logits of ``model`` (in eval mode) over every example of ``batches``.
+
+    The split is read in its stored order, in chunks of ``batches.batch_size``, whatever the batches'
+    ``shuffle``, ``drop_last`` or sharding: every example is scored exactly once, each chunk's labels are
+    sliced with its inputs, the returned ``logits`` and ``labels`` are aligned with ``batches.y``, and the
+    batches' generator is not touched (evaluating training batches mid-run does not change the training).
+
+    Raises:
+        ValueError: for augmented batches (random crops or flips). An accuracy on random views is not an
+            evaluation of the split; build unaugmented batches of the same split to evaluate it.
+    """
+    if batches.augments:
+        raise ValueError(
+            "evaluate refuses augmented batches (random crops or flips): build unaugmented batches of the split"
+        )
     was_training = model.training
     model.eval()
     logits = []
     with _autocast(batches.device):
-        for batch in batches:
-            logits.append(model(batch[0]).float())
+        for x in batches.x.split(batches.batch_size):
+            logits.append(model(x).float())
     model.train(was_training)
-    logits = torch.cat(logits)
-    labels = batches.y[: len(logits)]
+    logits, labels = torch.cat(logits), batches.y
     loss = nn.functional.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(1) == labels).float().mean().item()
     return Evaluation(accuracy, loss, logits, labels)
 
 
+OPTIMIZERS = ("sgd", "adamw")
+
+
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.SGD(
-        params,
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov and config.momentum > 0,
-        weight_decay=config.weight_decay,
-    )
+    """The optimizer ``config.optimizer`` names: SGD (momentum, Nesterov) or AdamW (decoupled weight decay).
+
+    Masks stay enforced with either: :func:`fit` multiplies masked weights by their mask after every step,
+    which also cancels what momentum, moment estimates or weight decay did to them in that step.
+    """
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.nesterov and config.momentum > 0,  # torch refuses Nesterov without momentum
+            weight_decay=config.weight_decay,
+        )
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}: use one of {', '.join(map(repr, OPTIMIZERS))}")
 
 
 def make_scheduler(optimizer, config: TrainConfig):

@@ -4,9 +4,10 @@ import torch
 from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint
 from kdcore.data import synthetic
-from kdcore.fit import TrainConfig, evaluate, fit
+from kdcore.fit import TrainConfig, evaluate, fit, make_optimizer, make_scheduler
 from kdcore.models import build_model
 from kdcore.objectives import CrossEntropy
+from kdcore.prune.masks import attach_mask
 from kdcore.seeding import seed_everything
 from kdcore.splits import holdout_split
 
@@ -96,3 +97,68 @@ def test_tampered_checkpoint_is_refused(tmp_path):
         pickle.dump({"model": object()}, f)
     with pytest.raises(UnsafeCheckpointError, match="refusing to load"):
         load_checkpoint(path)
+
+
+class LookupClassifier(torch.nn.Module):
+    """A perfect classifier of one split: finds each input among the split's images, returns its one-hot label."""
+
+    def __init__(self, batches, num_classes):
+        super().__init__()
+        self.images, self.labels, self.num_classes = batches.x.flatten(1), batches.y, num_classes
+
+    def forward(self, x):
+        position = (x.flatten(1)[:, None] == self.images[None]).all(-1).float().argmax(1)
+        return torch.nn.functional.one_hot(self.labels[position], self.num_classes).float()
+
+
+def test_evaluate_scores_a_perfect_classifier_1_on_shuffled_batches():
+    data = synthetic(300, 10, num_classes=4)
+    batches = DeviceBatches(holdout_split(data, 0.25).train, data.mean, data.std, 32, shuffle=True, drop_last=True)
+    generator_state = batches.generator.get_state()
+    result = evaluate(LookupClassifier(batches, 4), batches)
+    assert result.accuracy == 1.0
+    assert torch.equal(result.labels, batches.y)  # every example once, in the stored order, despite drop_last
+    assert torch.equal(batches.generator.get_state(), generator_state)  # training's batch order is untouched
+
+
+def test_evaluate_refuses_augmented_batches():
+    _, train, _ = _setup()  # random crops and flips
+    with pytest.raises(ValueError, match="augmented"):
+        evaluate(build_model("mlp-16", 1, 4), train)
+
+
+def test_make_optimizer_builds_sgd_with_nesterov_and_adamw():
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    sgd = make_optimizer(params, TrainConfig(lr=0.2, momentum=0.8, nesterov=True, weight_decay=1e-3))
+    assert isinstance(sgd, torch.optim.SGD)
+    assert sgd.defaults | {"lr": 0.2, "momentum": 0.8, "nesterov": True, "weight_decay": 1e-3} == sgd.defaults
+    adamw = make_optimizer(params, TrainConfig(optimizer="adamw", lr=1e-3, weight_decay=0.05, nesterov=True))
+    assert isinstance(adamw, torch.optim.AdamW)
+    assert (adamw.defaults["lr"], adamw.defaults["weight_decay"]) == (1e-3, 0.05)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer(params, TrainConfig(optimizer="adam"))
+
+
+def test_multistep_schedule_multiplies_by_gamma():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = make_scheduler(optimizer, TrainConfig(schedule="multistep", milestones=(1, 3), gamma=0.5))
+    lrs = []
+    for _ in range(4):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs == [1.0, 0.5, 0.5, 0.25]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
+def test_masked_weights_stay_exactly_zero_through_training(optimizer):
+    model, train, val = _setup()
+    layer = next(m for m in model.modules() if isinstance(m, torch.nn.Linear))
+    mask = (torch.rand(layer.weight.shape, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    attach_mask(layer, "weight", mask)
+    before = layer.weight.detach().clone()
+    # a large decoupled weight decay and lr: AdamW's moments would move the masked weights if not re-masked
+    config = TrainConfig(epochs=2, batch_size=32, optimizer=optimizer, lr=0.01, weight_decay=0.5, seed=3)
+    fit(CrossEntropy(model), train, config, val, progress=False)
+    assert torch.all(layer.weight[mask == 0] == 0)
+    assert not torch.equal(layer.weight[mask == 1], before[mask == 1])  # the kept weights did train
