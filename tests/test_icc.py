@@ -17,6 +17,7 @@ from kdcore.losses.icc import (
     nontarget_log_probs,
     uniform_class_relations,
 )
+from kdcore.losses.kd import KD, kd_loss
 
 
 def random_logits(b=32, c=10, seed=0):
@@ -148,3 +149,31 @@ def test_iccdistiller_uses_cached_teacher_logits_and_trains_student_only():
     sum(direct.values()).backward()
     assert student.weight.grad.abs().sum() > 0
     assert teacher.weight.grad is None
+
+
+class CountingTeacher(nn.Module):
+    """Wraps a teacher and counts its forward passes."""
+
+    def __init__(self, teacher):
+        super().__init__()
+        self.teacher, self.calls = teacher, 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.teacher(x)
+
+
+def test_icckd_reuses_kd_terms_and_runs_the_teacher_once_per_batch():
+    torch.manual_seed(0)
+    student, teacher = nn.Linear(6, 4), CountingTeacher(nn.Linear(6, 4))
+    x, y = torch.randn(16, 6), torch.arange(16) % 4
+    icc_objective = ICCKD(student, teacher, temperature=3.0, w_ce=0.2, w_kd=0.8, gamma=2.0)
+    logits, losses = icc_objective(x, y)
+    assert teacher.calls == 1
+    _, kd_losses = KD(student, teacher, temperature=3.0, w_ce=0.2, w_kd=0.8)(x, y)
+    assert set(losses) == {"ce", "kd", "icc"}
+    assert torch.equal(losses["ce"], kd_losses["ce"]) and torch.equal(losses["kd"], kd_losses["kd"])
+    # and the same numbers as the formulas written out, as ICCKD computed them before it reused KD
+    teacher_logits = teacher(x).float()
+    torch.testing.assert_close(losses["kd"], 0.8 * kd_loss(logits, teacher_logits, 3.0), rtol=0, atol=0)
+    torch.testing.assert_close(losses["icc"], 2.0 * icc_loss(logits, teacher_logits, 3.0), rtol=0, atol=0)

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import distributed
-from ..objectives import Distiller, Objective
-from .kd import kd_loss
+from ..objectives import Objective
+from .kd import KD
 
 CONSTANT_COLUMN_EPS = 1e-6
 
@@ -158,25 +158,23 @@ class ICCTeacher(Objective):
         }
 
 
-class ICCKD(Distiller):
+class ICCKD(KD):
     """**Reconstructed** student objective: ``w_ce · CE + w_kd · kd_loss(s, t, T) + γ · icc_loss(s, t, T)``.
 
-    Hinton's KD plus matching the teacher's inter-class correlation on each batch. The teacher's logits come
-    from :meth:`~kdcore.objectives.Distiller.teacher_logits`, so cached per-example logits (no
-    augmentation) give the teacher's batch ICC by index lookup, without a teacher forward pass.
+    Hinton's KD plus matching the teacher's inter-class correlation on each batch: :class:`~kdcore.losses.KD`
+    with one more term, so the CE and KD terms are KD's own and the teacher runs once per batch. The
+    teacher's logits come from :meth:`~kdcore.objectives.Distiller.teacher_logits`, so cached per-example
+    logits (no augmentation) give the teacher's batch ICC by index lookup, without a teacher forward pass.
     """
 
     def __init__(
         self, student, teacher, temperature: float = 4.0, w_ce: float = 0.9, w_kd: float = 0.1, gamma: float = 1.0
     ):
-        super().__init__(student, teacher)
-        self.temperature, self.w_ce, self.w_kd, self.gamma = temperature, w_ce, w_kd, gamma
+        super().__init__(student, teacher, temperature, w_ce, w_kd)
+        self.gamma = gamma
 
-    def forward(self, x, y, index=None):
-        logits = self.student(x)
-        teacher_logits = self.teacher_logits(x, index)
-        return logits, {
-            "ce": self.w_ce * F.cross_entropy(logits, y),
-            "kd": self.w_kd * kd_loss(logits, teacher_logits, self.temperature),
+    def terms(self, logits, teacher_logits, y):
+        return {
+            **super().terms(logits, teacher_logits, y),
             "icc": self.gamma * icc_loss(logits, teacher_logits, self.temperature),
         }

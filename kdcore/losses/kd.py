@@ -25,6 +25,10 @@ class KD(Distiller):
 
     The weights are explicit because papers disagree on the convention: PrUE uses ``w_ce=0.9, w_kd=0.1,
     T=4``; prune-then-distill ``w_ce=0.05, w_kd=0.95, T=10``.
+
+    ``forward`` runs the student and gets the teacher's logits once per batch, then asks :meth:`terms` for
+    the losses. A method that adds a term to KD overrides :meth:`terms` (calling ``super().terms``), not
+    ``forward``, so the teacher still runs once per batch and the CE and KD terms stay these.
     """
 
     def __init__(self, student, teacher, temperature: float = 4.0, w_ce: float = 0.9, w_kd: float = 0.1):
@@ -33,8 +37,11 @@ class KD(Distiller):
 
     def forward(self, x, y, index=None):
         logits = self.student(x)
-        teacher_logits = self.teacher_logits(x, index)
-        return logits, {
+        return logits, self.terms(logits, self.teacher_logits(x, index), y)
+
+    def terms(self, logits: torch.Tensor, teacher_logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The weighted loss terms of one batch, from the student's and the teacher's logits."""
+        return {
             "ce": self.w_ce * F.cross_entropy(logits, y),
             "kd": self.w_kd * kd_loss(logits, teacher_logits, self.temperature),
         }
