@@ -19,19 +19,13 @@ def show_source(*objects) -> None:
 
 
 def table(rows: Sequence[dict], columns: Sequence[str] | None = None, formats: dict | None = None) -> None:
-    """Display rows of dicts as a Markdown table (readable in the HTML book and in Colab)."""
-    from IPython.display import Markdown, display
+    """Display rows of dicts as a table (for unconverted chapters; new code uses :func:`kdcore.report.table`)."""
+    from IPython.display import display
 
-    columns = list(columns or rows[0].keys())
+    from .report import Table
+
     formats = formats or {}
-
-    def cell(row, col):
-        value = row.get(col, "")
-        return formats[col](value) if col in formats else (f"{value:.4g}" if isinstance(value, float) else value)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(cell(r, c)) for c in columns) + " |" for r in rows]
-    display(Markdown("\n".join(lines)))
+    display(Table([{k: formats[k](v) if k in formats else v for k, v in r.items()} for r in rows], columns))
 
 
 def interactive(function: Callable, enabled: bool = True, **sliders) -> None:

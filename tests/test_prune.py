@@ -244,8 +244,9 @@ def test_sparsity_report_counts():
     }
     table = report.to_markdown()
     assert table.splitlines()[0] == "| layer | shape | params | kept | sparsity |"
-    assert "| net.1.weight | 32×64 | 2,048 |" in table and report._repr_markdown_() == table
-    assert format_table([]) == ""
+    assert "| net.1.weight | 32×64 | 2,048 |" in table and str(report) == table
+    assert "<td>net.1.weight</td><td>32×64</td><td>2,048</td>" in report._repr_html_()
+    assert format_table([]).rows == []
 
 
 # --- save, load, remove -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..report import Table
 from .masks import get_mask, masked_parameters
 from .prunable import Prunable, parameter_names, prunable_parameters
 
@@ -24,17 +25,20 @@ def sparsity(params: Prunable) -> float:
 class SparsityReport(list):
     """One row per prunable weight (``layer``, ``shape``, ``params``, ``kept``, ``sparsity``), plus ``total``
     (the same columns over those rows) and ``model`` (all parameters of the model, biases and BN included).
-    Displays as a Markdown table in a notebook."""
+    Displays as a table in a notebook."""
 
     def __init__(self, rows: list[dict], total: dict, model: dict):
         super().__init__(rows)
         self.total, self.model = total, model
 
-    def to_markdown(self) -> str:
+    def to_table(self) -> Table:
         return format_table([*self, self.total, self.model])
 
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+    def _repr_html_(self) -> str:
+        return self.to_table()._repr_html_()
+
+    def to_markdown(self) -> str:
+        return self.to_table().to_markdown()
 
     def __str__(self) -> str:
         return self.to_markdown()
@@ -63,18 +67,6 @@ def sparsity_report(model: nn.Module, params: Prunable | None = None) -> Sparsit
     return SparsityReport(rows, total, _row("model", "", everything, everything - removed))
 
 
-def format_table(rows: list[dict]) -> str:
-    """A Markdown table of ``rows`` (dicts with the same keys); fractions as percentages."""
-    rows = [r for r in rows if r]
-    if not rows:
-        return ""
-
-    def cell(key, value):
-        if key == "sparsity":
-            return f"{100 * value:.2f} %"
-        return f"{value:,}" if isinstance(value, int) else str(value)
-
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "|".join("---:" if k != "layer" else "---" for k in keys) + "|"]
-    lines += ["| " + " | ".join(cell(k, r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)
+def format_table(rows: list[dict]) -> Table:
+    """A :class:`kdcore.report.Table` of ``rows`` (dicts with the same keys); sparsities as percentages."""
+    return Table([{k: f"{100 * v:.2f} %" if k == "sparsity" else v for k, v in r.items()} for r in rows if r])

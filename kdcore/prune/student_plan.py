@@ -117,10 +117,10 @@ class StudentPlan:
         ]
 
     def to_markdown(self) -> str:
-        return format_table(self.rows())
+        return format_table(self.rows()).to_markdown()
 
-    def _repr_markdown_(self) -> str:
-        return self.to_markdown()
+    def _repr_html_(self) -> str:
+        return format_table(self.rows())._repr_html_()
 
 
 def _hidden_layers(model: nn.Module) -> tuple[list[tuple[str, nn.Module]], tuple[str, nn.Linear], str]:

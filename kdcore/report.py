@@ -1,0 +1,249 @@
+"""What the chapters display, written once: tables, verdict lines, seed plots, curves and numbered figures.
+
+Every display function reads plain data (lists of numbers, the comparison dicts of :mod:`kdcore.results`),
+never models, so a chapter can redraw its tables and figures from its results JSON alone. One figure style
+is set for the page: the book's text column is about 7 inches wide, and a figure drawn wider is shrunk, fonts
+and all, until its labels are unreadable. So figures are drawn at most :data:`PAGE_WIDTH` inches wide with
+9–10 pt text, which renders at 12 px or more in the HTML book.
+
+In the HTML book a figure becomes numbered and captioned through myst-nb's ``glue``: :func:`figure` glues it
+under a name, and the chapter's Markdown places it with a ``{glue:figure}`` directive, caption included.
+In Jupyter and Colab the same call simply shows the figure.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+
+PAGE_WIDTH = 6.8  # inches: the HTML column is ~700 px at 100 dpi, so nothing is shrunk
+STYLE = {
+    "figure.dpi": 100,  # 1 inch = 100 px in the page: a 10 pt label is ~14 px tall
+    "savefig.dpi": 100,
+    "figure.figsize": (PAGE_WIDTH, 3.0),
+    "font.size": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.constrained_layout.use": True,  # labels never overlap or fall off the edge
+}
+
+
+def use_style() -> None:
+    """Apply :data:`STYLE` to matplotlib (every plotting function here calls it)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(STYLE)
+
+
+def subplots(ncols: int = 1, nrows: int = 1, height: float = 3.0, **kwargs):
+    """``plt.subplots`` at the page width: ``ncols`` panels side by side, ``height`` inches per row."""
+    import matplotlib.pyplot as plt
+
+    use_style()
+    return plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, height * nrows), squeeze=False, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------- tables
+class Table:
+    """Rows of dicts shown as a table: HTML in the book and in Jupyter, Markdown as text (``str``)."""
+
+    def __init__(self, rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None):
+        rows = [r for r in rows if r]
+        self.columns = list(columns or (rows[0].keys() if rows else []))
+        self.rows = [[_cell(r.get(c, "")) for c in self.columns] for r in rows]
+        self.caption = caption
+
+    def to_markdown(self) -> str:
+        lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        return "\n".join(([f"**{self.caption}**", ""] if self.caption else []) + lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in self.rows)
+        caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
+        # the wrapper scrolls a wide table inside the text column instead of overflowing the page
+        return (
+            '<div class="kdcore-table" style="overflow-x:auto">'
+            f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+        )
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None) -> Table:
+    """A :class:`Table` of ``rows``; the last expression of a cell displays it."""
+    return Table(rows, columns, caption)
+
+
+def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
+    """``"87.12 ± 0.21"``: mean ± sample std of ``values`` × ``scale`` (percent by default); one value: no ±."""
+    values = [scale * float(v) for v in values]
+    if not values:
+        return "–"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:.{digits}f}"
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+# -------------------------------------------------------------------------------------------------- verdicts
+def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp") -> str:
+    """One comparison dict of :func:`kdcore.results.compare` (or :func:`~kdcore.results.holm`) as a sentence.
+
+    It names the difference, the interval with what it covers, the correction, and the verdict in words.
+    """
+    name = f"{c.get('b', 'B')} − {c.get('a', 'A')}"
+    diff = f"**{name} = {scale * c['diff']:+.2f} {unit}**"
+    if c.get("ci") is None:
+        return f"{diff}: no interval (fewer than 2 {c.get('unit', 'seeds')} on one side), so no verdict."
+    low, high = (scale * x for x in c["ci"])
+    level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
+    units = c.get("unit", "seeds")
+    covers = f"{level:g} % CI {low:+.2f} to {high:+.2f}, over {c.get('n_a', '?')} vs {c.get('n_b', '?')} {units}"
+    if c.get("correction"):
+        covers += f"; {c['correction']}-corrected over {c.get('family_size', '?')} comparisons"
+    if c["verdict"] == "within noise":
+        said = "within noise"
+    else:
+        said = f"{c.get('b', 'B')} {c['verdict']} beyond noise"
+    return f"{diff} ({covers}): {said}."
+
+
+def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp"):
+    """A Markdown list of :func:`verdict_line` sentences (displays in the book, Jupyter and Colab)."""
+    from IPython.display import Markdown
+
+    lines = [f"- {verdict_line(c, scale, unit)}" for c in comparisons]
+    return Markdown((intro + "\n\n" if intro else "") + "\n".join(lines))
+
+
+# --------------------------------------------------------------------------------------------------- figures
+def seeds_plot(
+    ax,
+    groups: Mapping[str, Sequence[float]],
+    ylabel: str = "test accuracy (%)",
+    scale: float = 100.0,
+    clusters: Mapping[str, Sequence] | None = None,
+    colors: Mapping[str, str] | None = None,
+    rotate: float = 0,
+):
+    """One column per group: every seed as a dot, the mean as a bar-free marker with a 95 % t-interval.
+
+    ``clusters`` (optional, same keys) gives each value's teacher seed: dots of one teacher share a marker,
+    so the reader sees how much of the spread is the teacher's. The interval is over all the values of the
+    group (say what it covers in the caption); use :mod:`kdcore.results` for the interval a verdict uses.
+    """
+    from scipy import stats
+
+    use_style()
+    markers = "os^Dvp*"
+    for i, (name, values) in enumerate(groups.items()):
+        values = [scale * float(v) for v in values]
+        color = (colors or {}).get(name, f"C{i % 10}")
+        n = len(values)
+        offsets = [0.18 * ((j % 5) - 2) / 2 for j in range(n)]  # a small fixed jitter, no randomness
+        teacher = list((clusters or {}).get(name, [0] * n))
+        kinds = sorted(set(teacher), key=str)
+        for j, v in enumerate(values):
+            ax.plot(i + 0.22 + offsets[j] / 2, v, markers[kinds.index(teacher[j]) % len(markers)], color=color,
+                    alpha=0.55, markersize=4, markeredgewidth=0)  # fmt: skip
+        mean = sum(values) / n
+        if n > 1:
+            sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+            half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+            ax.errorbar(i, mean, yerr=half, fmt="o", color=color, capsize=4, markersize=6)
+        else:
+            ax.plot(i, mean, "o", color=color, markersize=6)
+    ax.set_xticks(range(len(groups)), list(groups), rotation=rotate, ha="right" if rotate else "center")
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="x", visible=False)
+    return ax
+
+
+def curves_plot(
+    ax,
+    curves: Mapping[str, Sequence[Sequence[float]]],
+    ylabel: str = "validation accuracy (%)",
+    xlabel: str = "epoch",
+    scale: float = 100.0,
+    colors: Mapping[str, str] | None = None,
+):
+    """Mean curve over seeds with a ±1 std band, one line per name (``curves[name]`` = one list per seed)."""
+    use_style()
+    for i, (name, runs) in enumerate(curves.items()):
+        color = (colors or {}).get(name, f"C{i % 10}")
+        length = min(len(r) for r in runs)
+        columns = [[scale * float(r[e]) for r in runs] for e in range(length)]
+        mean = [sum(c) / len(c) for c in columns]
+        sd = [math.sqrt(sum((v - m) ** 2 for v in c) / (len(c) - 1)) if len(c) > 1 else 0.0
+              for c, m in zip(columns, mean)]  # fmt: skip
+        epochs = range(1, length + 1)
+        ax.plot(epochs, mean, label=name, color=color)
+        ax.fill_between(epochs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
+                        color=color, alpha=0.2, linewidth=0)  # fmt: skip
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
+def figure(fig, name: str) -> None:
+    """Show ``fig`` and register it as ``name`` for a numbered, captioned ``{glue:figure}`` in the book.
+
+    The chapter's Markdown places it::
+
+        ```{glue:figure} name
+        :name: fig-name
+
+        Caption: what is plotted, over how many seeds, what the intervals cover.
+        ```
+
+    Tag the cell ``remove-output`` so the HTML shows the figure only there, with its number; Jupyter and
+    Colab ignore the tag and show it under the cell.
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        from myst_nb import glue
+    except ImportError:  # Colab: no myst-nb, just show it
+        from IPython.display import display
+
+        display(fig)
+    else:
+        glue(name, fig, display=True)
+    plt.close(fig)  # the inline backend would show it a second time
+
+
+def glue(name: str, value) -> None:
+    """Make ``value`` (a number or short text) available to the prose as ``{glue:text}`name:.2f```.
+
+    Numbers in the text then come from the run. Without myst-nb (Colab) this does nothing.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    myst_glue(name, value, display=False)

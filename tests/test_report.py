@@ -1,0 +1,47 @@
+"""kdcore.report: one table renderer, verdict sentences, and figures drawn for the page."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+from kdcore import report
+from kdcore.results import compare
+
+
+def test_table_renders_html_and_markdown_with_the_same_cells():
+    t = report.table([{"method": "KD", "acc": 0.87654, "n": 54000}, {"method": "CE <b>"}], caption="Table")
+    assert t.to_markdown().splitlines()[2:] == ["| method | acc | n |", "|---|---|---|", "| KD | 0.8765 | 54,000 |",
+                                               "| CE <b> |  |  |"]  # fmt: skip
+    html = t._repr_html_()
+    assert "<caption>Table</caption>" in html and "<td>0.8765</td><td>54,000</td>" in html
+    assert "CE &lt;b&gt;" in html  # escaped: a label never becomes markup
+    assert "overflow-x:auto" in html  # wide tables scroll inside the column
+
+
+def test_mean_std_formats_percent_and_drops_the_spread_for_one_value():
+    assert report.mean_std([0.8, 0.9]) == "85.00 ± 7.07"
+    assert report.mean_std([0.8]) == "80.00"
+
+
+def test_verdict_line_says_what_the_interval_covers():
+    c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84])
+    c.update(a="CE", b="KD")
+    line = report.verdict_line(c)
+    assert line.startswith("**KD − CE = +5.00 pp**")
+    assert "95 % CI" in line and "KD higher beyond noise" in line
+    assert "within noise" in report.verdict_line({**c, "verdict": "within noise"})
+    assert "no interval" in report.verdict_line({**c, "ci": None})
+
+
+def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
+    fig, axes = report.subplots(2)
+    report.seeds_plot(axes[0, 0], {"a": [0.8, 0.82, 0.81], "b": [0.9]}, clusters={"a": [0, 0, 1], "b": [0]})
+    dots = [line for line in axes[0, 0].lines if line.get_alpha() == 0.55]
+    assert len(dots) == 4
+    report.curves_plot(axes[0, 1], {"x": [[0.1, 0.2, 0.3], [0.2, 0.3, 0.4]]})
+    (line,) = axes[0, 1].lines
+    assert list(line.get_ydata()) == pytest.approx([15, 25, 35])
+    assert fig.get_size_inches()[0] == pytest.approx(report.PAGE_WIDTH)
+    report.figure(fig, "test-figure")  # glues (myst-nb installed) and closes without error
