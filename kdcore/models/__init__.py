@@ -5,7 +5,9 @@ Names:
 * ``mlp-W1-W2-…``: an MLP with those hidden widths (``mlp-512-512``; ``mlp`` alone has no hidden layer);
 * ``lenet5``;
 * ``resnet8/14/20/32/44/56/110``, ``resnet8x4``, ``resnet32x4`` (CIFAR ResNets);
-* ``vgg8/11/13/16/19`` (CIFAR VGG with BN);
+* ``vgg8/11/13/16/19``: CIFAR VGG with BN in prune-then-distill's layout (four max-pools; Park & No 2022);
+* ``vgg8-rd``, ``vgg11-rd``, … ``vgg19-rd``: the same blocks in RepDistiller's layout (three max-pools on
+  32×32 inputs, the CRD benchmark's ``vgg8``/``vgg13``); see :mod:`kdcore.models.vgg` for both;
 * ``wrn-16-1``, ``wrn-16-2``, ``wrn-40-1``, ``wrn-40-2`` (any ``wrn-d-k``).
 """
 
@@ -19,7 +21,7 @@ from torch import nn
 from .lenet import LeNet5
 from .mlp import MLP
 from .resnet import CifarResNet
-from .vgg import VGG_CONFIGS, CifarVGG
+from .vgg import REPDISTILLER_SUFFIX, VGG_CONFIGS, CifarVGG, repdistiller_config
 from .wrn import WideResNet
 
 __all__ = ["ARCHITECTURES", "MLP", "CifarResNet", "CifarVGG", "LeNet5", "WideResNet", "build_model", "is_architecture"]
@@ -32,6 +34,7 @@ ARCHITECTURES = (
     "resnet8x4",
     "resnet32x4",
     *VGG_CONFIGS,
+    *(name + REPDISTILLER_SUFFIX for name in VGG_CONFIGS),
     "wrn-d-k",
 )
 
@@ -51,6 +54,8 @@ def build_model(name: str, in_channels: int = 1, num_classes: int = 10, image_si
             return CifarResNet(depth, (16, 16, 32, 64), in_channels, num_classes)
     if name in VGG_CONFIGS:
         return CifarVGG(VGG_CONFIGS[name], in_channels, num_classes)
+    if name.endswith(REPDISTILLER_SUFFIX) and (base := name.removesuffix(REPDISTILLER_SUFFIX)) in VGG_CONFIGS:
+        return CifarVGG(repdistiller_config(base, image_size), in_channels, num_classes)
     if m := re.fullmatch(r"wrn-(\d+)-(\d+)", name):
         depth, widen = int(m.group(1)), int(m.group(2))
         if (depth - 4) % 6 == 0 and widen > 0:
