@@ -20,9 +20,19 @@ from .fit import History, TrainConfig, evaluate, fit, prepare_model
 from .models import build_model
 from .objectives import CrossEntropy, Distiller, Objective
 from .params import Params
+from .prune import (
+    magnitude_scores,
+    prue_prunable,
+    prue_scores,
+    prunable_parameters,
+    prune_global,
+    random_scores,
+    snip_scores,
+)
+from .recipes import Plain, Pruned, Recipe
 from .seeding import pin_threads, resolve_device, seed_everything
 from .splits import Split, Splits, holdout_split
-from .teachers import train_or_load
+from .teachers import derive_or_load, train_or_load
 
 SPLIT_SEED = 0  # the validation split is the same in every chapter and for every experiment seed
 
@@ -97,22 +107,64 @@ def train_config(P: Params, epochs: int, seed: int = 0, lr: float | None = None)
     )
 
 
-def teacher(
-    bench: Bench,
-    arch: str | None = None,
-    epochs: int | None = None,
-    objective: Callable[[nn.Module], Objective] = CrossEntropy,
-    objective_key: dict | None = None,
-    seed: int = 0,
-) -> tuple[nn.Module, dict]:
-    """The chapter's teacher (``P.teacher`` for ``P.teacher_epochs`` by default), trained once and cached."""
-    P = bench.params
-    arch = arch or P.teacher
-    config = train_config(P, epochs or P.teacher_epochs, seed=seed)
+def default_teacher(P: Params, seed: int = 0) -> Plain:
+    """The chapter's plain teacher recipe: ``P.teacher`` trained for ``P.teacher_epochs`` with the chapter's
+    optimizer and schedule. Chapters share this recipe, so the teacher cache trains it once for the book."""
+    return Plain(P.teacher, train_config(P, P.teacher_epochs, seed=seed), seed)
+
+
+def teacher(bench: Bench, recipe: Recipe | None = None) -> tuple[nn.Module, dict]:
+    """Any teacher recipe (:mod:`kdcore.recipes`), trained once and cached; pruned ones included.
+
+    Returns ``(model, record)``: the model in eval mode on the bench's device, and a record with the cache
+    ``key``, ``hash``, ``path``, training ``history`` and whether it was ``cached``. A pruned recipe first
+    gets its base (or, for IMP, its previous round) through this same function, so every round is cached.
+    """
+    recipe = recipe or default_teacher(bench.params)
+    if isinstance(recipe, Pruned):
+        return _pruned_teacher(bench, recipe)
     return train_or_load(
-        arch, bench.splits, config, bench.train, bench.val,
-        objective=objective, objective_key=objective_key, seed=seed, progress=f"teacher {arch}",
+        recipe.arch, bench.splits, recipe.train, bench.train, bench.val,
+        objective=lambda model: recipe.objective(model, bench.data.num_classes),
+        objective_key=recipe.objective_key(), seed=recipe.seed, progress=f"teacher {recipe.arch}",
     )  # fmt: skip
+
+
+def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
+    start, start_record = teacher(bench, recipe.previous_round() or recipe.base)
+    step = recipe.sparsity if recipe.rate is None else recipe.rate  # the fraction this step prunes
+    key = {
+        "from": start_record["hash"],
+        "criterion": recipe.criterion,
+        "step": step,
+        "scope": recipe.scope,
+        "retrain": recipe.retrain.to_dict(),
+    }
+
+    def prune_and_retrain(model: nn.Module) -> list:
+        params = prue_prunable(model) if recipe.scope == "prue" else prunable_parameters(model)
+        prune_global(params, pruning_scores(model, params, recipe.criterion, bench), step)
+        return list(fit(CrossEntropy(model), bench.train, recipe.retrain, bench.val, progress=False))
+
+    name = f"{recipe.arch}-{recipe.criterion}-{round(100 * recipe.sparsity)}"
+    return derive_or_load(start, key, prune_and_retrain, name)
+
+
+def pruning_scores(model: nn.Module, params, criterion: str, bench: Bench) -> list[torch.Tensor]:
+    """The scores a criterion prunes by (lowest first); ``snip`` and ``prue`` score on the training split.
+
+    IMP prunes the remaining weights by magnitude; the masks already in place keep pruned weights at 0, and
+    ``prune_global`` counts the fraction of the remaining ones.
+    """
+    if criterion == "magnitude":
+        return magnitude_scores(params)
+    if criterion == "random":
+        return random_scores(params, torch.Generator(bench.device).manual_seed(0))
+    data = bench.data  # unshuffled batches over the training split, as PrUE's code scores on train
+    batches = DeviceBatches(bench.splits.train, data.mean, data.std, 512, device=bench.device)
+    if criterion == "snip":
+        return snip_scores(model.train(), params, batches)  # the code's SNIP: the model in train mode
+    return prue_scores(model.eval(), params, batches)
 
 
 @dataclass
@@ -134,10 +186,12 @@ def train_student(
     model: nn.Module | None = None,
     restore_best: bool = False,
     train: DeviceBatches | None = None,
+    config: TrainConfig | None = None,
 ) -> StudentRun:
     """Train a fresh ``arch`` (or the given ``model``) with ``objective(model)`` for one seed.
 
-    ``train`` replaces the bench's training batches (e.g. :meth:`Bench.labelled_subset`).
+    ``train`` replaces the bench's training batches (e.g. :meth:`Bench.labelled_subset`); ``config`` replaces
+    the chapter's training config (:func:`train_config` with ``epochs`` or ``P.student_epochs``).
 
     Test accuracy is measured once, at the end, on the model that training (and, with ``restore_best``,
     selection on validation) produced; nothing is ever selected on test.
@@ -145,7 +199,7 @@ def train_student(
     P = bench.params
     seed_everything(seed)
     model = model if model is not None else bench.build(arch)
-    config = train_config(P, epochs or P.student_epochs, seed=seed)
+    config = config or train_config(P, epochs or P.student_epochs, seed=seed)
     train = train or bench.train
     objective = objective(model)
     if isinstance(objective, Distiller) and not train.augments:

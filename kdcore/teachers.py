@@ -10,6 +10,7 @@ damaged or tampered cache file (say, an interrupted copy) is never silently retr
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -24,6 +25,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .fit import History, TrainConfig, fit, prepare_model
 from .models import build_model
 from .objectives import CrossEntropy, Objective
+from .prune.io import load_pruned_state_dict
 from .seeding import seed_everything
 from .splits import Splits
 
@@ -109,6 +111,31 @@ def train_or_load(
             partial.unlink(missing_ok=True)
         distributed.barrier()
         cached = False
+    model.eval()
+    return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
+
+
+def derive_or_load(
+    source: nn.Module, key: dict, derive: Callable[[nn.Module], list], name: str
+) -> tuple[nn.Module, dict]:
+    """A model derived from ``source`` (pruned and retrained, say) by ``derive(copy)``, made once and cached.
+
+    ``derive`` changes its copy of ``source`` in place (masks included: they are buffers, saved with the
+    weights) and returns a history; ``key`` must say everything that defines the result (the source's hash
+    first). The file sits beside the trained teachers, under ``cache_dir()/derived``.
+    """
+    digest = config_hash(key)
+    path = cache_dir() / "derived" / f"{name}-{digest}.pt"
+    model = copy.deepcopy(source)
+    if path.exists():
+        saved = load_checkpoint(path, map_location=next(source.parameters()).device)
+        load_pruned_state_dict(model, saved["model"])
+        history, cached = History(saved["history"]), True
+    else:
+        history, cached = History(derive(model)), False
+        if distributed.is_main():
+            save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
+        distributed.barrier()
     model.eval()
     return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
 

@@ -1,0 +1,159 @@
+"""Teacher recipes: what defines a teacher, as small frozen dataclasses.
+
+A recipe knows two things: the objective that trains the teacher, and a key that names it in the teacher
+cache. :func:`kdcore.experiment.teacher` turns any recipe into a trained (or cached) model, so every teacher
+of the book, pruned ones included, is trained or loaded through one path::
+
+    dense = Plain("mlp-512-512", config)                        # cross-entropy
+    smooth = LabelSmoothing("mlp-512-512", config, epsilon=0.2)  # a softer teacher by construction
+    pruned = Pruned(dense, "prue", sparsity=0.9, retrain=short)  # one-shot PrUE, then retraining
+    imp = Pruned(dense, "magnitude", 0.79, retrain=short, rate=0.2)  # IMP: 7 rounds of 20 %
+
+Three recipes are our reconstructions of papers whose full text we could not read (tolerant teachers,
+the ICC teacher, and KR in :mod:`kdcore.losses.kr`); their docstrings say so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import nn
+
+from .fit import TrainConfig
+from .objectives import CrossEntropy, Objective
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A teacher trained from scratch with cross-entropy: ``arch`` with ``train`` from seed ``seed``."""
+
+    arch: str
+    train: TrainConfig
+    seed: int = 0
+
+    kind: ClassVar[str] = "plain"
+
+    def objective(self, model: nn.Module, num_classes: int) -> Objective:
+        return CrossEntropy(model)
+
+    def objective_key(self) -> dict:
+        """What the cache key says about the objective (everything that changes the trained weights)."""
+        extra = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _TRAINING}
+        return {"name": "cross_entropy"} if self.kind == "plain" else {"name": self.kind, **extra}
+
+    def with_seed(self, seed: int):
+        """The same recipe from another seed (teacher seeds for a verdict about a method)."""
+        return dataclasses.replace(self, seed=seed, train=dataclasses.replace(self.train, seed=seed))
+
+
+_TRAINING = {"arch", "train", "seed"}
+
+
+@dataclass(frozen=True)
+class LabelSmoothing(Plain):
+    """Cross-entropy against labels smoothed by ``epsilon`` (Müller et al. 2019): softer by construction."""
+
+    epsilon: float = 0.1
+    kind: ClassVar[str] = "label_smoothing"
+
+    def objective(self, model, num_classes):
+        return CrossEntropy(model, label_smoothing=self.epsilon)
+
+
+@dataclass(frozen=True)
+class Tolerant(Plain):
+    """**Our reconstruction** of a tolerant teacher (Yang et al. 2018): ``η·CE + (1 − η)·TSD``."""
+
+    eta: float = 0.45
+    k: int = 3
+    space: str = "prob"
+    primary: str = "gt"
+    kind: ClassVar[str] = "tolerant_tsd"
+
+    def objective(self, model, num_classes):
+        from .losses import TolerantTeacher
+
+        return TolerantTeacher(model, self.eta, self.k, self.space, self.primary)
+
+
+@dataclass(frozen=True)
+class ICC(Plain):
+    """**Our reconstruction** of the ICC-regularized teacher (Tan et al. 2021): ``CE + β·class consistency``."""
+
+    beta: float = 1.0
+    temperature: float = 4.0
+    momentum: float = 0.9
+    kind: ClassVar[str] = "icc_teacher_reconstructed"
+
+    def objective(self, model, num_classes):
+        from .losses import ICCTeacher
+
+        return ICCTeacher(model, num_classes, self.beta, self.temperature, self.momentum)
+
+
+CRITERIA = ("magnitude", "random", "snip", "prue")
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """``base`` pruned to ``sparsity`` by ``criterion``, then retrained with ``retrain`` (masks fixed).
+
+    * ``rate=None``: one shot. The weights are scored once (``magnitude`` = ``|w|``, ``random``, ``snip`` or
+      ``prue``; the last two on the training split), the lowest scores are pruned globally, and the model is
+      retrained once.
+    * ``rate=r``: iterative magnitude pruning (prune-then-distill's IMP): each round prunes ``r`` of the
+      remaining weights and retrains with the whole ``retrain`` schedule (learning-rate rewinding), for the
+      number of rounds whose sparsity is closest to ``sparsity`` (:func:`kdcore.prune.imp_rounds`). Each
+      round is cached on its own, so a longer IMP run starts from the shorter one's last round.
+
+    ``scope``: ``"prue"`` prunes PrUE's set (conv weights, or an MLP's hidden linear weights);
+    ``"all"`` every conv and linear weight, the output layer included (prune-then-distill).
+    """
+
+    base: Plain
+    criterion: str
+    sparsity: float
+    retrain: TrainConfig
+    rate: float | None = None
+    scope: str = "prue"
+
+    def __post_init__(self):
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
+        if self.rate is not None and self.criterion != "magnitude":
+            raise ValueError("iterative pruning (rate=…) is magnitude pruning: set criterion='magnitude'")
+        if self.scope not in ("prue", "all"):
+            raise ValueError(f"scope must be 'prue' or 'all', got {self.scope!r}")
+
+    @property
+    def arch(self) -> str:
+        return self.base.arch
+
+    @property
+    def seed(self) -> int:
+        return self.base.seed
+
+    @property
+    def rounds(self) -> int:
+        """IMP rounds (1 for one shot)."""
+        from .prune import imp_rounds
+
+        return 1 if self.rate is None else imp_rounds(self.sparsity, self.rate)
+
+    def previous_round(self) -> Pruned | None:
+        """IMP's recipe one round shorter (``None`` for one shot or the first round)."""
+        if self.rounds <= 1:
+            return None
+        return dataclasses.replace(self, sparsity=1 - (1 - self.rate) ** (self.rounds - 1))
+
+    def epochs(self) -> int:
+        """Every epoch this teacher trained, base included: what an equal-budget control must match."""
+        return self.base.train.epochs + self.rounds * self.retrain.epochs
+
+    def with_seed(self, seed: int) -> Pruned:
+        return dataclasses.replace(self, base=self.base.with_seed(seed))
+
+
+Recipe = Plain | Pruned
