@@ -31,7 +31,7 @@ def test_objective_keys_name_everything_that_changes_the_teacher():
 def test_plain_teacher_is_trained_once_then_loaded(bench):
     recipe = Plain("mlp-16", CONFIG)
     _, first = experiment.teacher(bench, recipe)
-    model, second = experiment.teacher(bench, recipe)
+    _, second = experiment.teacher(bench, recipe)
     assert not first["cached"] and second["cached"] and first["hash"] == second["hash"]
     _, other = experiment.teacher(bench, recipe.with_seed(1))
     assert other["hash"] != first["hash"]
@@ -50,7 +50,7 @@ def test_one_shot_pruned_teacher_has_its_sparsity_and_is_cached(bench, criterion
 def test_imp_caches_every_round_and_counts_its_epochs(bench):
     imp = Pruned(Plain("mlp-32-32", CONFIG), "magnitude", 0.75, retrain=CONFIG, rate=0.5, scope="all")
     assert imp.rounds == 2 and imp.previous_round().rounds == 1 and imp.epochs() == 3
-    model, record = experiment.teacher(bench, imp)
+    model, _ = experiment.teacher(bench, imp)
     assert sparsity_report(model).total["sparsity"] == pytest.approx(0.75, abs=0.01)
     _, first_round = experiment.teacher(bench, imp.previous_round())
     assert first_round["cached"]  # made on the way to round 2
