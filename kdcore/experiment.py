@@ -175,6 +175,13 @@ class StudentRun:
     test_acc: float
     history: History = field(repr=False)
     model: nn.Module = field(repr=False)
+    seed: int = 0
+
+    def record(self, **extra) -> dict:
+        """What a results JSON keeps of this run (``extra``: e.g. ``teacher_seed=…``): the seed, final
+        validation and test accuracy, and the validation curve, enough to redraw every table and figure."""
+        return {"seed": self.seed, **extra, "val_acc": self.val_acc, "test_acc": self.test_acc,
+                "val_curve": self.history.column("val_acc")}  # fmt: skip
 
 
 def train_student(
@@ -205,4 +212,4 @@ def train_student(
     if isinstance(objective, Distiller) and not train.augments:
         objective.cache_teacher_logits(train)  # exact without augmentation, and much cheaper on CPU
     history = fit(objective, train, config, bench.val, restore_best=restore_best, progress=False)
-    return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model)
+    return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model, seed)
