@@ -1,4 +1,22 @@
-"""Summaries over seeds and the results JSON every chapter writes."""
+"""Summaries over seeds, the comparisons every chapter reports, and the results JSON every chapter writes.
+
+The statistics come from :mod:`scipy.stats`:
+
+* :func:`mean_std`, :func:`fmt`: mean ± sample standard deviation over seeds; :func:`fmt_interval`;
+* :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values);
+* :func:`compare`: the difference of means ``b − a`` with a Welch interval, p-value and verdict, optionally
+  over the teacher means of grouped runs (see below); the one comparison dict every chapter writes;
+* :func:`holm`: Holm–Bonferroni over a family of comparisons;
+* :func:`spearman`: rank correlation; :func:`bootstrap_ci`: a (cluster) bootstrap interval of a mean.
+
+**The unit of replication.** Students distilled from the same teacher share that teacher's luck; seeds of
+the student alone do not show teacher-to-teacher variance. Passing ``groups_a``/``groups_b`` (e.g. the
+teacher seed of each student run) to :func:`compare` averages within each group first and compares the
+group means, so the interval includes the teacher's variance and ``n_a``/``n_b`` count teachers.
+
+**No interval from one unit.** With fewer than 2 units on a side no variance can be estimated: the interval
+and p-value are ``None`` and the verdict says so, rather than printing a zero-width interval.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +25,19 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+import scipy
 import torch
+from scipy import stats
 
 from .checkpoint import write_json
+
+NO_INTERVAL = "no interval (n < 2)"
+WELCH = "welch"
+WELCH_OVER_GROUPS = "welch over teacher means"
 
 
 def mean_std(values) -> dict:
@@ -21,23 +47,16 @@ def mean_std(values) -> dict:
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": values}
 
 
-def confidence_interval(values, level: float = 0.95) -> tuple[float, float]:
-    """Student-t confidence interval of the mean (normal approximation for more than 30 values)."""
+def confidence_interval(values, level: float = 0.95) -> tuple[float, float] | None:
+    """Student-t confidence interval of the mean, ``(low, high)``; ``None`` with fewer than 2 values.
+
+    One value has no spread to estimate, so there is no interval (not a zero-width one).
+    """
     s = mean_std(values)
     if s["n"] < 2:
-        return (s["mean"], s["mean"])
-    t = _t_quantile(level, s["n"] - 1)
-    half = t * s["std"] / math.sqrt(s["n"])
+        return None
+    half = stats.t.ppf(0.5 + level / 2, s["n"] - 1) * s["std"] / math.sqrt(s["n"])
     return (s["mean"] - half, s["mean"] + half)
-
-
-def _t_quantile(level: float, dof: int) -> float:
-    # two-sided Student-t quantiles for 95 %, so kdcore needs no scipy; other levels use the normal one
-    table95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-               10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}  # fmt: skip
-    if abs(level - 0.95) < 1e-9 and dof <= 30:
-        return table95[max(k for k in table95 if k <= dof)]  # conservative: the next smaller dof
-    return statistics.NormalDist().inv_cdf(0.5 + level / 2)
 
 
 def fmt(values, scale: float = 100.0, digits: int = 2) -> str:
@@ -46,10 +65,198 @@ def fmt(values, scale: float = 100.0, digits: int = 2) -> str:
     return f"{s['mean'] * scale:.{digits}f} ± {s['std'] * scale:.{digits}f}"
 
 
+def group_means(values, groups=None) -> np.ndarray:
+    """The units of replication: ``values`` themselves, or the mean of each group (in order of first appearance).
+
+    ``groups[i]`` is the group of ``values[i]`` (e.g. the teacher seed a student run was distilled from).
+    """
+    values = np.asarray([float(v) for v in values])
+    if groups is None:
+        return values
+    groups = list(groups)
+    if len(groups) != len(values):
+        raise ValueError(f"got {len(values)} values but {len(groups)} group labels")
+    labels = list(dict.fromkeys(groups))
+    return np.array([values[[g == label for g in groups]].mean() for label in labels])
+
+
+def compare(
+    a,
+    b,
+    level: float = 0.95,
+    groups_a=None,
+    groups_b=None,
+    *,
+    label_a: str | None = None,
+    label_b: str | None = None,
+) -> dict:
+    """The difference of means ``b − a`` with a Welch confidence interval, p-value and a plain verdict.
+
+    Without groups each value is a unit (Welch's t-test via ``scipy.stats.ttest_ind(equal_var=False)``).
+    With ``groups_a``/``groups_b`` (one label per value, e.g. the teacher seed; either side may have them) the
+    values are first averaged within each group and Welch's test runs over the group means: the unit of
+    replication is the teacher, and the interval includes the teacher's variance.
+
+    Returns the comparison dict every chapter writes::
+
+        {"a": label_a, "b": label_b,          # labels, None if not given
+         "diff": mean(b) − mean(a),           # over units (group means when grouped)
+         "ci": [low, high] or None,           # Welch interval of diff at `level`
+         "level": level, "p": two-sided p-value or None,
+         "test": "welch" | "welch over teacher means",
+         "n_a": units of a, "n_b": units of b,
+         "se": standard error of diff or None, "df": Welch–Satterthwaite degrees of freedom or None,
+         "verdict": "higher" | "lower" | "within noise" | "no interval (n < 2)"}
+
+    ``verdict`` (for b against a) is ``"within noise"`` when the interval contains 0, else ``"higher"`` or
+    ``"lower"``; with fewer than 2 units on a side ``ci``, ``p``, ``se`` and ``df`` are ``None`` and the
+    verdict is ``"no interval (n < 2)"``. ``se`` and ``df`` let :func:`holm` widen the interval. If neither
+    side varies at all, the interval is the point ``[diff, diff]`` and ``p`` is 0 (or 1 when diff = 0).
+    With few seeds the interval is wide: that is the honest answer, not a failure.
+    """
+    units_a, units_b = group_means(a, groups_a), group_means(b, groups_b)
+    diff = float(units_b.mean() - units_a.mean())
+    result = {
+        "a": label_a,
+        "b": label_b,
+        "diff": diff,
+        "ci": None,
+        "level": level,
+        "p": None,
+        "test": WELCH if groups_a is None and groups_b is None else WELCH_OVER_GROUPS,
+        "n_a": len(units_a),
+        "n_b": len(units_b),
+        "se": None,
+        "df": None,
+        "verdict": NO_INTERVAL,
+    }
+    if len(units_a) < 2 or len(units_b) < 2:
+        return result
+    se = math.sqrt(units_a.var(ddof=1) / len(units_a) + units_b.var(ddof=1) / len(units_b))
+    if se == 0:  # no noise observed: scipy's t would be ±inf or 0/0; the difference is exact
+        result.update(ci=[diff, diff], p=float(diff == 0), se=0.0)
+    else:
+        test = stats.ttest_ind(units_b, units_a, equal_var=False)  # statistic of mean(b) − mean(a)
+        interval = test.confidence_interval(confidence_level=level)
+        result.update(ci=[float(interval.low), float(interval.high)], p=float(test.pvalue), se=se, df=float(test.df))
+    result["verdict"] = _verdict(diff, result["ci"])
+    return result
+
+
+def _verdict(diff: float, ci) -> str:
+    if ci is None:
+        return NO_INTERVAL
+    low, high = ci
+    return "within noise" if low <= 0 <= high else ("higher" if diff > 0 else "lower")
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order.
+
+    Sorted ascending, the ``i``-th smallest (1-based) of ``m`` gets ``max_{j ≤ i} min(1, (m − j + 1) p_(j))``;
+    rejecting where the adjusted p < α controls the family-wise error rate at α (Holm 1979).
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted, running_max = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running_max = max(running_max, min(1.0, (m - rank) * p_values[i]))  # step-down: never decreases
+        adjusted[i] = running_max
+    return adjusted
+
+
+HOLM_CI_NOTE = (
+    "Bonferroni interval at level 1 − α/m (Holm has no matching intervals): together the intervals cover all "
+    "m differences with probability ≥ 1 − α. An interval that excludes 0 implies Holm's verdict is higher or "
+    "lower, but Holm may also call a difference whose interval still contains 0."
+)
+
+
+def holm(comparisons, level: float = 0.95):
+    """Holm–Bonferroni over a family of :func:`compare` dicts (a list, or a dict of them by name).
+
+    Returns copies (the same kind of container) with ``p_adjusted`` (Holm's step-down adjustment, see
+    :func:`holm_adjusted`), ``correction: "holm"``, ``family_size`` ``m`` (the comparisons that have a
+    p-value), ``level`` (the family's), ``ci_level`` and ``verdict`` replaced by the adjusted one: ``"higher"`` or
+    ``"lower"`` where ``p_adjusted < α = 1 − level``, else ``"within noise"``. ``ci`` becomes the Bonferroni
+    interval at level ``1 − α/m``, and ``ci_note`` says what it means: Holm's step-down test has no
+    matching confidence intervals; the Bonferroni intervals hold simultaneously at ``level`` and are
+    conservative: one that excludes 0 agrees with Holm's verdict (Holm rejects whatever Bonferroni rejects),
+    but Holm can declare a difference whose Bonferroni interval still contains 0. Comparisons without a
+    p-value (fewer than 2 units) keep ``"no interval (n < 2)"`` and get ``p_adjusted`` ``None``.
+    """
+    names = list(comparisons) if isinstance(comparisons, Mapping) else None
+    items = [dict(comparisons[name]) for name in names] if names is not None else [dict(c) for c in comparisons]
+    tested = [c for c in items if c["p"] is not None]
+    m, alpha = len(tested), 1 - level
+    for c, p_adjusted in zip(tested, holm_adjusted([c["p"] for c in tested])):
+        ci_level = 1 - alpha / m
+        c.update(p_adjusted=p_adjusted, ci=_bonferroni_interval(c, ci_level), ci_level=ci_level, ci_note=HOLM_CI_NOTE)
+        c["verdict"] = "within noise" if p_adjusted >= alpha else ("higher" if c["diff"] > 0 else "lower")
+    for c in items:
+        c.setdefault("p_adjusted", None)
+        c.update(correction="holm", family_size=m, level=level)
+    return dict(zip(names, items)) if names is not None else items
+
+
+def _bonferroni_interval(comparison: dict, level: float) -> list[float]:
+    """The comparison's Welch interval recomputed at ``level`` from its ``diff``, ``se`` and ``df``."""
+    diff, se = comparison["diff"], comparison["se"]
+    if se == 0:
+        return [diff, diff]
+    half = stats.t.ppf(0.5 + level / 2, comparison["df"]) * se
+    return [diff - half, diff + half]
+
+
+def spearman(x, y) -> tuple[float, float]:
+    """Spearman's rank correlation ``(rho, p)`` of paired values, via ``scipy.stats.spearmanr``.
+
+    ``p`` is scipy's two-sided p-value (from a t approximation); it is ``nan`` with fewer than 3 pairs.
+    """
+    result = stats.spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
+def bootstrap_ci(
+    values, level: float = 0.95, groups=None, n_resamples: int = 9999, seed: int = 0
+) -> tuple[float, float] | None:
+    """Bootstrap (BCa) interval of the mean of ``values``; with ``groups``, a cluster bootstrap over group means.
+
+    With groups, each group (e.g. all students of one teacher) is averaged first and the groups are resampled,
+    so the interval reflects the variance between groups. The generator is seeded, so the interval is
+    reproducible. ``None`` with fewer than 2 units. With a handful of units (a few seeds) the bootstrap
+    interval is too narrow; prefer :func:`confidence_interval` there.
+    """
+    units = group_means(values, groups)
+    if len(units) < 2:
+        return None
+    if np.ptp(units) == 0:  # every resample has the same mean: BCa's acceleration would be 0/0
+        return (float(units[0]), float(units[0]))
+    result = stats.bootstrap(
+        (units,),
+        np.mean,
+        confidence_level=level,
+        n_resamples=n_resamples,
+        random_state=np.random.default_rng(seed),  # `random_state`, not `rng`: the latter needs scipy ≥ 1.15
+    )
+    return (float(result.confidence_interval.low), float(result.confidence_interval.high))
+
+
+def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
+    """``"[+0.12, +0.50]"``: an interval (from :func:`confidence_interval` or a comparison's ``"ci"``) times
+    ``scale``, or ``"no interval (n < 2)"`` when it is ``None``, so a one-seed run prints no fake precision."""
+    if interval is None:
+        return NO_INTERVAL
+    sign = "+" if signed else ""
+    low, high = (scale * x for x in interval)
+    return f"[{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
+
+
 def environment() -> dict:
     """Where a result was produced: versions, device and thread count."""
     return {
         "torch": torch.__version__,
+        "scipy": scipy.__version__,
         "python": platform.python_version(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "threads": torch.get_num_threads(),
@@ -67,25 +274,3 @@ def write_results(path: str | os.PathLike, chapter: str, params: dict, results: 
         "seconds": round(time.time() - started, 1),
     }
     return write_json(record, path)
-
-
-def compare(a, b, level: float = 0.95) -> dict:
-    """Difference of means ``mean(b) − mean(a)`` with a Welch confidence interval, and a plain verdict.
-
-    ``verdict`` is ``"within noise"`` when the interval contains 0, else ``"higher"`` or ``"lower"`` (for b).
-    With few seeds the interval is wide: that is the honest answer, not a failure.
-    """
-    sa, sb = mean_std(a), mean_std(b)
-    diff = sb["mean"] - sa["mean"]
-    if sa["n"] < 2 or sb["n"] < 2:
-        return {"diff": diff, "ci": (diff, diff), "verdict": "within noise"}
-    va, vb = sa["std"] ** 2 / sa["n"], sb["std"] ** 2 / sb["n"]
-    se = math.sqrt(va + vb)
-    if se == 0:
-        low = high = diff
-    else:  # Welch–Satterthwaite degrees of freedom
-        dof = (va + vb) ** 2 / (va**2 / (sa["n"] - 1) + vb**2 / (sb["n"] - 1))
-        half = _t_quantile(level, max(1, math.floor(dof))) * se
-        low, high = diff - half, diff + half
-    verdict = "within noise" if low <= 0 <= high else ("higher" if diff > 0 else "lower")
-    return {"diff": diff, "ci": (low, high), "verdict": verdict}

@@ -1,0 +1,162 @@
+"""kdcore.results: intervals, Welch comparisons (plain and over teacher means), Holm, Spearman, bootstrap."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from kdcore.results import (
+    NO_INTERVAL,
+    bootstrap_ci,
+    compare,
+    confidence_interval,
+    environment,
+    fmt,
+    fmt_interval,
+    group_means,
+    holm,
+    holm_adjusted,
+    mean_std,
+    spearman,
+)
+
+
+def two_sided_t_p(t: float, df: float) -> float:
+    """The two-sided p-value of a t statistic from the regularized incomplete beta function (not scipy.stats)."""
+    return float(special.betainc(df / 2, 0.5, df / (df + t * t)))
+
+
+def test_mean_std_and_fmt():
+    s = mean_std([0.8, 0.9])
+    assert (s["mean"], s["std"]) == pytest.approx((0.85, math.sqrt(0.005))) and (s["n"], s["values"]) == (2, [0.8, 0.9])
+    assert fmt([0.8, 0.9]) == "85.00 ± 7.07"
+
+
+def test_confidence_interval_is_student_t_and_none_for_one_value():
+    # mean 2.5, s = 1.2910, t(0.975, 3) = 3.182446 (textbook table): half-width 3.182446 · 1.2910 / 2 = 2.05427
+    low, high = confidence_interval([1, 2, 3, 4])
+    assert (low, high) == pytest.approx((2.5 - 2.05427, 2.5 + 2.05427), abs=1e-5)
+    assert confidence_interval([0.9]) is None
+
+
+def test_compare_is_welch_with_hand_computed_values():
+    # a = 1..4, b = 2a: variances 5/3 and 20/3, so se² = 5/12 + 20/12 = 25/12, t = 2.5 / se = √3 and the
+    # Welch–Satterthwaite df = (25/12)² / (((5/12)² + (20/12)²) / 3) = 75/17
+    c = compare([1, 2, 3, 4], [2, 4, 6, 8], label_a="CE", label_b="KD")
+    se, df = math.sqrt(25 / 12), 75 / 17
+    assert c["diff"] == pytest.approx(2.5) and c["se"] == pytest.approx(se) and c["df"] == pytest.approx(df)
+    assert c["p"] == pytest.approx(two_sided_t_p(math.sqrt(3), df))
+    half = stats.t.ppf(0.975, df) * se
+    assert c["ci"] == pytest.approx([2.5 - half, 2.5 + half])
+    assert c["verdict"] == "within noise" and c["test"] == "welch" and (c["n_a"], c["n_b"]) == (4, 4)
+    assert (c["a"], c["b"], c["level"]) == ("CE", "KD", 0.95)
+    json.dumps(c)  # chapters write it into their results JSON
+
+
+def test_compare_verdicts_say_which_way_b_differs():
+    a = [0.80, 0.81, 0.79, 0.80]
+    assert compare(a, [x + 0.05 for x in a])["verdict"] == "higher"
+    assert compare(a, [x - 0.05 for x in a])["verdict"] == "lower"
+    assert compare(a, [0.81, 0.79, 0.80, 0.80])["verdict"] == "within noise"
+
+
+def test_compare_with_one_unit_has_no_interval():
+    c = compare([0.80], [0.90, 0.91])
+    assert c["ci"] is None and c["p"] is None and c["verdict"] == NO_INTERVAL == "no interval (n < 2)"
+    assert c["diff"] == pytest.approx(0.105) and (c["n_a"], c["n_b"]) == (1, 2)
+    # three students of one teacher are still one teacher
+    grouped = compare([0.8, 0.81, 0.82], [0.9, 0.91, 0.92], groups_a=[0, 0, 0], groups_b=[0, 0, 0])
+    assert grouped["ci"] is None and grouped["verdict"] == NO_INTERVAL and grouped["n_a"] == 1
+
+
+def test_grouped_compare_is_welch_over_group_means():
+    a, teachers_a = [0.80, 0.82, 0.78, 0.79, 0.81, 0.80], [0, 0, 1, 1, 2, 2]
+    b, teachers_b = [0.84, 0.85, 0.80, 0.83, 0.86, 0.82, 0.83], [5, 5, 6, 6, 6, 7, 7]
+    grouped = compare(a, b, groups_a=teachers_a, groups_b=teachers_b)
+    means_a, means_b = [0.81, 0.785, 0.805], [0.845, (0.80 + 0.83 + 0.86) / 3, 0.825]
+    plain = compare(means_a, means_b)
+    assert grouped["test"] == "welch over teacher means" and (grouped["n_a"], grouped["n_b"]) == (3, 3)
+    for key in ("diff", "ci", "p", "se", "df", "verdict"):
+        assert grouped[key] == pytest.approx(plain[key])
+    # and the same p as scipy's Welch test on the means, called directly
+    assert grouped["p"] == pytest.approx(stats.ttest_ind(means_b, means_a, equal_var=False).pvalue)
+
+
+def test_group_means_keep_first_appearance_order_and_check_lengths():
+    assert group_means([1, 2, 3, 5], ["t1", "t0", "t1", "t0"]).tolist() == [2.0, 3.5]
+    with pytest.raises(ValueError, match="group labels"):
+        group_means([1, 2], [0])
+
+
+def test_holm_adjusted_p_values_known_example():
+    # sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → raised to the running max 0.06
+    assert holm_adjusted([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm_adjusted([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+
+
+def test_holm_adjusts_verdicts_and_widens_intervals_to_bonferroni():
+    rng = np.random.default_rng(0)
+    base = list(0.8 + 0.01 * rng.standard_normal(5))
+    family = {
+        "large": compare(base, [x + 0.05 for x in base]),
+        "small": compare(base, [x + 0.012 + 0.01 * e for x, e in zip(base, rng.standard_normal(5))]),
+        "none": compare(base, list(0.8 + 0.01 * rng.standard_normal(5))),
+        "one seed": compare(base, [0.9]),
+    }
+    adjusted = holm(family)
+    assert list(adjusted) == list(family)
+    tested = ["large", "small", "none"]
+    expected = holm_adjusted([family[name]["p"] for name in tested])
+    for name, p_adjusted in zip(tested, expected):
+        c = adjusted[name]
+        assert c["p_adjusted"] == pytest.approx(p_adjusted) and c["p_adjusted"] >= c["p"]
+        assert (c["correction"], c["family_size"], c["ci_level"]) == ("holm", 3, pytest.approx(1 - 0.05 / 3))
+        assert c["verdict"] == ("within noise" if p_adjusted >= 0.05 else ("higher" if c["diff"] > 0 else "lower"))
+        # the Bonferroni interval, computed by scipy from the same data at level 1 − α/m
+        assert c["ci"][0] <= family[name]["ci"][0] and c["ci"][1] >= family[name]["ci"][1]
+        assert "Bonferroni" in c["ci_note"]
+    welch = stats.ttest_ind([x + 0.05 for x in base], base, equal_var=False)
+    assert adjusted["large"]["ci"] == pytest.approx(list(welch.confidence_interval(1 - 0.05 / 3)))
+    assert adjusted["large"]["verdict"] == "higher"
+    assert adjusted["one seed"]["verdict"] == NO_INTERVAL and adjusted["one seed"]["p_adjusted"] is None
+    assert family["large"].get("p_adjusted") is None  # the inputs are not modified
+    assert [c["p_adjusted"] for c in holm(list(family.values()))] == [adjusted[n]["p_adjusted"] for n in family]
+
+
+def test_holm_can_turn_a_difference_into_noise():
+    # p = 0.02 alone is a difference at α = 0.05; with two more comparisons Holm needs 0.02 · 3 < 0.05
+    one = {"diff": 1.0, "ci": [0.1, 1.9], "p": 0.02, "se": 0.4, "df": 10.0, "verdict": "higher"}
+    others = [dict(one, p=0.5, ci=[-1, 3], verdict="within noise") for _ in range(2)]
+    assert holm([one, *others])[0]["verdict"] == "within noise"
+
+
+def test_spearman_hand_computed():
+    # ranks of y = (5, 6, 7, 8, 7): (1, 2, 3.5, 5, 3.5); Pearson of the ranks: 8 / √(10 · 9.5)
+    rho, p = spearman([1, 2, 3, 4, 5], [5, 6, 7, 8, 7])
+    assert rho == pytest.approx(8 / math.sqrt(95))
+    assert p == pytest.approx(two_sided_t_p(rho * math.sqrt(3 / (1 - rho * rho)), 3))
+
+
+def test_bootstrap_ci_is_seeded_and_clusters_by_group():
+    values = [0.80, 0.82, 0.78, 0.79, 0.81, 0.80, 0.85, 0.83]
+    low, high = bootstrap_ci(values, n_resamples=999)
+    assert low < np.mean(values) < high
+    assert bootstrap_ci(values, n_resamples=999) == (low, high)  # fixed seed: reproducible
+    groups = [0, 0, 1, 1, 2, 2, 3, 3]
+    assert bootstrap_ci(values, groups=groups, n_resamples=999) == bootstrap_ci(
+        group_means(values, groups), n_resamples=999
+    )
+    assert bootstrap_ci([0.8]) is None and bootstrap_ci([0.8, 0.9], groups=[1, 1]) is None
+    assert bootstrap_ci([0.8, 0.8, 0.8]) == (0.8, 0.8)
+
+
+def test_environment_records_scipy():
+    assert environment()["scipy"]
+
+
+def test_fmt_interval_prints_no_interval_for_none():
+    assert fmt_interval((0.0012, 0.005), signed=True) == "[+0.12, +0.50]"
+    assert fmt_interval([0.8, 0.9]) == "[80.00, 90.00]"
+    assert fmt_interval(compare([0.8], [0.9, 0.91])["ci"]) == "no interval (n < 2)"
