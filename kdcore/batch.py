@@ -69,7 +69,7 @@ def config_name(config: dict) -> str:
 
 
 def chapter_key(notebook: Path) -> str:
-    """The key a chapter passes to ``from_namespace`` (its entry in ``kdcore.profiles.PROFILES``)."""
+    """The key a chapter passes to ``from_namespace`` (its spec in ``kdcore.chapters.CHAPTERS``)."""
     found = re.search(r"from_namespace\(\s*\\?[\"'](\w+)\\?[\"']", notebook.read_text())
     if not found:
         raise ParameterError(f'{notebook}: no from_namespace("<chapter>", …) call; is it a chapter notebook?')

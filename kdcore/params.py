@@ -1,80 +1,77 @@
-"""Chapter parameters: profiles, overrides and validation, in one place.
+"""Chapter parameters: one typed spec per chapter (:mod:`kdcore.chapters`), merged and validated here.
 
-Every chapter starts with a papermill ``parameters`` cell in which each value defaults to ``None``,
-meaning "the profile's value". :func:`resolve` then merges, in increasing priority,
+Every chapter starts with a papermill ``parameters`` cell, generated from its spec, in which each value is
+``None``: "the profile's value". :func:`resolve` merges, in increasing priority,
 
-1. the chapter's ``book`` profile (the published book's settings),
-2. the chosen profile (``smoke`` for tests, ``paper`` for GPU/CIFAR scale),
+1. the spec's defaults (the ``book`` profile, the published book's settings),
+2. the chosen profile's overrides (``smoke`` for tests, ``paper`` for GPU/CIFAR scale),
 3. ``KDCORE_WIDGETS=0`` or ``1`` in the environment, for ``widgets`` alone (headless runners set 0), and
 4. every value that is not ``None`` (from papermill ``-p``, the batch CLI, or an edit in Colab),
 
-and validates the result before any work starts. A bad value raises one :class:`ParameterError` that names
-the parameter, the bad value and what is allowed; nothing has been written at that point.
+then checks each value, then the spec's cross-parameter checks, before any work starts. A bad value raises
+one :class:`ParameterError` that names the parameter, the bad value and what is allowed; nothing has been
+written at that point.
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import os
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from .data import DATASETS, NUM_CLASSES
 from .models import is_architecture
-from .profiles import PROFILES
+
+PROFILES = ("book", "smoke", "paper")
 
 
 class ParameterError(ValueError):
     """An invalid chapter parameter: the message names it, its value and what is allowed."""
 
 
-# Each check returns None when the value is fine, else a phrase saying what is allowed.
+# A check returns None when the value is fine, else a phrase saying what is allowed.
 Check = Callable[[Any], "str | None"]
 
 
-def _int_at_least(low: int) -> Check:
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, int) or v < low:
-            return f"an integer ≥ {low}"
-        return None
-
-    return check
+def int_at_least(low: int) -> Check:
+    return lambda v: None if isinstance(v, int) and not isinstance(v, bool) and v >= low else f"an integer ≥ {low}"
 
 
-def _optional_count(v) -> str | None:
+def optional_count(v) -> str | None:
     """``None`` (all of them) or a count ≥ 1, e.g. how many training examples to use."""
-    return None if v is None or _int_at_least(1)(v) is None else "None or an integer ≥ 1"
+    return None if v is None or int_at_least(1)(v) is None else "None or an integer ≥ 1"
 
 
-def _number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = True) -> Check:
+def number(low: float, high: float | None = None, low_open: bool = False, high_open: bool = True) -> Check:
     def check(v):
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and v == v
-        ok = ok and (v > low if low_open else v >= low)
-        ok = ok and (high is None or (v < high if high_open else v <= high))
-        if not ok:
-            left, right = "(" if low_open else "[", ")" if high_open else "]"
-            return f"a number in {left}{low}, {'∞' if high is None else high}{right}"
-        return None
+        ok = ok and (v > low if low_open else v >= low) and (high is None or (v < high if high_open else v <= high))
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        return None if ok else f"a number in {left}{low}, {'∞' if high is None else high}{right}"
 
     return check
 
 
-def _one_of(choices) -> Check:
+def one_of(*choices) -> Check:
     return lambda v: None if v in choices else f"one of {', '.join(map(str, choices))}"
 
 
-def _boolean(v) -> str | None:
+def boolean(v) -> str | None:
     return None if isinstance(v, bool) else "True or False"
 
 
-def _architecture(v) -> str | None:
+def architecture(v) -> str | None:
     if isinstance(v, str) and is_architecture(v):
         return None
     return "a kdcore architecture (mlp-W1-W2-…, lenet5, resnet8…110, resnet8x4, resnet32x4, vgg8…19, wrn-d-k)"
 
 
-def _seeds(v) -> str | None:
+def seeds(v) -> str | None:
     if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
         return None
     if isinstance(v, (list, tuple)) and v and all(isinstance(s, int) and s >= 0 for s in v) and len(set(v)) == len(v):
@@ -82,156 +79,131 @@ def _seeds(v) -> str | None:
     return "a number of seeds ≥ 1, or a non-empty list of distinct non-negative integers"
 
 
-def _device(v) -> str | None:
-    if isinstance(v, str) and (v in ("auto", "cpu", "cuda", "mps") or v.startswith("cuda:")):
-        return None
-    return "auto, cpu, cuda, cuda:N or mps"
+def device(v) -> str | None:
+    """auto, cpu, or a device this machine has: cuda[:N] with N below the GPU count, mps where MPS exists."""
+    found = re.fullmatch(r"cuda(?::(\d+))?|mps|auto|cpu", v) if isinstance(v, str) else None
+    if not found:
+        return "auto, cpu, cuda, cuda:N or mps"
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if v.startswith("cuda") and not gpus:
+        return "auto or cpu (this machine has no CUDA GPU)"
+    if v.startswith("cuda") and int(found.group(1) or 0) >= gpus:
+        return f"auto, cpu, cuda or cuda:0…cuda:{gpus - 1} (this machine has {gpus} CUDA GPU{'s' * (gpus > 1)})"
+    if v == "mps" and not torch.backends.mps.is_available():
+        return "auto, cpu or cuda (this machine has no MPS)"
+    return None
 
 
-def _existing_directory(v) -> str | None:
+def existing_dir(v) -> str | None:
     return None if v is None or (isinstance(v, (str, os.PathLike)) and Path(v).is_dir()) else "an existing directory"
 
 
-def _existing_file(v) -> str | None:
+def existing_file(v) -> str | None:
     return None if v is None or (isinstance(v, (str, os.PathLike)) and Path(v).is_file()) else "an existing file"
 
 
-def _list_of(check: Check, what: str) -> Check:
+def list_of(check: Check, what: str, empty: bool = False) -> Check:
     def list_check(v):
-        if isinstance(v, (list, tuple)) and v and all(check(x) is None for x in v):
-            return None
-        return f"a non-empty list of {what}"
+        ok = isinstance(v, (list, tuple)) and (empty or v) and all(check(x) is None for x in v)
+        return None if ok else f"a {'' if empty else 'non-empty '}list of {what}"
 
     return list_check
 
 
-def _text(v) -> str | None:
-    return None if isinstance(v, str) and v else "a non-empty string"
-
-
-def _output_directory(v) -> str | None:
+def output_dir(v) -> str | None:
     """A folder that exists or can be created (checked without creating it: validation writes nothing)."""
-    allowed = "a directory that exists or can be created (not a file, inside a writable directory)"
-    if not isinstance(v, (str, os.PathLike)) or not str(v):
-        return allowed
-    path = Path(v).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        return allowed
-    return None
+    if isinstance(v, (str, os.PathLike)) and str(v):
+        existing = next(p for p in (Path(v).absolute(), *Path(v).absolute().parents) if p.exists())
+        if existing.is_dir() and os.access(existing, os.W_OK | os.X_OK):
+            return None
+    return "a directory that exists or can be created (not a file, inside a writable directory)"
 
 
-# Every parameter name used by any chapter, with its check. Chapters add their own names here.
-CHECKS: dict[str, Check] = {
-    "profile": _one_of(("smoke", "book", "paper")),
-    "dataset": _one_of(DATASETS),
-    "data_dir": _existing_directory,
-    "device": _device,
-    "seeds": _seeds,
-    "val_fraction": _number(0, 1, low_open=True),
-    "teacher": _architecture,
-    "student": _architecture,
-    "teacher_epochs": _int_at_least(1),
-    "student_epochs": _int_at_least(1),
-    "epochs": _int_at_least(1),
-    "batch_size": _int_at_least(1),
-    "lr": _number(0, low_open=True),
-    "weight_decay": _number(0),
-    "momentum": _number(0, 1),
-    "schedule": _one_of(("cosine", "multistep", "constant")),
-    "milestones": lambda v: (
-        None
-        if isinstance(v, (list, tuple)) and all(_number(0, 1, low_open=True)(m) is None for m in v)
-        else "a list of fractions of the epochs in (0, 1)"
-    ),
-    "augment": _boolean,
-    "temperature": _number(0, low_open=True),
-    "w_ce": _number(0),
-    "w_kd": _number(0),
-    "sparsity": _number(0, 1),
-    "sparsities": _list_of(_number(0, 1), "sparsities in [0, 1)"),
-    "train_subset": _optional_count,
-    "low_data": _int_at_least(1),
-    "teacher_path": _existing_file,
-    "output_dir": _output_directory,
-    "widgets": _boolean,
-    # an expressive teacher, inter-class correlation (chapter 6)
-    "full_data_seeds": _int_at_least(0),
-    "icc_beta": _number(0),
-    "icc_momentum": _number(0, 1),
-    "icc_gamma": _number(0),
-    "icc_gammas": lambda v: (
-        None
-        if isinstance(v, (list, tuple)) and all(_number(0)(g) is None for g in v)
-        else "a list (empty: no sweep) of ICC matching weights ≥ 0"
-    ),
-    # pruning a teacher (chapter 2)
-    "exclude_output": _boolean,
-    "imp_rate": _number(0, 1, low_open=True),
-    "imp_targets": _list_of(_number(0, 1), "target sparsities in [0, 1)"),
-    "retrain_epochs": _int_at_least(1),
-    "unit_fractions": _list_of(_number(0, 1), "fractions of units in [0, 1)"),
-    # PrUE (chapter 4)
-    "label_smoothing": _number(0, 1),
-    "student_labels": _optional_count,
-    # prune, then distill (chapter 5)
-    "retrain_lr": _number(0, low_open=True),
-    "retrain_weight_decay": _number(0),
-    "retrain_milestones": lambda v: (
-        None
-        if isinstance(v, (list, tuple)) and all(_number(0, 1, low_open=True)(m) is None for m in v)
-        else "a list of fractions of the retraining epochs in (0, 1)"
-    ),
-    # Knowledge Representing (chapter 7)
-    "low_capacity_student": _architecture,
-    "kr_beta": _number(0),
-    "kr_recode": _one_of(("topk", "soft", "none")),
-    "kr_rho": _number(0, 1, high_open=False),
-    "kr_tau": _number(0),
-    "kr_unit_order": _one_of(("similar", "index")),
-    # tolerant teachers and KD in generations (chapter 3)
-    "network": _architecture,
-    "generations": _int_at_least(1),
-    "etas": lambda v: (
-        None
-        if isinstance(v, (list, tuple))
-        and 1.0 in v
-        and all(_number(0, 1, low_open=True, high_open=False)(e) is None for e in v)
-        else "a list of η in (0, 1] that includes 1.0 (the strict teacher)"
-    ),
-    "tsd_k": _int_at_least(2),
-    "tsd_space": _one_of(("prob", "logit")),
-    "tsd_primary": _one_of(("gt", "argmax")),
-    "ce_weights": _list_of(_number(0, 1, high_open=False), "CE weights in [0, 1] (one, or one per generation)"),
-    # the head-to-head comparison (chapter 8)
-    "tolerant_eta": _number(0, 1, low_open=True, high_open=False),
-}
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its book default, its check, its help, and its notebook annotation (from the default)."""
+
+    default: Any
+    check: Check
+    help: str
+    type: str = ""
+
+    def __post_init__(self):
+        # papermill --help-notebook skips a line with two "=" and reads the annotation up to a non-word character
+        assert "=" not in self.help and "\n" not in self.help and re.fullmatch(r"\w*", self.type), self
+        if not self.type:
+            object.__setattr__(self, "type", type(self.default).__name__ if self.default is not None else "str")
+
+    def but(self, **changes) -> Param:
+        """This parameter with another default or help (a chapter's variant of a shared one)."""
+        return Param(**{**vars(self), **changes})
+
+
+@dataclass(frozen=True)
+class ChapterSpec:
+    """A chapter's parameters (defaults = the book profile), the other profiles' overrides, cross-checks."""
+
+    name: str
+    params: dict[str, Param]
+    smoke: dict = field(default_factory=dict)
+    paper: dict = field(default_factory=dict)
+    checks: tuple[Callable[[dict], str | None], ...] = ()  # values -> None, or the whole error message
+
+    def __post_init__(self):
+        for profile in ("smoke", "paper"):
+            unknown = set(getattr(self, profile)) - set(self.params)
+            assert not unknown, f"{self.name}: {profile} overrides unknown parameters {sorted(unknown)}"
 
 
 class Params(SimpleNamespace):
-    """Resolved parameters: attribute access, and a table when displayed in a notebook."""
+    """Resolved parameters, with attribute access."""
 
     def as_dict(self) -> dict:
         return dict(vars(self))
 
-    def _repr_markdown_(self) -> str:
-        rows = "\n".join(f"| `{k}` | `{v!r}` |" for k, v in vars(self).items())
-        return f"| parameter | value |\n|---|---|\n{rows}"
+
+def spec(chapter: str) -> ChapterSpec:
+    from .chapters import CHAPTERS
+
+    if chapter not in CHAPTERS:
+        raise ParameterError(f"unknown chapter {chapter!r}; known: {', '.join(CHAPTERS)}")
+    return CHAPTERS[chapter]
+
+
+def _notebook(chapter: str) -> str:
+    """The chapter's notebook, for messages: book/NN_name.ipynb, found by its from_namespace call."""
+    book = Path(__file__).resolve().parent.parent / "book"
+    call = re.compile(rf"from_namespace\(\s*\\?[\"']{chapter}\\?[\"']")
+    found = [p for p in sorted(book.glob("[0-9][0-9]_*.ipynb")) if call.search(p.read_text())]
+    return f"book/{found[0].name}" if found else "the chapter's notebook"
+
+
+def _unknown(chapter: str, name: str, value: str) -> ParameterError:
+    names = ["profile", *spec(chapter).params]
+    close = difflib.get_close_matches(name, names, n=3)
+    guess = f"; did you mean {' or '.join(close)}?" if close else ""
+    return ParameterError(
+        f"{name}={value} is not a parameter of chapter {chapter!r}{guess} "
+        f"(all parameters: papermill --help-notebook {_notebook(chapter)})"
+    )
 
 
 def resolve(chapter: str, profile: str | None = None, **given) -> Params:
-    """Merge the chapter's profiles with the given (non-``None``) values and validate everything.
+    """Merge the chapter's spec, profile and the given (non-``None``) values, and validate everything.
+
+    ``profile=None`` means ``KDCORE_PROFILE`` from the environment, else ``book``.
 
     Raises:
         ParameterError: for an unknown chapter, profile or parameter name, or an invalid value.
     """
-    if chapter not in PROFILES:
-        raise ParameterError(f"unknown chapter {chapter!r}; known: {', '.join(PROFILES)}")
-    profiles = PROFILES[chapter]
+    chapter_spec = spec(chapter)
     profile = profile or os.environ.get("KDCORE_PROFILE") or "book"
-    if profile not in profiles:
-        raise ParameterError(f"profile={profile!r} is not allowed: must be one of {', '.join(profiles)}")
-    values = {"profile": profile, **profiles["book"], **profiles[profile]}
+    if profile not in PROFILES:
+        raise ParameterError(f"profile={profile!r} is not allowed: must be one of {', '.join(PROFILES)}")
+    overrides = {"book": {}, "smoke": chapter_spec.smoke, "paper": chapter_spec.paper}[profile]
+    values = {"profile": profile, **{n: p.default for n, p in chapter_spec.params.items()}, **overrides}
     # Headless runners (make book, kdcore-batch, the tests) set KDCORE_WIDGETS=0: nobody moves a slider there
     # (each has a static figure beside it), and nbclient, papermill's executor, can wait forever on a cell with
     # an ipywidgets Output widget: it sends on the shell socket while awaiting the reply on it (nbclient#312).
@@ -239,79 +211,58 @@ def resolve(chapter: str, profile: str | None = None, **given) -> Params:
         values["widgets"] = os.environ["KDCORE_WIDGETS"] == "1"
     for name, value in given.items():
         if name not in values:
-            raise ParameterError(
-                f"{name}={value!r}: unknown parameter for chapter {chapter!r}; known: {', '.join(values)}"
-            )
+            raise _unknown(chapter, name, repr(value))
         if value is not None:
             values[name] = value
-    for name, value in values.items():
-        check = CHECKS.get(name)
-        problem = check(value) if check else None
+    for name, param in chapter_spec.params.items():
+        problem = param.check(values[name])
         if problem:
-            raise ParameterError(f"{name}={value!r} is not allowed: must be {problem}")
-    _check_consistency(values)
-    if isinstance(values.get("seeds"), int):
+            raise ParameterError(f"{name}={values[name]!r} is not allowed: must be {problem}")
+    for check in chapter_spec.checks:
+        problem = check(values)
+        if problem:
+            raise ParameterError(problem)
+    if isinstance(values["seeds"], int):
         values["seeds"] = list(range(values["seeds"]))
     return Params(**values)
-
-
-def _check_consistency(values: dict) -> None:
-    """Checks that involve several parameters (or files) at once."""
-    if values.get("kr_unit_order") == "similar" and not str(values.get("teacher")).startswith("mlp"):
-        raise ParameterError(
-            f"kr_unit_order='similar' is not allowed with teacher={values.get('teacher')!r}: must be 'index' "
-            "unless the teacher is an MLP (mlp-…), whose hidden units can be reordered"
-        )
-    if values.get("dataset") == "fashion_mnist" and values.get("data_dir"):
-        from .data import fashion_mnist_dir
-
-        if fashion_mnist_dir(values["data_dir"]) != Path(values["data_dir"]):
-            raise ParameterError(
-                f"data_dir={values['data_dir']!r} is not allowed: must be a directory holding the "
-                "Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], …)"
-            )
-    if (
-        "ce_weights" in values
-        and "generations" in values
-        and len(values["ce_weights"]) not in (1, values["generations"])
-    ):
-        raise ParameterError(
-            f"ce_weights={values['ce_weights']!r} is not allowed: must be one CE weight or one per generation "
-            f"(generations={values['generations']})"
-        )
-    if "tsd_k" in values and values.get("dataset") in NUM_CLASSES and values["tsd_k"] > NUM_CLASSES[values["dataset"]]:
-        raise ParameterError(
-            f"tsd_k={values['tsd_k']!r} is not allowed: must be at most the number of classes "
-            f"({NUM_CLASSES[values['dataset']]} for dataset={values['dataset']!r})"
-        )
-    if values.get("teacher_path"):
-        from .checkpoint import load_checkpoint
-
-        saved = load_checkpoint(values["teacher_path"])  # weights_only: a tampered file is refused here
-        key = saved.get("key") if isinstance(saved, dict) else None
-        teacher_classes = key.get("model", {}).get("num_classes") if isinstance(key, dict) else None
-        if teacher_classes is None:
-            raise ParameterError(
-                f"teacher_path={values['teacher_path']!r} is not allowed: must be a teacher file written by "
-                "kdcore.teachers (this file has no teacher description)"
-            )
-        student_classes = NUM_CLASSES[values["dataset"]]
-        if teacher_classes != student_classes:
-            raise ParameterError(
-                f"teacher_path={values['teacher_path']!r} is not allowed: its teacher has {teacher_classes} "
-                f"classes but the student, on dataset={values['dataset']!r}, has {student_classes}; "
-                "must be a teacher file (kdcore.teachers) for a dataset with the same classes"
-            )
 
 
 def from_namespace(chapter: str, namespace: dict) -> Params:
     """:func:`resolve` with the values the notebook's ``parameters`` cell defined in ``namespace``.
 
-    Only the chapter's own parameter names are read, so ``P = from_namespace("kd_basics", globals())``
-    picks up the parameters cell (and papermill's injected cell) and nothing else.
+    Only the chapter's own names are read, so ``P = from_namespace("kd_basics", globals())`` picks up the
+    parameters cell (and papermill's injected cell) and nothing else. A name assigned in an executed cell that
+    starts with ``# Parameters`` (papermill's injected cell, the generated cell) but is not a parameter of
+    this chapter is refused, with the closest known names: papermill itself only warns about it.
     """
-    if chapter not in PROFILES:
-        raise ParameterError(f"unknown chapter {chapter!r}; known: {', '.join(PROFILES)}")
-    names = ["profile", *PROFILES[chapter]["book"]]
-    given = {name: namespace[name] for name in names if name in namespace}
-    return resolve(chapter, **given)
+    names = ["profile", *spec(chapter).params]
+    for source in namespace.get("In", []):
+        if not isinstance(source, str) or not source.startswith("# Parameters"):
+            continue
+        try:
+            statements = ast.parse(source).body
+        except SyntaxError:
+            continue
+        for statement in statements:
+            targets = getattr(statement, "targets", None) or [getattr(statement, "target", None)]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id not in names:
+                    raise _unknown(chapter, target.id, ast.get_source_segment(source, statement.value) or "…")
+    return resolve(chapter, **{name: namespace[name] for name in names if name in namespace})
+
+
+def parameters_cell(chapter: str) -> str:
+    """The exact source of the chapter's ``parameters`` cell (scripts/sync_parameters.py writes it)."""
+    lines = [
+        '# Parameters (papermill: -p name value). None means "the profile\'s value" (P below shows them all).',
+        "# Generated from kdcore/chapters.py by scripts/sync_parameters.py: edit the spec there, not this cell.",
+        "profile: str = None  # smoke (tests, seconds), book (default), paper (GPU, CIFAR scale)",
+    ]
+    lines += [f"{name}: {p.type} = None  # {p.help}" for name, p in spec(chapter).params.items()]
+    return "\n".join(lines)
+
+
+def help_table(chapter: str) -> list[tuple[str, Any, Any, Any, str]]:
+    """One row per parameter: (name, book default, smoke value, paper value, help)."""
+    s = spec(chapter)
+    return [(n, p.default, s.smoke.get(n, p.default), s.paper.get(n, p.default), p.help) for n, p in s.params.items()]

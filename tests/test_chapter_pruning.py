@@ -7,10 +7,10 @@ the book and paper profiles' values, and the checks on the chapter's own paramet
 import pytest
 
 from kdcore import prune
+from kdcore.chapters import CHAPTERS
 from kdcore.data import NUM_CLASSES
 from kdcore.models import build_model
 from kdcore.params import ParameterError, resolve
-from kdcore.profiles import PROFILES
 
 
 @pytest.mark.parametrize("profile", ["smoke", "book", "paper"])
@@ -28,7 +28,7 @@ def test_every_profile_validates_and_its_teacher_supports_structured_pruning(pro
 
 
 def test_book_profile_compares_imp_and_one_shot_at_two_distinct_sparsities():
-    book = PROFILES["pruning"]["book"]
+    book = {name: p.default for name, p in CHAPTERS["pruning"].params.items()}
     rounds = [prune.imp_rounds(t, book["imp_rate"]) for t in book["imp_targets"]]
     assert rounds == [3, 5]  # 87.5 % and 96.875 % at 50 % per round
 

@@ -7,10 +7,11 @@ Three layers:
   that names the parameter, the bad value and what is allowed; no later cell ran, and no results JSON,
   cache file or file in the working directory was written. Chapter 1 has no sparsity parameter: a chapter
   that has one (pruning, PrUE…) gets the same papermill check once its notebook exists;
+* an unknown name (papermill only warns) and a device the machine lacks, refused the same way;
 * the same checks through :func:`kdcore.params.resolve` for every chapter key and every parameter it has
   (cheap, so future chapters are covered without more kernels);
 * static rules every chapter notebook must follow: the first code cell after ``parameters`` validates, the
-  parameters cell holds only ``None`` defaults, and every declared parameter is one ``resolve`` knows.
+  parameters cell is the one generated from the chapter's spec: every parameter, each with a ``None`` default.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import torch
 
 from kdcore.batch import chapter_notebooks
 from kdcore.batches import DeviceBatches
+from kdcore.chapters import CHAPTERS
 from kdcore.checkpoint import save_checkpoint
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig
-from kdcore.params import CHECKS, ParameterError, resolve
-from kdcore.profiles import PROFILES
+from kdcore.params import ParameterError, parameters_cell, resolve
 from kdcore.splits import holdout_split
 from kdcore.teachers import train_or_load
 
@@ -147,11 +148,27 @@ def test_chapter_1_refuses_a_bad_value_before_any_work(tmp_path, monkeypatch, na
     assert allowed in error.evalue  # what is allowed
 
 
+@pytest.mark.slow
+def test_chapter_1_refuses_an_unknown_name_with_a_suggestion_before_any_work(tmp_path, monkeypatch):
+    """papermill only warns about a name the parameters cell lacks; the validation cell refuses it."""
+    error = _run_expecting_failure(CHAPTER_1, {"temprature": 2}, tmp_path, monkeypatch)
+    assert error.ename == "ParameterError"
+    assert error.evalue.startswith("temprature=2 is not a parameter of chapter 'kd_basics'; did you mean temperature?")
+    assert "papermill --help-notebook book/01_kd_basics.ipynb" in error.evalue
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(torch.cuda.device_count() > 7, reason="this machine has a cuda:7")
+def test_chapter_1_refuses_a_device_this_machine_lacks(tmp_path, monkeypatch):
+    error = _run_expecting_failure(CHAPTER_1, {"device": "cuda:7"}, tmp_path, monkeypatch)
+    assert error.ename == "ParameterError" and error.evalue.startswith("device='cuda:7' is not allowed: must be auto")
+
+
 SPARSITY_CHAPTERS = [
     (nb, name)
     for nb in chapter_notebooks(BOOK)
     for name in ("sparsity", "sparsities")
-    if name in PROFILES.get(chapter_key(nb), {}).get("book", {})
+    if name in CHAPTERS[chapter_key(nb)].params
 ][:1]  # one kernel is enough: the check is the same function for every chapter (tested below via resolve)
 
 
@@ -207,9 +224,9 @@ def _bad_values(tmp_path: Path) -> list[tuple[str, object, str]]:
     ]
 
 
-@pytest.mark.parametrize("chapter", sorted(PROFILES))
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_every_chapter_refuses_every_bad_value_it_could_receive(tmp_path, chapter):
-    names = {"profile", *PROFILES[chapter]["book"]}
+    names = {"profile", *CHAPTERS[chapter].params}
     tested = 0
     for name, value, allowed in _bad_values(tmp_path):
         if name not in names:
@@ -226,7 +243,7 @@ def test_every_chapter_refuses_every_bad_value_it_could_receive(tmp_path, chapte
 
 def test_sparsity_checks_refuse_values_outside_0_1():
     for name in ("sparsity", "sparsities"):
-        check = CHECKS[name]
+        check = CHAPTERS["prune_then_distill"].params[name].check
         wrap = (lambda v: v) if name == "sparsity" else (lambda v: [v])
         assert check(wrap(0.0)) is None and check(wrap(0.99)) is None
         assert all(check(wrap(v)) for v in (1.0, 1.5, -0.01, float("nan"), "0.5", True))
@@ -259,12 +276,13 @@ def test_an_output_dir_that_can_be_created_is_accepted_and_not_created(tmp_path)
 # --- static rules every chapter and profile must follow -----------------------------------------------------
 
 
-@pytest.mark.parametrize("chapter", sorted(PROFILES))
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS))
 def test_every_profile_value_has_a_check_and_passes_it(chapter):
-    """A name without a check in CHECKS would be accepted unvalidated: every chapter's names need one."""
-    for profile, values in PROFILES[chapter].items():
-        unchecked = sorted(set(values) - set(CHECKS))
-        assert not unchecked, f"{chapter}/{profile}: add checks to kdcore.params.CHECKS for {unchecked}"
+    """Every parameter has a check, every override names a parameter, and the published values pass."""
+    spec = CHAPTERS[chapter]
+    assert all(callable(p.check) and p.help for p in spec.params.values())
+    for profile in ("book", "smoke", "paper"):
+        assert set(getattr(spec, profile, {})) <= set(spec.params)
         resolve(chapter, profile=profile)  # the published values themselves are valid
 
 
@@ -273,7 +291,8 @@ def test_every_chapter_validates_its_parameters_before_any_work(notebook):
     nb = nbformat.read(notebook, 4)
     index = _parameters_index(nb)
     key = chapter_key(notebook)
-    assert key in PROFILES, f"{notebook.name}: chapter key {key!r} has no entry in kdcore.profiles.PROFILES"
+    assert key in CHAPTERS, f"{notebook.name}: chapter key {key!r} has no spec in kdcore.chapters.CHAPTERS"
+    assert nb.cells[index].source == parameters_cell(key), f"{notebook.name}: run scripts/sync_parameters.py"
 
     before = [c for c in nb.cells[:index] if c.cell_type == "code"]
     assert all('find_spec("kdcore")' in c.source for c in before), (
@@ -290,12 +309,10 @@ def test_every_chapter_validates_its_parameters_before_any_work(notebook):
         targets = [statement.target] if isinstance(statement, ast.AnnAssign) else statement.targets
         name = targets[0].id
         declared.add(name)
-        if name != "profile":
-            assert isinstance(statement.value, ast.Constant) and statement.value.value is None, (
-                f"{notebook.name}: parameter {name} must default to None (the profile's value)"
-            )
-    unknown = sorted(declared - {"profile", *PROFILES[key]["book"]})
-    assert not unknown, f"{notebook.name}: parameters {unknown} are not in PROFILES[{key!r}]; they would be ignored"
+        assert isinstance(statement.value, ast.Constant) and statement.value.value is None, (
+            f"{notebook.name}: parameter {name} must default to None (the profile's value)"
+        )
+    assert declared == {"profile", *CHAPTERS[key].params}, f"{notebook.name}: the cell must declare every parameter"
 
     statements = ast.parse(_validation_cell(nb).source).body
     calls = [i for i, s in enumerate(statements) if _calls_validation(s)]
