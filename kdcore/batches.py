@@ -128,4 +128,6 @@ class DeviceBatches:
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+        # Generator.set_state takes a CPU byte tensor, also for a CUDA generator; a checkpoint loaded with
+        # map_location="cuda" holds it on the GPU, which used to crash every resume on CUDA
+        self.generator.set_state(state["generator"].cpu())

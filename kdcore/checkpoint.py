@@ -8,6 +8,7 @@ arbitrary pickled objects.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -42,6 +43,30 @@ def _atomic_write(path: str | os.PathLike, write) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike):
+    """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block.
+
+    Two processes that would make the same file (two batch workers training one teacher, or downloading one
+    dataset) take turns: the second waits, then finds the first one's result. POSIX ``flock``: the lock
+    goes away with the process, so a killed worker never leaves a stale lock behind. Where ``fcntl`` does not
+    exist (Windows), the block runs unlocked.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def save_checkpoint(obj: Any, path: str | os.PathLike) -> Path:

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import file_lock
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 DEFAULT_DOWNLOAD_DIR = Path.home() / ".cache" / "kdcore" / "data"
 
@@ -137,8 +139,9 @@ def _download_fashion_mnist() -> Path:
     from torchvision.datasets import FashionMNIST  # imported late: torchvision costs ~2.5 s to import
 
     root = DEFAULT_DOWNLOAD_DIR
-    for train in (True, False):
-        FashionMNIST(root, train=train, download=True)
+    with file_lock(root / ".download.lock"):  # parallel workers take turns: one downloads, the rest find it
+        for train in (True, False):
+            FashionMNIST(root, train=train, download=True)
     return root / "FashionMNIST" / "raw"
 
 
@@ -148,7 +151,8 @@ def load_cifar(name: str = "cifar10", data_dir: str | os.PathLike | None = None)
 
     root = Path(data_dir or os.environ.get("KDCORE_DATA_DIR") or DEFAULT_DOWNLOAD_DIR)
     cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
-    splits = [cls(root, train=train, download=True) for train in (True, False)]
+    with file_lock(root / ".download.lock"):  # parallel workers take turns: one downloads, the rest find it
+        splits = [cls(root, train=train, download=True) for train in (True, False)]
     tensors = []
     for split in splits:
         x = torch.from_numpy(split.data).permute(0, 3, 1, 2).contiguous()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -141,10 +142,11 @@ def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
         "retrain": recipe.retrain.to_dict(),
     }
 
-    def prune_and_retrain(model: nn.Module) -> list:
+    def prune_and_retrain(model: nn.Module, partial: Path) -> list:
         params = prue_prunable(model) if recipe.scope == "prue" else prunable_parameters(model)
         prune_global(params, pruning_scores(model, params, recipe.criterion, bench), step)
-        return list(fit(CrossEntropy(model), bench.train, recipe.retrain, bench.val, progress=False))
+        # a killed retraining resumes from `partial`: the pruning above is deterministic, so it is redone
+        return fit(CrossEntropy(model), bench.train, recipe.retrain, bench.val, checkpoint=partial, progress=False)
 
     name = f"{recipe.arch}-{recipe.criterion}-{round(100 * recipe.sparsity)}"
     return derive_or_load(start, key, prune_and_retrain, name)

@@ -48,12 +48,13 @@ class Distiller(Objective):
 
     The teacher is always in eval mode (BatchNorm uses running statistics, dropout is off) and runs under
     ``no_grad``, whatever mode the fit loop puts this module in. (The PrUE code left its teacher in train
-    mode during distillation; we do not.)
+    mode during distillation; we do not.) On CUDA it is the fast copy of
+    :func:`kdcore.fit.prepare_teacher` (bf16 weights, channels_last); on CPU it is the teacher itself.
     """
 
     def __init__(self, student: nn.Module, teacher: nn.Module):
         super().__init__(student)
-        self.teacher = teacher.eval().requires_grad_(False)
+        self.teacher = _frozen(teacher)
         self.cached_logits: torch.Tensor | None = None
 
     @property
@@ -85,3 +86,14 @@ class Distiller(Objective):
         on_gpu = batches.x.is_cuda  # a bf16 teacher copy (kdcore.fit.prepare_teacher) needs autocast there
         with torch.autocast("cuda", torch.bfloat16, enabled=on_gpu):
             self.cached_logits = torch.cat([self.teacher(x).float() for x in batches.x.split(1024)])
+
+
+def _frozen(teacher: nn.Module) -> nn.Module:
+    """The teacher a distiller runs: on CUDA a bf16 channels-last copy (no weight casts at every step under
+    fit's autocast; the original keeps its fp32 weights for evaluation and the cache), elsewhere itself."""
+    weight = next(teacher.parameters(), None)
+    if weight is not None and weight.is_cuda:
+        from .fit import prepare_teacher  # fit imports this module
+
+        return prepare_teacher(teacher, weight.device)
+    return teacher.eval().requires_grad_(False)

@@ -10,6 +10,7 @@ damaged or tampered cache file (say, an interrupted copy) is never silently retr
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from . import distributed
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import file_lock, load_checkpoint, save_checkpoint
 from .fit import History, TrainConfig, fit, prepare_model
 from .models import build_model
 from .objectives import CrossEntropy, Objective
@@ -99,43 +100,62 @@ def train_or_load(
     path = cache_dir() / "teachers" / f"{arch}-{digest}.pt"
     seed_everything(seed)
     model = prepare_model(build_from_spec(key["model"]), train.device)
-    if path.exists():
-        saved = load_checkpoint(path, map_location=train.device)
-        model.load_state_dict(saved["model"])
-        history, cached = History(saved["history"]), True
-    else:
+
+    def train_it() -> History:
         partial = path.with_suffix(".partial.pt")
         history = fit(objective(model), train, config, val, checkpoint=partial, progress=progress)
         if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
             save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
             partial.unlink(missing_ok=True)
         distributed.barrier()
-        cached = False
+        return history
+
+    history, cached = _load_or_make(path, model, train_it)
     model.eval()
     return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
 
 
+def _load_or_make(path: Path, model: nn.Module, make: Callable[[], History]) -> tuple[History, bool]:
+    """Load ``path`` into ``model`` if it exists, else ``make()`` it, under a lock on the path.
+
+    The lock makes two processes that want the same file (``kdcore-batch --workers 2``) take turns: the
+    second finds the first one's file instead of training over the same ``.partial.pt``. Under torchrun the
+    ranks train together, so they take no lock (rank 0 alone writes).
+    """
+    lock = contextlib.nullcontext() if distributed.is_distributed() else file_lock(path.with_suffix(".lock"))
+    with lock:
+        if path.exists():
+            saved = load_checkpoint(path, map_location="cpu")  # load_state_dict copies onto the model's device
+            load_pruned_state_dict(model, saved["model"])  # masks, where the file has them
+            return History(saved["history"]), True
+        return make(), False
+
+
 def derive_or_load(
-    source: nn.Module, key: dict, derive: Callable[[nn.Module], list], name: str
+    source: nn.Module, key: dict, derive: Callable[[nn.Module, Path], list], name: str
 ) -> tuple[nn.Module, dict]:
-    """A model derived from ``source`` (pruned and retrained, say) by ``derive(copy)``, made once and cached.
+    """A model derived from ``source`` (pruned and retrained, say) by ``derive(copy, partial)``, made once
+    and cached.
 
     ``derive`` changes its copy of ``source`` in place (masks included: they are buffers, saved with the
-    weights) and returns a history; ``key`` must say everything that defines the result (the source's hash
+    weights) and returns a history; it should pass ``partial`` to :func:`~kdcore.fit.fit` as its checkpoint,
+    so a killed retraining resumes. ``key`` must say everything that defines the result (the source's hash
     first). The file sits beside the trained teachers, under ``cache_dir()/derived``.
     """
     digest = config_hash(key)
     path = cache_dir() / "derived" / f"{name}-{digest}.pt"
     model = copy.deepcopy(source)
-    if path.exists():
-        saved = load_checkpoint(path, map_location=next(source.parameters()).device)
-        load_pruned_state_dict(model, saved["model"])
-        history, cached = History(saved["history"]), True
-    else:
-        history, cached = History(derive(model)), False
+
+    def derive_it() -> History:
+        partial = path.with_suffix(".partial.pt")
+        history = History(derive(model, partial))
         if distributed.is_main():
             save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
+            partial.unlink(missing_ok=True)
         distributed.barrier()
+        return history
+
+    history, cached = _load_or_make(path, model, derive_it)
     model.eval()
     return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
 
