@@ -33,7 +33,7 @@ from .prune import (
 from .recipes import Plain, Pruned, Recipe
 from .seeding import pin_threads, resolve_device, seed_everything
 from .splits import Split, Splits, holdout_split
-from .teachers import derive_or_load, train_or_load
+from .teachers import cached_run, derive_or_load, describe, train_or_load
 
 SPLIT_SEED = 0  # the validation split is the same in every chapter and for every experiment seed
 
@@ -48,6 +48,7 @@ class Bench:
     train: DeviceBatches
     val: DeviceBatches
     test: DeviceBatches
+    resume_runs: bool = False  # cache finished student runs and resume killed ones (the paper profile)
 
     @property
     def data(self) -> ImageData:
@@ -90,7 +91,9 @@ def prepare(P: Params) -> Bench:
     eval_batch = max(P.batch_size, 1024)
     val = DeviceBatches(splits.val, data.mean, data.std, eval_batch, **common)
     test = DeviceBatches(splits.test, data.mean, data.std, eval_batch, **common)
-    return Bench(P, device, splits, train, val, test)
+    # At the paper profile a student trains for hours: each is checkpointed and, once done, cached, so a
+    # re-run after a crash or pre-emption redoes nothing. Book runs take seconds and always train afresh.
+    return Bench(P, device, splits, train, val, test, resume_runs=getattr(P, "profile", None) == "paper")
 
 
 def train_config(P: Params, epochs: int, seed: int = 0, lr: float | None = None) -> TrainConfig:
@@ -211,7 +214,17 @@ def train_student(
     config = config or train_config(P, epochs or P.student_epochs, seed=seed)
     train = train or bench.train
     objective = objective(model)
-    if isinstance(objective, Distiller) and not train.augments:
-        objective.cache_teacher_logits(train)  # exact without augmentation, and much cheaper on CPU
-    history = fit(objective, train, config, bench.val, restore_best=restore_best, progress=False)
+
+    def train_it(checkpoint: Path | None = None) -> History:
+        if isinstance(objective, Distiller) and not train.augments:
+            objective.cache_teacher_logits(train)  # exact without augmentation, and much cheaper on CPU
+        return fit(objective, train, config, bench.val, restore_best=restore_best, checkpoint=checkpoint,
+                   progress=False)  # fmt: skip
+
+    if bench.resume_runs:
+        key = {"arch": arch, "seed": seed, "split": bench.splits.key, "train_examples": train.num_examples,
+               "train": config.to_dict(), "objective": describe(objective), "restore_best": restore_best}  # fmt: skip
+        history, _ = cached_run(model, key, train_it, name=arch)
+    else:
+        history = train_it()
     return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model, seed)

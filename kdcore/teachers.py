@@ -160,6 +160,47 @@ def derive_or_load(
     return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
 
 
+def cached_run(model: nn.Module, key: dict, train: Callable[[Path], list], name: str) -> tuple[History, bool]:
+    """A student run made once: ``train(partial)`` trains ``model`` (checkpointing to ``partial``), the result
+    is saved under ``cache_dir()/runs``, and a later call with the same ``key`` loads it instead.
+
+    Used at the paper profile, where one student is hours of GPU time: a killed run resumes from its last
+    checkpoint and the finished ones are not redone.
+    """
+    path = cache_dir() / "runs" / f"{name}-{config_hash(key)}.pt"
+
+    def train_it() -> History:
+        partial = path.with_suffix(".partial.pt")
+        history = History(train(partial))
+        if distributed.is_main():
+            save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
+            partial.unlink(missing_ok=True)
+        distributed.barrier()
+        return history
+
+    return _load_or_make(path, model, train_it)
+
+
+def describe(objective: nn.Module) -> dict:
+    """What defines an objective, for a cache key: its class, its number/string settings, and a fingerprint
+    of every frozen network it holds (a distiller's teacher), so another teacher never shares a key."""
+    settings = {k: v for k, v in vars(objective).items() if isinstance(v, (int, float, str, bool)) and k[0] != "_"}
+    teachers = {
+        name: fingerprint(module) for name, module in objective.named_children() if name != "model"
+    }  # the model being trained is not part of what defines the objective
+    return {"class": type(objective).__name__, **settings, **teachers}
+
+
+@torch.no_grad()
+def fingerprint(module: nn.Module) -> list[float]:
+    """Sum and sum of squares of all weights and buffers in float64: cheap, and differs between any two
+    trained networks."""
+    tensors = [t.double() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return [0.0, 0.0]
+    return [float(sum(t.sum() for t in tensors)), float(sum((t * t).sum() for t in tensors))]
+
+
 def load_teacher(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """Load a teacher file written by :func:`train_or_load` (for example a copy of a cached teacher)."""
     saved = load_checkpoint(path, map_location=device)

@@ -5,6 +5,9 @@ import torch
 
 # Headless: chapters skip their sliders (kdcore.params says why); kernels started by nbval and papermill inherit it.
 os.environ.setdefault("KDCORE_WIDGETS", "0")
+# The resume tests kill runs of a few seconds: checkpoint after every epoch (the library default is every 120 s;
+# tests/test_fit.py checks that default path explicitly).
+os.environ.setdefault("KDCORE_CHECKPOINT_EVERY_S", "0")
 
 torch.set_num_threads(1)  # two xdist workers on two cores; also makes CPU results independent of the machine
 

@@ -56,6 +56,22 @@ def test_resume_after_an_interrupted_run_ends_like_an_uninterrupted_one(tmp_path
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), reference_weights))
 
 
+def test_checkpoints_are_written_at_most_every_checkpoint_every_seconds(tmp_path, monkeypatch):
+    written = []
+    import kdcore.fit as fit_module
+
+    monkeypatch.setattr(fit_module, "save_checkpoint", lambda obj, target: written.append(obj["epoch"]))
+    model, train, val = _setup()
+    fit(CrossEntropy(model), train, CONFIG, val, checkpoint=tmp_path / "a.pt", progress=False, checkpoint_every=3600)
+    assert written == []  # a run shorter than the interval writes none: no fsync per epoch
+    fit(CrossEntropy(model), train, CONFIG, val, checkpoint=tmp_path / "b.pt", progress=False, checkpoint_every=0)
+    assert written == list(range(1, CONFIG.epochs))  # every epoch but the last (the caller saves the result)
+    monkeypatch.delenv("KDCORE_CHECKPOINT_EVERY_S")
+    written.clear()
+    fit(CrossEntropy(model), train, CONFIG, val, checkpoint=tmp_path / "c.pt", progress=False)
+    assert written == []  # the default: every 120 s
+
+
 def _interrupted_run(path, stop_after):
     """Run the reference config but stop (as if killed) right after ``stop_after`` epochs were saved."""
     model, train, val = _setup()

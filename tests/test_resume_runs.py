@@ -1,0 +1,36 @@
+"""At the paper profile every student run is checkpointed and cached: a re-run after a kill redoes nothing."""
+
+import pytest
+import torch
+
+from kdcore import experiment
+from kdcore.fit import TrainConfig
+from kdcore.losses import KD
+from kdcore.objectives import CrossEntropy
+from kdcore.params import resolve
+
+CONFIG = TrainConfig(epochs=2, batch_size=128, lr=0.05, crop_padding=4, hflip=True)
+
+
+@pytest.fixture
+def bench():
+    return experiment.prepare(resolve("kd_basics", "paper", dataset="synthetic", device="cpu"))
+
+
+def test_paper_profile_caches_finished_student_runs(bench, tmp_path):
+    assert bench.resume_runs and not experiment.prepare(resolve("kd_basics", "smoke")).resume_runs
+    first = experiment.train_student(bench, "mlp-16", CrossEntropy, seed=0, config=CONFIG)
+    runs = list((tmp_path / "cache" / "runs").glob("*.pt"))
+    assert len(runs) == 1 and not list((tmp_path / "cache" / "runs").glob("*.partial.pt"))
+    again = experiment.train_student(bench, "mlp-16", CrossEntropy, seed=0, config=CONFIG)
+    assert again.history == first.history and again.test_acc == first.test_acc
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), again.model.state_dict().values()))
+
+
+def test_another_teacher_or_seed_is_another_run(bench, tmp_path):
+    teachers = [bench.build("mlp-8") for _ in range(2)]  # two different random teachers
+    for teacher in teachers:
+        experiment.train_student(bench, "mlp-16", lambda s, t=teacher: KD(s, t), seed=0, config=CONFIG)
+    experiment.train_student(bench, "mlp-16", lambda s: KD(s, teachers[0], temperature=2.0), seed=0, config=CONFIG)
+    experiment.train_student(bench, "mlp-16", lambda s: KD(s, teachers[0]), seed=1, config=CONFIG)
+    assert len(list((tmp_path / "cache" / "runs").glob("*.pt"))) == 4
