@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint data browser install html clean
+.PHONY: book test lint data browser vendor install html clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +24,18 @@ data:
 browser:
 	bash scripts/install_browser.sh
 
+# MathJax and the ipywidgets JavaScript from npm (pinned versions, sha512-checked) into _vendor/, so the HTML
+# works offline; a no-op once fetched.
+vendor:
+	bash scripts/vendor_js.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Unit tests, the paper-profile CIFAR path on synthetic data, and nbval over every chapter at the smoke
 # profile (KDCORE_PROFILE reaches the kernels through the environment).
-test: $(STAMP) data browser lint
+test: $(STAMP) data browser vendor lint
 	KDCORE_PROFILE=smoke KDCORE_THREADS=1 KDCORE_WIDGETS=0 $(BIN)/pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=300 tests book
 
@@ -39,7 +44,7 @@ book: $(STAMP) data
 	$(BIN)/python scripts/execute_chapters.py
 	$(MAKE) html
 
-html: $(STAMP)
+html: $(STAMP) vendor
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 
 clean:

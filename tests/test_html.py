@@ -1,10 +1,26 @@
-"""The built book in a real headless browser (Debian's chromium; ``scripts/install_browser.sh`` installs it).
+"""The built book as a reader sees it, offline, in a real headless browser (Debian's chromium;
+``scripts/install_browser.sh`` installs it).
 
-The book is built here as ``make html`` builds it (stored outputs, warnings are errors), into a temporary
-folder. Then chromium opens every page of the table of contents and, through the DevTools protocol over a
-pipe (no extra Python package), reports what a reader would see: the page loaded, every image decoded
-(``naturalWidth > 0``), at least one image per figure the notebook holds, no error output, and, on
-chapter pages, the Colab launch link to the notebook on GitHub.
+The book is built here as ``make html`` builds it (stored outputs, warnings are errors, the JavaScript
+vendored from npm by ``scripts/vendor_js.sh``), into a temporary folder. Then chromium, with every host name
+unresolvable and every proxy connection refused (so nothing can come from the network), opens every page of
+the table of contents at a desktop width and reports, through the DevTools protocol over a pipe (no extra
+Python package), what a reader would see:
+
+* the page loaded, with one title, and requested nothing from the network: every script, style, font and
+  image is a local file;
+* every image decoded, and every figure is drawn at least :data:`MIN_FIGURE_SCALE` of its natural width
+  (figures are drawn at 100 dpi with 9 pt or larger text, so their text renders at 9 px or more);
+* tables are HTML tables: no raw Markdown pipe table (``| --- |``) in the text, and a table wider than the
+  column scrolls inside it;
+* the math is typeset: MathJax ran, left no TeX error and no raw ``\\(``, ``\\[`` or ``$$`` in the text;
+* every "chapter N" in the prose is a link;
+* no code box is cut off at its edge (long lines wrap);
+* no cell shows an error or a traceback; saved widgets (progress bars) are drawn;
+* chapter pages have at least one image per figure their notebook holds, and the Colab launch link.
+
+A full-page screenshot of every page is saved to ``_build/screenshots/<page>.png`` and the measurements to
+``_build/screenshots/pages.json`` (figures, tables, smallest figure scale and text size per page).
 """
 
 import base64
@@ -13,9 +29,11 @@ import os
 import re
 import select
 import shutil
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -24,6 +42,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+VIEWPORT = (1280, 900)  # a laptop browser window; the book theme's text column is then about 700 px wide
+MIN_FIGURE_SCALE = 0.72  # 9 pt at 100 dpi is 12.5 px; drawn at ≥ 0.72 of its size it stays ≥ 9 px
 
 
 def toc_files(node=None) -> list[str]:
@@ -48,11 +69,18 @@ CHAPTERS = [p for p in PAGES if re.fullmatch(r"book/\d\d_\w+", p)]
 
 
 class Chromium:
-    """Headless chromium driven through the DevTools protocol over ``--remote-debugging-pipe``."""
+    """Headless chromium driven through the DevTools protocol over ``--remote-debugging-pipe``.
+
+    The network is cut off inside the browser: no host name resolves and every proxied connection goes to a
+    closed local port, so a page that needs a CDN shows what an offline reader sees (and the test sees the
+    attempt in the page's network events).
+    """
 
     FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
              "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--remote-debugging-pipe")  # fmt: skip
+             "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+             "--proxy-bypass-list=<-loopback>", "--hide-scrollbars", "--force-device-scale-factor=1",
+             f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "--remote-debugging-pipe")  # fmt: skip
 
     def __init__(self, binary: str, profile: Path):
         to_chrome, self._write = os.pipe()
@@ -71,6 +99,7 @@ class Chromium:
         os.close(to_chrome)
         os.close(from_chrome)
         self._buffer, self._id = b"", 0
+        self.events: list[dict] = []  # protocol events (network requests, console) of attached pages
 
     def send(self, method: str, session: str | None = None, timeout: float = 60, **params):
         self._id += 1
@@ -87,19 +116,30 @@ class Chromium:
                 self._buffer += chunk
             raw, self._buffer = self._buffer.split(b"\0", 1)
             reply = json.loads(raw)
-            if reply.get("id") == self._id:
+            if "method" in reply and "id" not in reply:
+                self.events.append(reply)
+            elif reply.get("id") == self._id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
 
-    def evaluate(self, session: str, expression: str):
-        return self.send("Runtime.evaluate", session, expression=expression, returnByValue=True)["result"].get("value")
+    def evaluate(self, session: str, expression: str, timeout: float = 60):
+        """The value of a JavaScript expression in the page; a promise is awaited."""
+        result = self.send("Runtime.evaluate", session, timeout=timeout, expression=expression, returnByValue=True,
+                           awaitPromise=True)  # fmt: skip
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression[:60]}…: {result['exceptionDetails']}")
+        return result["result"].get("value")
 
     def open(self, url: str, timeout: float = 60) -> tuple[str, str]:
-        """Open ``url`` in a new tab and wait until it and all its images have loaded."""
-        target = self.send("Target.createTarget", url=url)["targetId"]
+        """Open ``url`` in a new tab, recording its network requests, and wait until it and its images loaded."""
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
         session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        loaded = (  # a new tab starts on about:blank, which is 'complete' at once: wait for the page itself
+        self.send("Network.enable", session)
+        self.send("Emulation.setDeviceMetricsOverride", session, width=VIEWPORT[0], height=VIEWPORT[1],
+                  deviceScaleFactor=1, mobile=False)  # fmt: skip
+        self.send("Page.navigate", session, url=url)
+        loaded = (
             f"location.href === {json.dumps(url)} && document.readyState === 'complete'"
             " && [...document.images].every(i => i.complete)"
         )
@@ -109,6 +149,25 @@ class Chromium:
                 raise TimeoutError(f"{url} did not finish loading in {timeout} s")
             time.sleep(0.1)
         return target, session
+
+    def requests(self, session: str) -> list[str]:
+        """The URLs the page at ``session`` requested so far."""
+        return [e["params"]["request"]["url"] for e in self.events
+                if e.get("sessionId") == session and e["method"] == "Network.requestWillBeSent"]  # fmt: skip
+
+    def screenshot(self, session: str, path: Path) -> None:
+        """A full-page PNG of the page (the whole scroll height, at the viewport's width)."""
+        height = min(int(self.send("Page.getLayoutMetrics", session)["cssContentSize"]["height"]), 30000)
+        # a window as tall as the page (capturing beyond the viewport mis-places scrolled boxes)
+        self.send("Emulation.setDeviceMetricsOverride", session, width=VIEWPORT[0], height=height,
+                  deviceScaleFactor=1, mobile=False)  # fmt: skip
+        shot = self.send("Page.captureScreenshot", session, timeout=120, format="png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    def close_tab(self, target: str, session: str) -> None:
+        self.send("Target.closeTarget", targetId=target)
+        self.events = [e for e in self.events if e.get("sessionId") != session]
 
     def close(self):
         try:
@@ -125,6 +184,9 @@ def html(tmp_path_factory) -> Path:
     """The book built as `make html` builds it; KDCORE_HTML_DIR=_build/html reuses a build (while developing)."""
     if os.environ.get("KDCORE_HTML_DIR"):
         return Path(os.environ["KDCORE_HTML_DIR"]).resolve()
+    vendored = subprocess.run(["bash", str(ROOT / "scripts" / "vendor_js.sh")], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)  # fmt: skip
+    assert vendored.returncode == 0, f"scripts/vendor_js.sh failed:\n{vendored.stdout}\n{vendored.stderr}"
     out = tmp_path_factory.mktemp("book")
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--all", "-W", "-n",
                "--keep-going", "--path-output", str(out)]  # fmt: skip
@@ -143,21 +205,138 @@ def browser(tmp_path_factory):
     chromium.close()
 
 
-PAGE_REPORT = """JSON.stringify({
-  title: document.title,
-  headings: document.querySelectorAll('article.bd-article h1').length,
-  images: [...document.images].map(i => ({src: i.getAttribute('src'), width: i.naturalWidth})),
-  errors: document.querySelectorAll('.output.error, .output.traceback, .output.stderr .traceback').length,
-  tracebacks: document.body.innerText.includes('Traceback (most recent call last)'),
-  colab: [...document.querySelectorAll('a[href^="https://colab.research.google.com/"]')].map(a => a.href),
-})"""
+# Everything the checks need from a page, measured in the page once MathJax has typeset it and the saved
+# widgets have been drawn (or a few seconds have passed).
+PAGE_REPORT = r"""(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]').length;
+  const drawn = () => document.querySelectorAll('.jupyter-widgets, .widget-subarea > *').length;
+  for (let i = 0; views && !drawn() && i < 50; i++) await sleep(100);
+
+  const article = document.querySelector('article.bd-article') || document.body;
+  const column = article.getBoundingClientRect();
+  // the text of the page outside the elements matching `skip`, one string per text node
+  const texts = skip => {
+    const out = [], walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode())
+      if (!n.parentElement.closest(skip)) out.push(n);
+    return out;
+  };
+  const code = 'script, style, pre, code, .cell_input, mjx-container, mjx-assistive-mml';
+
+  const rawTables = texts('script, style, .cell_input').map(n => n.textContent)
+    .filter(t => /\|\s*:?-{3,}:?\s*(\||$)/m.test(t)).map(t => t.trim().slice(0, 80));
+  const rawMath = texts(code).map(n => n.textContent)
+    .filter(t => /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\$[^$\n]*(\\[a-zA-Z]+|[_^]\{)[^$\n]*\$/.test(t))
+    .map(t => t.trim().slice(0, 80));
+  const unlinked = [];
+  for (const n of texts(code)) {
+    for (const m of n.textContent.matchAll(/\bchapters?\s+\d+/gi))
+      if (!n.parentElement.closest('a')) unlinked.push(m[0]);
+  }
+
+  const images = [...article.querySelectorAll('img')].map(i => {
+    const r = i.getBoundingClientRect();
+    return {src: i.getAttribute('src'), natural: i.naturalWidth, shown: r.width, visible: r.width > 0 && r.height > 0};
+  });
+  const overflowing = [...article.querySelectorAll('table')].filter(t => {
+    if (t.getBoundingClientRect().right <= column.right + 1) return false;
+    for (let e = t.parentElement; e && e !== article; e = e.parentElement)
+      if (['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) return false;
+    return true;
+  }).length;
+  // code (cell inputs, code blocks in the prose) must show every character: no box scrolls sideways;
+  // lines longer than the box wraps (kdcore.css) are counted, and so are outputs cut at the box's edge
+  const codeBoxes = [...article.querySelectorAll('div[class*="highlight-"]:not(.output) pre')];
+  const cutCode = codeBoxes.filter(p => p.scrollWidth > p.clientWidth + 1).length;
+  let wrappedLines = 0;
+  for (const p of codeBoxes) {
+    const probe = document.createElement('span');
+    probe.textContent = 'x'.repeat(100);
+    probe.style.whiteSpace = 'pre';
+    p.appendChild(probe);
+    const style = getComputedStyle(p), charWidth = probe.getBoundingClientRect().width / 100;
+    probe.remove();
+    const inner = p.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const fits = Math.floor(inner / charWidth);
+    wrappedLines += p.textContent.split('\n').filter(line => line.length > fits).length;
+  }
+  const cutOutputs = [...article.querySelectorAll('.cell_output pre')]
+    .filter(p => p.scrollWidth > p.clientWidth + 1).length;
+  let minText = Infinity;
+  for (const n of texts('script, style, mjx-container, mjx-assistive-mml'))
+    if (n.textContent.trim() && n.parentElement.getClientRects().length)
+      minText = Math.min(minText, parseFloat(getComputedStyle(n.parentElement).fontSize));
+  const outputText = [...article.querySelectorAll('.cell_output')].map(o => o.textContent).join('\n');
+  const external = [...document.querySelectorAll('script[src], link[href], img[src], iframe[src]')]
+    .filter(e => !(e.tagName === 'LINK' && /\b(next|prev|index|search|canonical|alternate)\b/.test(e.rel)))
+    .map(e => e.getAttribute('src') || e.getAttribute('href')).filter(u => /^(https?:)?\/\//.test(u));
+
+  return JSON.stringify({
+    title: document.title,
+    headings: article.querySelectorAll('h1').length,
+    column: column.width,
+    images, overflowing, cutCode, wrappedLines, cutOutputs, external, rawTables, rawMath, unlinked,
+    minText: minText === Infinity ? null : minText,
+    tables: article.querySelectorAll('table').length,
+    mathSources: article.querySelectorAll('.math').length,
+    mathTypeset: article.querySelectorAll('mjx-container').length,
+    mathErrors: article.querySelectorAll('mjx-merror').length,
+    mathjax: !!(window.MathJax && MathJax.startup),
+    widgetViews: views, widgetsDrawn: drawn(),
+    errors: article.querySelectorAll('.output.error, .output.traceback, .output.stderr .traceback').length,
+    tracebacks: article.innerText.includes('Traceback (most recent call last)')
+      || /^\s*\w*(Error|Exception): /m.test(outputText),
+    colab: [...document.querySelectorAll('a[href^="https://colab.research.google.com/"]')].map(a => a.href),
+  });
+})()"""
 
 
-def page_report(browser: Chromium, url: str) -> dict:
+def page_report(browser: Chromium, url: str, screenshot: Path | None = None) -> dict:
     target, session = browser.open(url)
     report = json.loads(browser.evaluate(session, PAGE_REPORT))
-    browser.send("Target.closeTarget", targetId=target)
+    report["requests"] = [u for u in browser.requests(session) if not re.match(r"(file|data|blob|about):", u)]
+    if screenshot is not None:
+        browser.screenshot(session, screenshot)
+    browser.close_tab(target, session)
     return report
+
+
+def problems(report: dict) -> list[str]:
+    """What a reader would see wrong on a page, one sentence each (empty: nothing)."""
+    found = []
+    if not report["title"] or report["headings"] != 1:
+        found.append(f"{report['headings']} h1 headings (one title expected)")
+    if report["requests"] or report["external"]:
+        found.append(f"needs the network: {sorted(set(report['requests'] + report['external']))[:5]}")
+    broken = [i["src"] for i in report["images"] if i["natural"] == 0]
+    if broken:
+        found.append(f"images that did not load: {broken}")
+    small = [f"{i['src']} at {i['shown'] / i['natural']:.2f}" for i in report["images"]
+             if i["visible"] and i["natural"] and i["shown"] / i["natural"] < MIN_FIGURE_SCALE]  # fmt: skip
+    if small:
+        found.append(f"figures shrunk below {MIN_FIGURE_SCALE} of their size, so their text is under 9 px: {small}")
+    if report["rawTables"]:
+        found.append(f"raw Markdown tables in the text: {report['rawTables'][:3]}")
+    if report["overflowing"]:
+        found.append(f"{report['overflowing']} table(s) wider than the column and not scrollable")
+    if report["mathSources"] and (not report["mathjax"] or report["mathTypeset"] < report["mathSources"]):
+        found.append(f"math not typeset: {report['mathTypeset']} of {report['mathSources']} formulas (MathJax "
+                     f"{'ran' if report['mathjax'] else 'did not load'})")  # fmt: skip
+    if report["mathErrors"]:
+        found.append(f"{report['mathErrors']} TeX error(s) in the typeset math")
+    if report["rawMath"]:
+        found.append(f"raw TeX in the text: {report['rawMath'][:3]}")
+    if report["unlinked"]:
+        found.append(f"chapter mentions that are not links: {report['unlinked']}")
+    if report["errors"] or report["tracebacks"]:
+        found.append("an error output or traceback")
+    if report["cutCode"]:
+        found.append(f"{report['cutCode']} code box(es) cut off at the edge (scrolling sideways)")
+    if report["widgetViews"] and not report["widgetsDrawn"]:
+        found.append(f"{report['widgetViews']} saved widget(s) not drawn (widget JavaScript missing?)")
+    return found
 
 
 def figures_in(notebook: Path) -> int:
@@ -165,24 +344,38 @@ def figures_in(notebook: Path) -> int:
     return sum("image/png" in out.get("data", {}) for cell in cells if cell.cell_type == "code" for out in cell.outputs)
 
 
+MEASURED: dict[str, dict] = {}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
-def test_page_loads_shows_its_figures_and_has_no_error_output(page, html, browser):
+def test_page_as_a_reader_sees_it(page, html, browser):
     path = html / f"{page}.html"
     assert path.is_file(), f"{page}.html was not built"
-    report = page_report(browser, path.as_uri())
-    assert report["title"] and report["headings"] == 1, report
-    broken = [i["src"] for i in report["images"] if i["width"] == 0]
-    assert not broken, f"images that did not load: {broken}"
-    assert report["errors"] == 0 and not report["tracebacks"], f"{page} shows an error output"
+    report = page_report(browser, path.as_uri(), SCREENSHOTS / f"{Path(page).name}.png")
+    shown = [i for i in report["images"] if i["visible"] and i["natural"]]
+    MEASURED[page] = {
+        "figures": len(report["images"]), "tables": report["tables"], "formulas": report["mathTypeset"],
+        "min_figure_scale": round(min((i["shown"] / i["natural"] for i in shown), default=1.0), 3),
+        # 9 pt at 100 dpi (the smallest text report.STYLE draws) is 12.5 px, times the figure's scale
+        "min_figure_text_px": round(12.5 * min((i["shown"] / i["natural"] for i in shown), default=1.0), 1),
+        "min_text_px": report["minText"], "code_lines_wrapped": report["wrappedLines"],
+        "outputs_cut": report["cutOutputs"], "column_px": report["column"],
+        "screenshot": str(SCREENSHOTS / f"{Path(page).name}.png"),
+    }  # fmt: skip
+    (SCREENSHOTS / "pages.json").write_text(json.dumps(MEASURED, indent=1))
+    found = problems(report)
     if page in CHAPTERS:
-        notebook = ROOT / f"{page}.ipynb"
-        figures = figures_in(notebook)
-        assert figures >= 1, f"{page} has no figure (were its outputs committed?)"
-        assert len(report["images"]) >= figures, f"{page}: {figures} figures in the notebook, fewer images shown"
+        figures = figures_in(ROOT / f"{page}.ipynb")
+        if figures < 1:
+            found.append("no figure (were its outputs committed?)")
+        if len(report["images"]) < figures:
+            found.append(f"{figures} figures in the notebook, {len(report['images'])} images shown")
         repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
         colab = f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/{page}.ipynb"
-        assert colab in report["colab"], f"no Colab launch link to {colab}: {report['colab']}"
+        if colab not in report["colab"]:
+            found.append(f"no Colab launch link to {colab}: {report['colab']}")
+    assert not found, f"{page} (screenshot {MEASURED[page]['screenshot']}):\n- " + "\n- ".join(found)
 
 
 def test_the_table_of_contents_lists_the_chapters_in_order():
@@ -191,18 +384,50 @@ def test_the_table_of_contents_lists_the_chapters_in_order():
         assert any((ROOT / f"{page}{ext}").is_file() for ext in (".md", ".ipynb")), page
 
 
+def test_no_static_folder_injects_the_vendored_javascript():
+    """Jupyter Book 1 adds every .js and .css under every html_static_path to every page once a `_static`
+    folder exists: MathJax's and the widget manager's files would then load on every page, in any order."""
+    assert not (ROOT / "_static").exists(), "move _static/ into _assets/ (see _config.yml)"
+    paths = CONFIG["sphinx"]["config"]["html_static_path"]
+    assert "_vendor" in paths and CONFIG["sphinx"]["config"]["mathjax_path"].startswith("mathjax/")
+
+
 @pytest.mark.slow
-def test_the_checks_see_a_broken_image_and_an_error_output(browser, tmp_path):
-    (tmp_path / "ok.png").write_bytes(base64.b64decode(PIXEL))
-    page = tmp_path / "broken.html"
-    page.write_text(
-        '<html><head><title>t</title></head><body><article class="bd-article"><h1>T</h1>'
-        '<img src="ok.png"><img src="missing.png"><div class="cell_output"><div class="output traceback">'
-        "<pre>Traceback (most recent call last):</pre></div></div></article></body></html>"
+def test_the_checks_see_what_a_reader_would(browser, tmp_path):
+    """A page with every fault the checks look for, and a clean one: each fault is reported, nothing else."""
+    (tmp_path / "ok.png").write_bytes(png(1, 1))
+    (tmp_path / "wide.png").write_bytes(png(2000, 1))
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        '<html><head><title>t</title><script src="https://cdn.example.org/x.js"></script></head><body>'
+        '<article class="bd-article"><h1>T</h1><img src="ok.png"><img src="missing.png">'
+        '<img src="wide.png" style="width:100%"><p>| a | b |\n|---|---|\n| 1 | 2 |</p>'
+        '<p>see chapter 3 and <a href="x">chapter 4</a></p><span class="math">\\(x^2\\)</span>'
+        '<div class="cell_output"><div class="output traceback"><pre>Traceback (most recent call last):</pre>'
+        "</div></div></article></body></html>"
     )
-    report = page_report(browser, page.as_uri())
-    assert [i["width"] for i in report["images"]] == [1, 0]
-    assert report["errors"] == 1 and report["tracebacks"] and report["headings"] == 1
+    found = problems(page_report(browser, bad.as_uri()))
+    for expected in ("needs the network", "did not load", "shrunk", "raw Markdown tables", "math not typeset",
+                     "raw TeX", "not links: ['chapter 3']", "error output"):  # fmt: skip
+        assert any(expected in p for p in found), (expected, found)
+    assert len(found) == 8, found
+
+    good = tmp_path / "good.html"
+    good.write_text(
+        '<html><head><title>t</title></head><body><article class="bd-article"><h1>T</h1><img src="ok.png">'
+        '<img src="wide.png" style="width:1500px"><div style="overflow-x:auto"><table><tr><td style="width:3000px">'
+        'a</td></tr></table></div><p>see <a href="x">chapter 3</a>, a | b, and $5 or $6</p>'
+        '<div class="cell_input"><pre>"| --- |"  # chapter 2</pre></div></article></body></html>'
+    )
+    assert problems(page_report(browser, good.as_uri())) == []
 
 
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+def png(width: int, height: int) -> bytes:
+    """A grey PNG image of the given size."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
