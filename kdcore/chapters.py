@@ -141,6 +141,7 @@ BOOK_COMMON = {
     "augment": Param(False, check.boolean, "random crops and flips of the training images (CIFAR)"),
     "output_dir": Param("results", check.output_dir, "where the results JSON goes"),
     "widgets": Param(True, check.boolean, "interactive sliders (False: static figures); KDCORE_WIDGETS 0/1 sets it"),
+    "allow_cpu": Param(False, check.boolean, "let the paper profile run without a GPU (it then takes days)"),
 }
 SEEDS = Param(5, check.seeds, "number of seeds (0, 1, …) or a list of seeds")
 TEACHER_PATH = Param(None, check.existing_file, "a teacher file from kdcore's cache to use instead of training one",
@@ -184,9 +185,8 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
     _chapter("pruning", {
         **BOOK_COMMON,
         "seeds": SEEDS.but(default=3, help="number of seeds (0, 1, …) or a list, for the retraining comparisons"),
-        "teacher_path": TEACHER_PATH,
         "sparsities": Param([0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.97, 0.98, 0.99], SPARSITIES,
-                            "sparsities of the one-shot sweep (no retraining)"),
+                            "sparsities of the one-shot sweep without retraining (IMP's rounds are added)"),
         "exclude_output": Param(False, check.boolean, "keep the output layer dense (default: prune it too)"),
         "imp_rate": IMP_RATE.but(default=0.5),
         "imp_targets": Param([0.875, 0.97], check.list_of(FRACTION, "target sparsities in [0, 1)"),
@@ -195,7 +195,10 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "unit_fractions": Param([0.25, 0.5, 0.75, 0.9], check.list_of(FRACTION, "fractions of units in [0, 1)"),
                                 "fractions of hidden units (or channels) removed by structured pruning")},
         {**SMOKE_COMMON, "sparsities": [0.0, 0.5, 0.9], "imp_targets": [0.5, 0.75], "unit_fractions": [0.5]},
-        # prune-then-distill's setting: VGG-19 teacher, 20 % per round, 4 and 7 rounds, 130 epochs per round
+        # prune-then-distill's IMP schedule (its VGG-19 layout, 20 % a round, compared at 4 and 7 rounds, 130
+        # retraining epochs a round), trained and retrained with RepDistiller's CIFAR-100 recipe (PAPER_COMMON:
+        # lr 0.05, batch 64, ×0.1 at 62.5/75/87.5 % of the epochs), not prune-then-distill's own (lr 0.1, ×0.1 at
+        # retraining epochs 39 and 84, wd 2e-4; chapter 6's paper profile has that one)
         {**PAPER_COMMON, "teacher": "vgg19",
          "sparsities": [0.0, 0.2, 0.36, 0.49, 0.59, 0.67, 0.74, 0.79, 0.83, 0.87, 0.9, 0.95, 0.98],
          "imp_rate": 0.2, "imp_targets": [0.59, 0.79], "retrain_epochs": 130, "unit_fractions": [0.25, 0.5, 0.75]},
@@ -230,6 +233,9 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
     _chapter("prune_then_distill", {
         **BOOK_COMMON, "seeds": SEEDS,
         "teacher": BOOK_COMMON["teacher"].but(help="teacher architecture: an MLP (mlp-W1-W2-…) or a VGG (vgg8…vgg19)"),
+        "gamma": Param(0.1, check.number(0, 1, True, False),
+                       "multistep: factor of each lr drop, teachers and students (retraining: 0.1)"),
+        "nesterov": Param(False, check.boolean, "Nesterov momentum in every SGD run, retraining included"),
         "sparsities": Param([0.36, 0.59, 0.79], SPARSITIES, "the pruned teachers' sparsities (nominal, as IMP allows)"),
         "sparsity": SPARSITY.but(help="the pruned teacher the derived student comes from (one of sparsities)"),
         "imp_rate": IMP_RATE,
@@ -246,9 +252,11 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
          "student_labels": 500},
         # the official CIFAR-100 setting: VGG-19 teacher (200 epochs, lr 0.1, ×0.2 at 60/120/160, batch 128),
         # IMP 20 % a round with 130-epoch retraining (lr 0.1, ×0.1 at 39 and 84, wd 2e-4), KD α = 0.95, T = 10
-        # for 200 epochs into VGG-11 and into the student derived from the 79 % teacher (vgg19-rwd-st79)
+        # for 200 epochs (×0.2 at 60/120/160) into VGG-11 and into the student derived from the 79 % teacher
+        # (vgg19-rwd-st79); SGD with Nesterov momentum throughout
         {**PAPER_COMMON, "teacher": "vgg19", "teacher_epochs": 200, "batch_size": 128, "lr": 0.1,
-         "milestones": [0.3, 0.6, 0.8], "sparsities": [0.36, 0.59, 0.79], "sparsity": 0.79, "imp_rate": 0.2,
+         "milestones": [0.3, 0.6, 0.8], "gamma": 0.2, "nesterov": True, "sparsities": [0.36, 0.59, 0.79],
+         "sparsity": 0.79, "imp_rate": 0.2,
          "retrain_epochs": 130, "retrain_lr": 0.1, "retrain_weight_decay": 2e-4, "retrain_milestones": [0.3, 0.646],
          "student": "vgg11", "student_epochs": 200, "student_labels": None, "temperature": 10.0, "w_ce": 0.05,
          "w_kd": 0.95},

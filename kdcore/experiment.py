@@ -20,7 +20,7 @@ from .data import ImageData, load_dataset
 from .fit import History, TrainConfig, evaluate, fit, prepare_model
 from .models import build_model
 from .objectives import CrossEntropy, Distiller, Objective
-from .params import Params
+from .params import ParameterError, Params
 from .prune import (
     magnitude_scores,
     prue_prunable,
@@ -80,6 +80,13 @@ def prepare(P: Params) -> Bench:
     """Load ``P.dataset``, split off validation, and put the three splits on ``P.device`` as batches."""
     pin_threads()
     device = resolve_device(P.device)
+    if getattr(P, "profile", None) == "paper" and device.type == "cpu" and not getattr(P, "allow_cpu", False):
+        raise ParameterError(
+            f"device={P.device!r} is not allowed at the paper profile: it resolved to the CPU, where a paper-profile "
+            f"chapter takes days (torch.cuda.is_available() is {torch.cuda.is_available()}). If this machine has an "
+            f"NVIDIA GPU, its driver may be too old for this torch build (CUDA {torch.version.cuda}: needs driver "
+            "R580 or newer for CUDA 13; see nvidia-smi). Pass allow_cpu=True to run on the CPU anyway."
+        )
     data = load_dataset(P.dataset, P.data_dir)
     splits = holdout_split(data, P.val_fraction, seed=SPLIT_SEED, train_subset=P.train_subset)
     on_gpu = device.type == "cuda"
@@ -222,7 +229,8 @@ def train_student(
                    progress=False)  # fmt: skip
 
     if bench.resume_runs:
-        key = {"arch": arch, "seed": seed, "split": bench.splits.key, "train_examples": train.num_examples,
+        key = {"arch": arch, "shapes": [list(p.shape) for p in model.state_dict().values()], "seed": seed,
+               "split": bench.splits.key, "train_examples": train.num_examples,
                "train": config.to_dict(), "objective": describe(objective), "restore_best": restore_best}  # fmt: skip
         history, _ = cached_run(model, key, train_it, name=arch)
     else:

@@ -27,6 +27,7 @@ def test_chapter_one_runs_with_paper_architectures_on_synthetic_cifar100(tmp_pat
             "student_epochs": 1,
             "seeds": 1,
             "device": "cpu",
+            "allow_cpu": True,  # the paper profile refuses the CPU otherwise (tests/test_resume_runs.py)
             "output_dir": str(tmp_path),
         },
     )

@@ -14,7 +14,14 @@ CONFIG = TrainConfig(epochs=2, batch_size=128, lr=0.05, crop_padding=4, hflip=Tr
 
 @pytest.fixture
 def bench():
-    return experiment.prepare(resolve("kd_basics", "paper", dataset="synthetic", device="cpu"))
+    return experiment.prepare(resolve("kd_basics", "paper", dataset="synthetic", device="cpu", allow_cpu=True))
+
+
+def test_paper_profile_refuses_the_cpu_unless_allowed():
+    from kdcore.params import ParameterError
+
+    with pytest.raises(ParameterError, match=r"device='cpu' is not allowed at the paper profile.*allow_cpu=True"):
+        experiment.prepare(resolve("kd_basics", "paper", dataset="synthetic", device="cpu"))
 
 
 def test_paper_profile_caches_finished_student_runs(bench, tmp_path):
@@ -33,4 +40,6 @@ def test_another_teacher_or_seed_is_another_run(bench, tmp_path):
         experiment.train_student(bench, "mlp-16", lambda s, t=teacher: KD(s, t), seed=0, config=CONFIG)
     experiment.train_student(bench, "mlp-16", lambda s: KD(s, teachers[0], temperature=2.0), seed=0, config=CONFIG)
     experiment.train_student(bench, "mlp-16", lambda s: KD(s, teachers[0]), seed=1, config=CONFIG)
-    assert len(list((tmp_path / "cache" / "runs").glob("*.pt"))) == 4
+    narrower = bench.build("mlp-12")  # e.g. a student derived from a pruned teacher, passed as `model`
+    experiment.train_student(bench, "mlp-16", lambda s: KD(s, teachers[0]), seed=1, config=CONFIG, model=narrower)
+    assert len(list((tmp_path / "cache" / "runs").glob("*.pt"))) == 5

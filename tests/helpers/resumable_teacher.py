@@ -6,6 +6,9 @@ It prints ``resume <epoch>`` (the epoch of the partial checkpoint it starts from
 ``step <n>`` line per optimizer step, then writes the final history (without timings) and a SHA-256 of the
 weights to OUT.json. Run twice with the same cache, it continues where a killed run stopped.
 
+``KDCORE_TEST_DEVICE`` (default ``cpu``) puts the data and model there: the device check runs the kill test
+on CUDA too, where a resume used to crash on the generator state.
+
 For the test only: ``KDCORE_TEST_HANG_AT=<epoch>:<step>`` makes the process stop (sleep) inside that step
 of that epoch, so the test can SIGKILL it at a known point in the middle of an epoch. Sleeping changes no
 number.
@@ -55,8 +58,11 @@ def main(out: str) -> None:
     torch.set_num_threads(1)
     data = synthetic(3000, 100, num_classes=10)
     splits = holdout_split(data, 0.2)
-    train = DeviceBatches(splits.train, data.mean, data.std, BATCH, shuffle=True, crop_padding=2, hflip=True)
-    val = DeviceBatches(splits.val, data.mean, data.std, 256)
+    device = torch.device(os.environ.get("KDCORE_TEST_DEVICE", "cpu"))
+    train = DeviceBatches(
+        splits.train, data.mean, data.std, BATCH, shuffle=True, crop_padding=2, hflip=True, device=device
+    )
+    val = DeviceBatches(splits.val, data.mean, data.std, 256, device=device)
     config = TrainConfig(epochs=EPOCHS, batch_size=BATCH, lr=0.05, schedule="multistep", milestones=(3,), seed=5)
 
     partials = list((cache_dir() / "teachers").glob("*.partial.pt"))
