@@ -30,7 +30,7 @@ from .prune import (
     random_scores,
     snip_scores,
 )
-from .recipes import Plain, Pruned, Recipe
+from .recipes import Distilled, EarlyStopped, Plain, Pruned, Recipe, Retrained
 from .seeding import pin_threads, resolve_device, seed_everything
 from .splits import Split, Splits, holdout_split
 from .teachers import cached_run, derive_or_load, describe, train_or_load
@@ -103,13 +103,15 @@ def prepare(P: Params) -> Bench:
     return Bench(P, device, splits, train, val, test, resume_runs=getattr(P, "profile", None) == "paper")
 
 
-def train_config(P: Params, epochs: int, seed: int = 0, lr: float | None = None) -> TrainConfig:
+def train_config(
+    P: Params, epochs: int, seed: int = 0, lr: float | None = None, weight_decay: float | None = None
+) -> TrainConfig:
     """The chapter's optimizer and schedule for a run of ``epochs`` epochs (milestones are fractions)."""
     return TrainConfig(
         epochs=epochs,
         batch_size=P.batch_size,
         lr=P.lr if lr is None else lr,
-        weight_decay=P.weight_decay,
+        weight_decay=P.weight_decay if weight_decay is None else weight_decay,
         schedule=P.schedule,
         milestones=tuple(max(1, round(m * epochs)) for m in P.milestones),
         crop_padding=4 if P.augment else 0,
@@ -124,21 +126,69 @@ def default_teacher(P: Params, seed: int = 0) -> Plain:
     return Plain(P.teacher, train_config(P, P.teacher_epochs, seed=seed), seed)
 
 
+def unfriendly_teachers(P: Params, seed: int = 0) -> dict[str, Recipe]:
+    """The over-confident teacher of the capacity-gap chapter and its two remedies (the head-to-head chapter
+    reuses all three, so the cache trains each once):
+
+    * ``"over-confident"``: ``P.confident_teacher`` trained for ``P.confident_epochs`` epochs with weight
+      decay ``P.confident_weight_decay`` (otherwise the chapter's optimizer and schedule);
+    * ``"early-stopped"``: that same run, stopped after ``P.stop_epoch`` epochs (Cho & Hariharan 2019);
+    * ``"assistant"``: ``P.assistant`` distilled from it like a student (``P.student_epochs``, ``P.temperature``,
+      ``P.w_ce``, ``P.w_kd``), to teach the student in its place (Mirzadeh et al. 2020).
+    """
+    config = train_config(P, P.confident_epochs, seed=seed, weight_decay=P.confident_weight_decay)
+    confident = Plain(P.confident_teacher, config, seed)
+    assistant = Distilled(P.assistant, train_config(P, P.student_epochs, seed=seed), seed, teacher=confident,
+                          temperature=P.temperature, w_ce=P.w_ce, w_kd=P.w_kd)  # fmt: skip
+    return {"over-confident": confident, "early-stopped": EarlyStopped(confident, P.stop_epoch), "assistant": assistant}
+
+
 def teacher(bench: Bench, recipe: Recipe | None = None) -> tuple[nn.Module, dict]:
     """Any teacher recipe (:mod:`kdcore.recipes`), trained once and cached; pruned ones included.
 
     Returns ``(model, record)``: the model in eval mode on the bench's device, and a record with the cache
-    ``key``, ``hash``, ``path``, training ``history`` and whether it was ``cached``. A pruned recipe first
-    gets its base (or, for IMP, its previous round) through this same function, so every round is cached.
+    ``key``, ``hash``, ``path``, training ``history`` and whether it was ``cached``. A pruned (or retrained)
+    recipe first gets its base (or its previous round) through this same function, so every round is cached;
+    a distilled recipe first gets its teacher; an early-stopped one shares its base's run.
     """
     recipe = recipe or default_teacher(bench.params)
     if isinstance(recipe, Pruned):
         return _pruned_teacher(bench, recipe)
+    if isinstance(recipe, Retrained):
+        return _retrained_teacher(bench, recipe)
+    if isinstance(recipe, EarlyStopped):
+        return _trained_teacher(bench, recipe.base, stop_after=recipe.epoch)
+    return _trained_teacher(bench, recipe)
+
+
+def _trained_teacher(bench: Bench, recipe: Plain, stop_after: int | None = None) -> tuple[nn.Module, dict]:
+    classes, key, big = bench.data.num_classes, recipe.objective_key(), None
+    if isinstance(recipe, Distilled):  # its teacher first (trained or loaded), named in the key by its hash
+        big, big_record = teacher(bench, recipe.teacher)
+        key = {**key, "teacher": big_record["hash"]}
+
+    def objective(model: nn.Module) -> Objective:
+        if big is None:
+            return recipe.objective(model, classes)
+        kd = recipe.objective(model, classes, big)
+        if not bench.train.augments:
+            kd.cache_teacher_logits(bench.train)  # exact without augmentation, as for students
+        return kd
+
     return train_or_load(
-        recipe.arch, bench.splits, recipe.train, bench.train, bench.val,
-        objective=lambda model: recipe.objective(model, bench.data.num_classes),
-        objective_key=recipe.objective_key(), seed=recipe.seed, progress=f"teacher {recipe.arch}",
+        recipe.arch, bench.splits, recipe.train, bench.train, bench.val, objective=objective,
+        objective_key=key, seed=recipe.seed, progress=f"teacher {recipe.arch}", stop_after=stop_after,
     )  # fmt: skip
+
+
+def _retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict]:
+    start, start_record = teacher(bench, recipe.previous_round() or recipe.base)
+    key = {"from": start_record["hash"], "criterion": "none", "retrain": recipe.retrain.to_dict()}
+
+    def retrain(model: nn.Module, partial: Path) -> list:
+        return fit(CrossEntropy(model), bench.train, recipe.retrain, bench.val, checkpoint=partial, progress=False)
+
+    return derive_or_load(start, key, retrain, f"{recipe.arch}-retrained-{recipe.rounds}")
 
 
 def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:

@@ -203,6 +203,7 @@ def fit(
     progress: bool | str = True,
     compile: bool = False,
     checkpoint_every: float | None = None,
+    stop_after: int | None = None,
 ) -> History:
     """Train ``objective.model`` on ``train`` for ``config.epochs`` epochs; return the per-epoch history.
 
@@ -219,6 +220,10 @@ def fit(
             A checkpoint costs a full state dict written and fsynced (50–370 ms on this book's CPU, a large
             share of a fast GPU epoch), so short runs write none and long ones lose at most a few minutes.
             0 writes one after every epoch.
+        stop_after: end after this many epochs of the schedule: an early-stopped run, whose learning rate
+            follows the schedule of ``config.epochs`` up to the stop. With ``checkpoint``, the state at the
+            stop is always written, so a later call for the whole schedule resumes from it (an early-stopped
+            teacher and its full run share their first epochs; see :class:`kdcore.recipes.EarlyStopped`).
         restore_best: at the end, load the weights of the epoch with the best validation accuracy (model
             selection on validation, never on test).
         progress: show a tqdm bar over epochs (a string is used as its description).
@@ -244,10 +249,11 @@ def fit(
     if checkpoint_every is None:
         checkpoint_every = float(os.environ.get("KDCORE_CHECKPOINT_EVERY_S", "120"))
     last_checkpoint = time.monotonic()
+    end = config.epochs if stop_after is None else min(stop_after, config.epochs)
     if checkpoint is not None and Path(checkpoint).exists():
         # on CPU: load_state_dict copies onto the model's device, and RNG states must be CPU tensors anyway
         state = load_checkpoint(checkpoint, map_location="cpu")
-        if state.get("config") == config.to_dict():
+        if state.get("config") == config.to_dict() and state["epoch"] <= end:  # (not past an early stop)
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -257,7 +263,9 @@ def fit(
                 torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
             history, best, start_epoch = History(state["history"]), state["best"], state["epoch"]
         else:
-            warnings.warn(f"{checkpoint} was written for another config; starting from scratch", stacklevel=2)
+            warnings.warn(
+                f"{checkpoint} was written for another config (or past the stop); starting from scratch", stacklevel=2
+            )
     step = objective
     if dist.is_distributed():  # gradients averaged over ranks in backward; buffers synced once an epoch
         step = dist.wrap(objective)
@@ -265,7 +273,7 @@ def fit(
 
     description = progress if isinstance(progress, str) else None
     show = bool(progress) and dist.is_main()
-    bar = tqdm(range(start_epoch, config.epochs), desc=description, disable=not show, leave=False)
+    bar = tqdm(range(start_epoch, end), desc=description, disable=not show, leave=False)
     for epoch in bar:
         started = time.perf_counter()
         objective.train()
@@ -298,7 +306,8 @@ def fit(
         if restore_best and (best is None or row["val_acc"] > best["val_acc"]):
             best = {"val_acc": row["val_acc"], "epoch": row["epoch"], "model": _copy_state(model)}
         bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{row['val_acc']:.3f}")
-        due = time.monotonic() - last_checkpoint >= checkpoint_every and epoch + 1 < config.epochs
+        due = time.monotonic() - last_checkpoint >= checkpoint_every or epoch + 1 == end  # the early stop
+        due = due and epoch + 1 < config.epochs
         if checkpoint is not None and due and dist.is_main():
             last_checkpoint = time.monotonic()
             save_checkpoint(

@@ -8,6 +8,9 @@ of the book, pruned ones included, is trained or loaded through one path::
     smooth = LabelSmoothing("mlp-512-512", config, epsilon=0.2)  # a softer teacher by construction
     pruned = Pruned(dense, "prue", sparsity=0.9, retrain=short)  # one-shot PrUE, then retraining
     imp = Pruned(dense, "magnitude", 0.79, retrain=short, rate=0.2)  # IMP: 7 rounds of 20 %
+    control = Retrained.control(imp)                             # the same 7 retrainings, nothing pruned
+    early = EarlyStopped(dense, epoch=5)                         # the dense run, stopped after 5 epochs
+    assistant = Distilled("mlp-128", config, teacher=dense, temperature=4, w_ce=0.1, w_kd=0.9)
 
 Three recipes are our reconstructions of papers whose full text we could not read (tolerant teachers,
 the ICC teacher, and KR in :mod:`kdcore.losses.kr`); their docstrings say so.
@@ -156,4 +159,113 @@ class Pruned:
         return dataclasses.replace(self, base=self.base.with_seed(seed))
 
 
-Recipe = Plain | Pruned
+@dataclass(frozen=True)
+class Distilled(Plain):
+    """``arch`` trained by KD from the teacher of another recipe: ``w_ce·CE + w_kd·T²·KL`` (kdcore.losses.KD).
+
+    A teacher assistant (Mirzadeh et al. 2020) is one: a network of intermediate size, distilled from the
+    big teacher, then used as the teacher of the small student. The cache key holds the teacher's own cache
+    hash, so another teacher (or another seed of it) is another entry; :meth:`with_seed` moves both seeds.
+    """
+
+    teacher: Recipe | None = None
+    temperature: float = 4.0
+    w_ce: float = 0.9
+    w_kd: float = 0.1
+    kind: ClassVar[str] = "distilled"
+
+    def __post_init__(self):
+        if self.teacher is None:
+            raise ValueError("Distilled needs the recipe of the teacher it learns from: teacher=...")
+
+    def objective(self, model, num_classes, teacher_model=None):
+        from .losses import KD
+
+        if teacher_model is None:
+            raise ValueError("a Distilled recipe trains against its teacher's model: kdcore.experiment.teacher")
+        return KD(model, teacher_model, self.temperature, self.w_ce, self.w_kd)
+
+    def objective_key(self) -> dict:
+        """The KD settings; :func:`kdcore.experiment.teacher` adds the teacher's cache hash."""
+        return {"name": self.kind, "temperature": self.temperature, "w_ce": self.w_ce, "w_kd": self.w_kd}
+
+    def with_seed(self, seed: int) -> Distilled:
+        return dataclasses.replace(super().with_seed(seed), teacher=self.teacher.with_seed(seed))
+
+
+@dataclass(frozen=True)
+class EarlyStopped:
+    """``base``'s own training run, stopped after ``epoch`` epochs (Cho & Hariharan 2019).
+
+    The learning rate follows ``base``'s whole schedule up to the stop, so this is the base teacher as it
+    was at that epoch, not a shorter schedule run to its end. The two share their first ``epoch`` epochs:
+    asked for first, the early-stopped teacher leaves its state where the whole run resumes from
+    (:func:`kdcore.teachers.train_or_load`), and the numbers are those of one uninterrupted run.
+    """
+
+    base: Plain
+    epoch: int
+
+    def __post_init__(self):
+        if isinstance(self.base, Distilled) or not isinstance(self.base, Plain):
+            raise ValueError("EarlyStopped stops a teacher trained from scratch (Plain and its variants)")
+        if not 1 <= self.epoch <= self.base.train.epochs:
+            raise ValueError(f"epoch must be in 1…{self.base.train.epochs} (the base's epochs), got {self.epoch}")
+
+    @property
+    def arch(self) -> str:
+        return self.base.arch
+
+    @property
+    def seed(self) -> int:
+        return self.base.seed
+
+    def epochs(self) -> int:
+        return self.epoch
+
+    def with_seed(self, seed: int) -> EarlyStopped:
+        return dataclasses.replace(self, base=self.base.with_seed(seed))
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """``base`` retrained ``rounds`` times with ``retrain`` (the schedule restarted each round), nothing pruned.
+
+    The equal-budget control of a pruned teacher (:meth:`control`): the same base, the same retraining and
+    the same number of epochs, so a difference between the two students is the pruning's, not the extra
+    training's. Each round is cached, like IMP's.
+    """
+
+    base: Plain
+    retrain: TrainConfig
+    rounds: int = 1
+
+    def __post_init__(self):
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be at least 1, got {self.rounds}")
+
+    @classmethod
+    def control(cls, pruned: Pruned) -> Retrained:
+        """The control of ``pruned``: its base and retraining rounds without the pruning (equal epochs)."""
+        return cls(pruned.base, pruned.retrain, pruned.rounds)
+
+    @property
+    def arch(self) -> str:
+        return self.base.arch
+
+    @property
+    def seed(self) -> int:
+        return self.base.seed
+
+    def previous_round(self) -> Retrained | None:
+        return None if self.rounds <= 1 else dataclasses.replace(self, rounds=self.rounds - 1)
+
+    def epochs(self) -> int:
+        """Every epoch this teacher trained, base included (equal to its pruned recipe's ``epochs()``)."""
+        return self.base.train.epochs + self.rounds * self.retrain.epochs
+
+    def with_seed(self, seed: int) -> Retrained:
+        return dataclasses.replace(self, base=self.base.with_seed(seed))
+
+
+Recipe = Plain | Pruned | EarlyStopped | Retrained

@@ -70,6 +70,7 @@ def train_or_load(
     objective_key: dict | None = None,
     seed: int = 0,
     progress: bool | str = True,
+    stop_after: int | None = None,
 ) -> tuple[nn.Module, dict]:
     """Return a trained teacher and its record, training it only if the cache does not have it.
 
@@ -82,6 +83,9 @@ def train_or_load(
         objective_key: a JSON-able description of ``objective`` (enters the hash); required when
             ``objective`` is not plain cross-entropy, so different objectives never share a cache entry.
         seed: seeds the initialization (and, through ``config.seed``, batch order).
+        stop_after: an early-stopped teacher: the run of ``config`` stopped after this many epochs (its own
+            cache entry). It checkpoints its last state to the full run's partial file, so the full run, asked
+            for later, resumes from there instead of training those epochs again (the same numbers on CPU).
 
     Returns:
         ``(model, record)``: the model in eval mode on ``train.device``; the record holds ``key``,
@@ -96,17 +100,25 @@ def train_or_load(
         "objective": objective_key or {"name": "cross_entropy"},
         "seed": seed,
     }
+    full = cache_dir() / "teachers" / f"{arch}-{config_hash(key)}.pt"  # the whole run's file
+    stopped = stop_after is not None and stop_after < config.epochs
+    if stopped:
+        key["stopped_at"] = stop_after
     digest = config_hash(key)
     path = cache_dir() / "teachers" / f"{arch}-{digest}.pt"
     seed_everything(seed)
     model = prepare_model(build_from_spec(key["model"]), train.device)
 
     def train_it() -> History:
-        partial = path.with_suffix(".partial.pt")
-        history = fit(objective(model), train, config, val, checkpoint=partial, progress=progress)
-        if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
-            save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
-            partial.unlink(missing_ok=True)
+        partial = full.with_suffix(".partial.pt")  # an early stop leaves its state here for the whole run
+        lock = stopped and not distributed.is_distributed()  # the whole run's partial file is shared
+        with file_lock(full.with_suffix(".lock")) if lock else contextlib.nullcontext():
+            history = fit(objective(model), train, config, val, checkpoint=partial, progress=progress,
+                          stop_after=stop_after if stopped else None)  # fmt: skip
+            if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
+                save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
+                if not stopped or full.exists():
+                    partial.unlink(missing_ok=True)
         distributed.barrier()
         return history
 

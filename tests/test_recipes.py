@@ -6,7 +6,7 @@ from kdcore import experiment
 from kdcore.fit import TrainConfig
 from kdcore.params import Params
 from kdcore.prune import sparsity_report
-from kdcore.recipes import ICC, LabelSmoothing, Plain, Pruned, Tolerant
+from kdcore.recipes import ICC, Distilled, EarlyStopped, LabelSmoothing, Plain, Pruned, Retrained, Tolerant
 
 CONFIG = TrainConfig(epochs=1, batch_size=128, lr=0.05)
 
@@ -61,3 +61,55 @@ def test_bad_recipes_are_refused():
         Pruned(Plain("mlp-16", CONFIG), "largest", 0.5, retrain=CONFIG)
     with pytest.raises(ValueError, match="magnitude"):
         Pruned(Plain("mlp-16", CONFIG), "prue", 0.5, retrain=CONFIG, rate=0.2)
+
+
+def _same_weights(a, b) -> bool:
+    return all(x.equal(y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def _without_time(history) -> list:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+def test_early_stopped_teacher_is_its_base_run_at_that_epoch_and_the_base_resumes_from_it(bench, tmp_path, monkeypatch):
+    base = Plain("mlp-16", TrainConfig(epochs=3, batch_size=128, lr=0.05))
+    _, early = experiment.teacher(bench, EarlyStopped(base, 1))
+    full_model, full = experiment.teacher(bench, base)  # resumes after the early stop: trains epochs 2 and 3
+    assert len(early["history"]) == 1 and len(full["history"]) == 3 and early["hash"] != full["hash"]
+    assert _without_time(early["history"]) == _without_time(full["history"][:1])  # the schedule's lr, not 0.05→0
+    monkeypatch.setenv("KDCORE_CACHE_DIR", str(tmp_path / "fresh"))
+    direct_model, direct = experiment.teacher(bench, base)  # one uninterrupted run
+    assert not direct["cached"] and _same_weights(full_model, direct_model)
+    assert _without_time(direct["history"]) == _without_time(full["history"])
+
+
+def test_equal_budget_control_retrains_like_its_pruned_teacher_without_pruning(bench):
+    imp = Pruned(Plain("mlp-32-32", CONFIG), "magnitude", 0.75, retrain=CONFIG, rate=0.5, scope="all")
+    control = Retrained.control(imp)
+    assert control.rounds == imp.rounds == 2 and control.epochs() == imp.epochs() == 3
+    model, record = experiment.teacher(bench, control)
+    assert sparsity_report(model).total["sparsity"] == 0 and len(record["history"]) == 1
+    _, first_round = experiment.teacher(bench, control.previous_round())
+    assert first_round["cached"]  # made on the way to round 2, like IMP's rounds
+    assert control.with_seed(1).base.seed == 1
+
+
+def test_teacher_assistant_is_distilled_from_its_teacher_and_keyed_by_it(bench):
+    big = Plain("mlp-32-32", CONFIG)
+    assistant = Distilled("mlp-16", CONFIG, teacher=big, temperature=4.0, w_ce=0.1, w_kd=0.9)
+    _, record = experiment.teacher(bench, assistant)
+    _, big_record = experiment.teacher(bench, big)
+    assert big_record["cached"] and record["key"]["objective"]["teacher"] == big_record["hash"]
+    assert {"ce", "kd"} <= set(record["history"][0])  # trained with KD's two terms
+    other = assistant.with_seed(1)
+    assert other.seed == other.teacher.seed == 1  # a teacher seed moves the assistant and its teacher
+    assert experiment.teacher(bench, other)[1]["hash"] != record["hash"]
+
+
+def test_bad_remedy_recipes_are_refused():
+    with pytest.raises(ValueError, match="teacher"):
+        Distilled("mlp-16", CONFIG)
+    with pytest.raises(ValueError, match="epoch"):
+        EarlyStopped(Plain("mlp-16", CONFIG), 2)  # CONFIG has 1 epoch
+    with pytest.raises(ValueError, match="rounds"):
+        Retrained(Plain("mlp-16", CONFIG), CONFIG, rounds=0)
