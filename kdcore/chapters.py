@@ -113,8 +113,8 @@ def _without_teacher(values: dict) -> dict:
     return {k: v for k, v in values.items() if k != "teacher"}
 
 
-def _chapter(name: str, params: dict, smoke: dict, paper: dict, *checks) -> ChapterSpec:
-    return ChapterSpec(name, params, smoke, paper, (data_dir_holds_dataset, teacher_file_fits, *checks))
+def _chapter(name: str, params: dict, smoke: dict, paper: dict, *checks, gpu: dict | None = None) -> ChapterSpec:
+    return ChapterSpec(name, params, smoke, paper, (data_dir_holds_dataset, teacher_file_fits, *checks), gpu)
 
 
 COUNT, WEIGHT, FRACTION = check.int_at_least(1), check.number(0), check.number(0, 1)
@@ -176,12 +176,20 @@ PAPER_COMMON = {"dataset": "cifar100", "teacher": "resnet32x4", "teacher_epochs"
                 "weight_decay": 5e-4, "schedule": "multistep", "milestones": [0.625, 0.75, 0.875], "augment": True,
                 "seeds": 3, "widgets": False, "output_dir": "results/paper"}
 
+# The `gpu` profile: the book's Fashion-MNIST with what the papers' claims are about (CIFAR-style ResNets with
+# BatchNorm, crop-and-flip augmentation), on one GPU with kdcore's fast path, in minutes. Epochs are sized from
+# an estimate (a resnet56 epoch of 54k images in about 1-2 s on an H100); scripts/gpu_check.py measures the
+# real epoch times (step `gpu_profile`), and the first GPU session re-sizes them.
+GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 30, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
+              "schedule": "cosine", "augment": True, "seeds": 3, "widgets": False, "output_dir": "results/gpu"}
+
 CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
     _chapter("kd_basics",
         {**BOOK_COMMON, "seeds": SEEDS, **KD_STUDENT, "low_data": LOW_DATA, **KD_SETTINGS,
          "teacher_path": TEACHER_PATH},
         {**SMOKE_COMMON, "student_epochs": 1, "low_data": 500},
-        {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000}),
+        {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000},
+        gpu={**GPU_COMMON, "student": "resnet8", "student_epochs": 20}),
     _chapter("pruning", {
         **BOOK_COMMON,
         "seeds": SEEDS.but(default=3, help="number of seeds (0, 1, …) or a list, for the retraining comparisons"),

@@ -80,12 +80,14 @@ def prepare(P: Params) -> Bench:
     """Load ``P.dataset``, split off validation, and put the three splits on ``P.device`` as batches."""
     pin_threads()
     device = resolve_device(P.device)
-    if getattr(P, "profile", None) == "paper" and device.type == "cpu" and not getattr(P, "allow_cpu", False):
+    profile = getattr(P, "profile", None)
+    if profile in ("paper", "gpu") and device.type == "cpu" and not getattr(P, "allow_cpu", False):
         raise ParameterError(
-            f"device={P.device!r} is not allowed at the paper profile: it resolved to the CPU, where a paper-profile "
-            f"chapter takes days (torch.cuda.is_available() is {torch.cuda.is_available()}). If this machine has an "
-            f"NVIDIA GPU, its driver may be too old for this torch build (CUDA {torch.version.cuda}: needs driver "
-            "R580 or newer for CUDA 13; see nvidia-smi). Pass allow_cpu=True to run on the CPU anyway."
+            f"device={P.device!r} is not allowed at the {profile} profile: it resolved to the CPU, where a "
+            f"{profile}-profile chapter takes hours to days (torch.cuda.is_available() is "
+            f"{torch.cuda.is_available()}). If this machine has an NVIDIA GPU, its driver may be too old for this "
+            f"torch build (CUDA {torch.version.cuda}: needs driver R580 or newer for CUDA 13; see nvidia-smi). "
+            "Pass allow_cpu=True to run on the CPU anyway."
         )
     data = load_dataset(P.dataset, P.data_dir)
     splits = holdout_split(data, P.val_fraction, seed=SPLIT_SEED, train_subset=P.train_subset)

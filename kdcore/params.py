@@ -4,7 +4,8 @@ Every chapter starts with a papermill ``parameters`` cell, generated from its sp
 ``None``: "the profile's value". :func:`resolve` merges, in increasing priority,
 
 1. the spec's defaults (the ``book`` profile, the published book's settings),
-2. the chosen profile's overrides (``smoke`` for tests, ``paper`` for GPU/CIFAR scale),
+2. the chosen profile's overrides (``smoke`` for tests, ``paper`` for GPU/CIFAR scale, ``gpu`` for CNNs on
+   Fashion-MNIST in minutes on one GPU, where a chapter defines it),
 3. ``KDCORE_WIDGETS=0`` or ``1`` in the environment, for ``widgets`` alone (headless runners set 0), and
 4. every value that is not ``None`` (from papermill ``-p``, the batch CLI, or an edit in Colab),
 
@@ -27,7 +28,7 @@ from typing import Any
 
 from .models import is_architecture
 
-PROFILES = ("book", "smoke", "paper")
+PROFILES = ("book", "smoke", "paper", "gpu")
 
 
 class ParameterError(ValueError):
@@ -150,10 +151,11 @@ class ChapterSpec:
     smoke: dict = field(default_factory=dict)
     paper: dict = field(default_factory=dict)
     checks: tuple[Callable[[dict], str | None], ...] = ()  # values -> None, or the whole error message
+    gpu: dict | None = None  # CNNs on Fashion-MNIST on one GPU; only the chapters that define it
 
     def __post_init__(self):
-        for profile in ("smoke", "paper"):
-            unknown = set(getattr(self, profile)) - set(self.params)
+        for profile in ("smoke", "paper", "gpu"):
+            unknown = set(getattr(self, profile) or {}) - set(self.params)
             assert not unknown, f"{self.name}: {profile} overrides unknown parameters {sorted(unknown)}"
 
 
@@ -164,9 +166,14 @@ class Params(SimpleNamespace):
         return dict(vars(self))
 
 
-def spec(chapter: str) -> ChapterSpec:
+def _chapters() -> dict[str, ChapterSpec]:
     from .chapters import CHAPTERS
 
+    return CHAPTERS
+
+
+def spec(chapter: str) -> ChapterSpec:
+    CHAPTERS = _chapters()
     if chapter not in CHAPTERS:
         raise ParameterError(f"unknown chapter {chapter!r}; known: {', '.join(CHAPTERS)}")
     return CHAPTERS[chapter]
@@ -202,7 +209,10 @@ def resolve(chapter: str, profile: str | None = None, **given) -> Params:
     profile = profile or os.environ.get("KDCORE_PROFILE") or "book"
     if profile not in PROFILES:
         raise ParameterError(f"profile={profile!r} is not allowed: must be one of {', '.join(PROFILES)}")
-    overrides = {"book": {}, "smoke": chapter_spec.smoke, "paper": chapter_spec.paper}[profile]
+    if profile == "gpu" and chapter_spec.gpu is None:
+        has_gpu = ", ".join(name for name, s in _chapters().items() if s.gpu is not None)
+        raise ParameterError(f"profile='gpu' is not allowed for chapter {chapter!r}: only {has_gpu} define it")
+    overrides = {"book": {}, "smoke": chapter_spec.smoke, "paper": chapter_spec.paper, "gpu": chapter_spec.gpu}[profile]
     values = {"profile": profile, **{n: p.default for n, p in chapter_spec.params.items()}, **overrides}
     # Headless runners (make book, kdcore-batch, the tests) set KDCORE_WIDGETS=0: nobody moves a slider there
     # (each has a static figure beside it), and nbclient, papermill's executor, can wait forever on a cell with
@@ -256,7 +266,7 @@ def parameters_cell(chapter: str) -> str:
     lines = [
         '# Parameters (papermill: -p name value). None means "the profile\'s value" (P below shows them all).',
         "# Generated from kdcore/chapters.py by scripts/sync_parameters.py: edit the spec there, not this cell.",
-        "profile: str = None  # smoke (tests, seconds), book (default), paper (GPU, CIFAR scale)",
+        "profile: str = None  # book (default), smoke (tests), paper (GPU, CIFAR), gpu (GPU, CNNs on Fashion-MNIST)",
     ]
     lines += [f"{name}: {p.type} = None  # {p.help}" for name, p in spec(chapter).params.items()]
     return "\n".join(lines)

@@ -14,7 +14,9 @@ run cut short still returns what it measured. Steps:
 3. ``teacher_training``: ``benchmarks/teacher_training.py`` for the paper profile's teachers;
 4. ``chapter_kd_step``: images/s of the chapters' own KD step (``kdcore.experiment.train_student``, the path
    every chapter runs) at the benchmark's batch size, to compare with (b)/(c);
-5. ``chapters``: every chapter at the paper profile, one epoch per training run, on ``synthetic-cifar100``
+5. ``gpu_profile``: seconds per epoch of the `gpu` profile's teacher and student on Fashion-MNIST (pass
+   ``--data-dir`` with the IDX files carried along), to size that profile's epochs;
+6. ``chapters``: every chapter at the paper profile, one epoch per training run, on ``synthetic-cifar100``
    with a small training subset, each to its end.
 """
 
@@ -166,6 +168,35 @@ def chapter_kd_step(args) -> dict:
     return {"teacher": teacher, "student": student, "images": bench.train.num_examples, "images_per_s": rows}
 
 
+def gpu_profile(args) -> dict:
+    """Seconds per epoch of the `gpu` profile's teacher and KD student on Fashion-MNIST with augmentation, at
+    its batch size: what the profile's epochs are sized from (kdcore/chapters.py, GPU_COMMON)."""
+    import dataclasses
+
+    from kdcore import experiment
+    from kdcore.losses import KD
+    from kdcore.objectives import CrossEntropy
+    from kdcore.params import resolve
+
+    given = {"device": args.device, "data_dir": args.data_dir, "allow_cpu": args.device == "cpu"}
+    if args.tiny:  # Fashion-MNIST-shaped synthetic data and the smallest ResNets
+        given.update(dataset="synthetic", teacher="resnet8", student="resnet8")
+    P = resolve("kd_basics", "gpu", **given)
+    bench = experiment.prepare(P)
+    bench.resume_runs = False
+    config = dataclasses.replace(experiment.train_config(P, 2), schedule="constant")
+    teacher = experiment.train_student(bench, P.teacher, CrossEntropy, seed=0, config=config)
+    student = experiment.train_student(
+        bench, P.student, lambda s: KD(s, teacher.model.eval(), P.temperature, P.w_ce, P.w_kd), seed=0, config=config
+    )
+    rows = {}
+    for role, arch, run_ in (("teacher", P.teacher, teacher), ("student", P.student, student)):
+        seconds = run_.history[-1]["seconds"]  # the second epoch: warm
+        rows[role] = {"arch": arch, "epoch_seconds": seconds, "images_per_s": bench.train.num_examples / seconds}
+        print(f"  gpu profile {role} {arch}: {seconds:.2f} s/epoch", flush=True)
+    return {"dataset": P.dataset, "train_examples": bench.train.num_examples, "batch_size": P.batch_size, **rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="folder for gpu_check.json")
@@ -173,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="default: cuda, or cpu with --tiny")
     parser.add_argument("--chapters", nargs="*", default=None, help="only chapters whose file names contain these")
     parser.add_argument("--skip", nargs="*", default=[], help="steps to skip")
+    parser.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX files (carried to the GPU machine)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.execute:  # the child process of the chapters step
@@ -207,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "kd_throughput": kd_throughput,
         "teacher_training": lambda: run(teacher_command, timeout=300),
         "chapter_kd_step": lambda: chapter_kd_step(args),
+        "gpu_profile": lambda: gpu_profile(args),
         "chapters": lambda: chapters_step(args, out),
     }
     failed = False

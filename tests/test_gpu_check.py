@@ -24,6 +24,7 @@ def test_gpu_check_tiny_on_cpu_writes_every_step(tmp_path):
     teachers = json.loads((tmp_path / "teacher_training.json").read_text())["teachers"]
     assert [t["arch"] for t in teachers] == ["resnet8", "vgg8"] and all(t["images_per_s"] > 0 for t in teachers)
     assert report["chapter_kd_step"]["images_per_s"]["64"] > 0
+    assert report["gpu_profile"]["teacher"]["epoch_seconds"] > 0 and report["gpu_profile"]["student"]["arch"]
     (chapter,) = report["chapters"]
     assert chapter["ok"] and chapter["parameters"]["profile"] == "paper"
     assert chapter["parameters"]["student_epochs"] == 1 and chapter["parameters"]["dataset"] == "synthetic-cifar100"

@@ -35,3 +35,16 @@ def test_chapter_one_runs_with_paper_architectures_on_synthetic_cifar100(tmp_pat
     assert results["params"]["teacher"] == "resnet32x4" and results["params"]["student"] == "resnet8x4"
     assert results["params"]["augment"] is True
     assert len(results["results"]["students"]) == 4  # two regimes × (CE only, KD)
+
+
+def test_chapter_one_runs_at_the_gpu_profile_on_cpu_at_tiny_size(tmp_path):
+    """The `gpu` profile (CIFAR-style ResNets with augmentation on Fashion-MNIST) cannot rot between GPU runs."""
+    papermill.execute_notebook(
+        str(BOOK / "01_kd_basics.ipynb"), str(tmp_path / "ch1.ipynb"), cwd=str(BOOK), kernel_name="python3",
+        progress_bar=False,
+        parameters={"profile": "gpu", "train_subset": 256, "teacher": "resnet8", "teacher_epochs": 1,
+                    "student_epochs": 1, "seeds": 2, "device": "cpu", "allow_cpu": True, "output_dir": str(tmp_path)},
+    )  # fmt: skip
+    results = json.loads((tmp_path / "kd_basics.json").read_text())
+    assert results["params"]["profile"] == "gpu" and results["params"]["dataset"] == "fashion_mnist"
+    assert results["params"]["student"] == "resnet8" and results["params"]["augment"] is True

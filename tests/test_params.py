@@ -170,7 +170,9 @@ def test_param_types_come_from_the_default_and_overrides_must_be_parameters():
 def test_parameters_cell_declares_every_parameter_with_none_and_its_help():
     cell = parameters_cell("kr").splitlines()
     assert cell[0].startswith("# Parameters") and "scripts/sync_parameters.py" in cell[1]
-    assert cell[2] == "profile: str = None  # smoke (tests, seconds), book (default), paper (GPU, CIFAR scale)"
+    assert cell[2] == (
+        "profile: str = None  # book (default), smoke (tests), paper (GPU, CIFAR), gpu (GPU, CNNs on Fashion-MNIST)"
+    )
     assert cell[3:] == [f"{n}: {p.type} = None  # {p.help}" for n, p in spec("kr").params.items()]
     assert "widgets: bool = None" in "\n".join(cell)
 
@@ -188,7 +190,7 @@ def test_papermill_help_notebook_lists_every_parameter_with_type_and_help():
     )  # fmt: skip
     listed = " ".join(done.stdout.split())
     for name, p in {
-        "profile": Param(None, None, "smoke (tests, seconds)"),
+        "profile": Param(None, None, "gpu (GPU, CNNs on Fashion-MNIST)"),
         **spec("prune_then_distill").params,
     }.items():
         assert f"{name}: {p.type} (default None)" in listed and p.help in listed, name
@@ -203,3 +205,10 @@ def test_every_notebooks_parameters_cell_is_in_sync_with_its_spec(tmp_path):
     )
     done = subprocess.run([*script, "--book-dir", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 1 and "01_kd_basics.ipynb: parameters cell differs" in done.stdout
+
+
+def test_the_gpu_profile_exists_only_where_a_chapter_defines_it():
+    P = resolve("kd_basics", "gpu")
+    assert (P.dataset, P.teacher, P.student, P.augment) == ("fashion_mnist", "resnet56", "resnet8", True)
+    with pytest.raises(ParameterError, match="profile='gpu' is not allowed for chapter 'pruning': only kd_basics"):
+        resolve("pruning", "gpu")
