@@ -165,6 +165,11 @@ class Params(SimpleNamespace):
     def as_dict(self) -> dict:
         return dict(vars(self))
 
+    def _repr_html_(self) -> str:  # a notebook shows the resolved values as a table
+        from .report import Table
+
+        return Table([{"parameter": k, "value": repr(v)} for k, v in vars(self).items()])._repr_html_()
+
 
 def _chapters() -> dict[str, ChapterSpec]:
     from .chapters import CHAPTERS
