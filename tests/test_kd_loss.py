@@ -3,7 +3,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from kdcore.losses import KD, kd_loss
+from kdcore.losses import KD, kd_from, kd_loss
 from kdcore.models import MLP
 
 
@@ -37,3 +37,10 @@ def test_kd_objective_weights_terms_and_keeps_teacher_frozen_in_eval_mode():
     sum(losses.values()).backward()
     assert all(p.grad is None for p in teacher.parameters())
     assert all(p.grad is not None for p in student.parameters())
+
+
+def test_kd_from_builds_the_kd_objective_of_a_student():
+    teacher, student = MLP(1, 3, (4,), 2), MLP(1, 3, (2,), 2)
+    objective = kd_from(teacher, temperature=2.0, w_ce=0.1, w_kd=0.9)(student)
+    assert isinstance(objective, KD) and objective.student is student and objective.teacher is teacher
+    assert (objective.temperature, objective.w_ce, objective.w_kd) == (2.0, 0.1, 0.9)

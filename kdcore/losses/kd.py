@@ -45,3 +45,13 @@ class KD(Distiller):
             "ce": self.w_ce * F.cross_entropy(logits, y),
             "kd": self.w_kd * kd_loss(logits, teacher_logits, self.temperature),
         }
+
+
+def kd_from(teacher, temperature: float = 4.0, w_ce: float = 0.9, w_kd: float = 0.1):
+    """The student objective of KD from ``teacher``, as :func:`kdcore.experiment.train_student` takes it:
+    ``student -> KD(student, teacher, temperature, w_ce, w_kd)``."""
+
+    def objective(student) -> KD:
+        return KD(student, teacher, temperature, w_ce, w_kd)
+
+    return objective
