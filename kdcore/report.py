@@ -247,3 +247,25 @@ def glue(name: str, value) -> None:
     except ImportError:
         return
     myst_glue(name, value, display=False)
+
+
+def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "", ylabel: str = "",
+            xscale: float = 1.0, yscale: float = 100.0, colors: Mapping[str, str] | None = None):  # fmt: skip
+    """Groups of labelled points: ``points[name]`` is a list of ``(x, y)`` or ``(x, y, y_half_width)``.
+
+    One colour and marker per group, one legend entry per group, e.g. one point per teacher: its confidence
+    against the mean accuracy of its students, with an error bar over them. Values are multiplied by
+    ``xscale`` and ``yscale`` (``y`` in percent by default). Returns ``ax``.
+    """
+    use_style()
+    markers = "os^Dvp*"
+    for i, (name, group) in enumerate(points.items()):
+        color = (colors or {}).get(name, f"C{i % 10}")
+        xs = [xscale * float(p[0]) for p in group]
+        ys = [yscale * float(p[1]) for p in group]
+        half = [yscale * float(p[2]) if len(p) > 2 else 0.0 for p in group]
+        ax.errorbar(xs, ys, yerr=half if any(half) else None, fmt=markers[i % len(markers)], color=color,
+                    capsize=3, markersize=5, label=name)  # fmt: skip
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return ax

@@ -45,3 +45,14 @@ def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
     assert list(line.get_ydata()) == pytest.approx([15, 25, 35])
     assert fig.get_size_inches()[0] == pytest.approx(report.PAGE_WIDTH)
     report.figure(fig, "test-figure")  # glues (myst-nb installed) and closes without error
+
+
+def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
+    fig, axes = report.subplots(1)
+    ax = report.scatter(axes[0, 0], {"a": [(0.02, 0.87, 0.001), (0.03, 0.86, 0.002)], "b": [(0.05, 0.85)]},
+                        xlabel="ECE (%)", ylabel="student (%)", xscale=100)  # fmt: skip
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    first = ax.lines[0]
+    assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
+    assert len(ax.collections) == 1  # error bars for the group that has them only
+    report.figure(fig, "test-scatter")
