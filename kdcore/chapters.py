@@ -60,11 +60,20 @@ def chain_teacher(why: str):
     return check
 
 
-def kr_similar_needs_mlp(v: dict) -> str | None:
-    if v["kr_unit_order"] == "similar" and not v["teacher"].startswith("mlp"):
+def kr_similar_needs_mlp(v: dict, teacher: str = "teacher") -> str | None:
+    if v["kr_unit_order"] == "similar" and not v[teacher].startswith("mlp"):
         return (
-            f"kr_unit_order='similar' is not allowed with teacher={v['teacher']!r}: must be 'index' unless the "
+            f"kr_unit_order='similar' is not allowed with {teacher}={v[teacher]!r}: must be 'index' unless the "
             "teacher is an MLP (mlp-…), whose hidden units can be reordered"
+        )
+    return None
+
+
+def stop_before_the_end(v: dict) -> str | None:
+    if v["stop_epoch"] >= v["confident_epochs"]:
+        return (
+            f"stop_epoch={v['stop_epoch']!r} is not allowed: must be below confident_epochs="
+            f"{v['confident_epochs']!r} (the early-stopped teacher is that run stopped early)"
         )
     return None
 
@@ -109,8 +118,12 @@ def _etas(v) -> str | None:
     return None if ok else "a list of η in (0, 1] that includes 1.0 (the strict teacher)"
 
 
-def _without_teacher(values: dict) -> dict:
-    return {k: v for k, v in values.items() if k != "teacher"}
+def _without_teacher(values: dict, *also: str) -> dict:
+    return {k: v for k, v in values.items() if k not in ("teacher", *also)}
+
+
+def _seed_list(v) -> str | None:
+    return None if isinstance(v, list) and check.seeds(v) is None else "a non-empty list of distinct seeds ≥ 0"
 
 
 def _chapter(name: str, params: dict, smoke: dict, paper: dict, *checks, gpu: dict | None = None) -> ChapterSpec:
@@ -161,6 +174,24 @@ KD_SETTINGS = {"temperature": Param(4.0, POSITIVE, "KD temperature T"),
                "w_ce": Param(0.1, WEIGHT, "weight of the cross-entropy term"),
                "w_kd": Param(0.9, WEIGHT, "weight of the KD term")}
 T, W_CE, W_KD = KD_SETTINGS.values()
+# Chapter 2's unfriendly regime: an over-confident teacher and its two remedies, one recipe each
+# (kdcore.experiment.unfriendly_teachers); chapter 9 starts every teacher-side method from that teacher.
+UNFRIENDLY = {
+    "teacher_seeds": Param([0, 1, 2], _seed_list, "the teachers' seeds: every teacher recipe is trained from each"),
+    "confident_teacher": Param("mlp-512-512", check.architecture, "the over-confident teacher's architecture"),
+    "confident_epochs": Param(30, COUNT, "epochs of the over-confident teacher"),
+    "confident_weight_decay": Param(0.0, WEIGHT, "weight decay of the over-confident teacher (0: none)"),
+    "stop_epoch": Param(15, COUNT, "the early-stopped teacher: the over-confident run stopped after this epoch"),
+    "assistant": Param("mlp-128", check.architecture, "the teacher assistant, distilled from the over-confident one"),
+}
+SMOKE_UNFRIENDLY = {"teacher_seeds": [0, 1], "confident_teacher": "mlp-64", "confident_epochs": 2, "stop_epoch": 1,
+                    "assistant": "mlp-48"}
+# CIFAR-100: RepDistiller's resnet32x4 (240 epochs, wd 5e-4) already fits its training set, the paper-scale
+# over-confident teacher; stopped before its first lr drop (epoch 150); a wrn-40-2 assistant (2.2 M weights,
+# between resnet8x4's 1.2 M and resnet32x4's 7.4 M)
+PAPER_UNFRIENDLY = {"confident_teacher": "resnet32x4", "confident_epochs": 240, "confident_weight_decay": 5e-4,
+                    "stop_epoch": 150, "assistant": "wrn-40-2"}
+COMPARED = ("tolerant", "magnitude", "prue", "imp", "icc", "kr", "early-stopped", "assistant")
 # The methods' own book settings that the head-to-head chapter (9) reuses.
 ICC_TEACHER = {"icc_beta": Param(1.0, WEIGHT, "teacher: weight β of the class-consistency (ICC) regularizer"),
                "icc_momentum": Param(0.9, FRACTION, "teacher: moving-average momentum of its class relations")}
@@ -190,6 +221,17 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         {**SMOKE_COMMON, "student_epochs": 1, "low_data": 500},
         {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000},
         gpu={**GPU_COMMON, "student": "resnet8", "student_epochs": 20}),
+    # a fixed small student (chapter 1's, with its KD settings) on all labels; teachers of growing capacity and
+    # training, the over-confident one's two classic remedies; `teacher` is chapter 1's (shown, not distilled)
+    _chapter("capacity_gap", {
+        **BOOK_COMMON, "seeds": SEEDS.but(default=2, help="student seeds per teacher (0, 1, …) or a list of seeds"),
+        **KD_STUDENT, "student_labels": STUDENT_LABELS.but(default=None), **KD_SETTINGS,
+        "small_teacher": Param("mlp-64", check.architecture, "the small teacher (trained like `teacher`)"),
+        **UNFRIENDLY},
+        {**SMOKE_COMMON, **SMOKE_UNFRIENDLY, "student_epochs": 1, "small_teacher": "mlp-16"},
+        {**PAPER_COMMON, **PAPER_UNFRIENDLY, "seeds": 2, "student": "resnet8x4", "student_epochs": 240,
+         "small_teacher": "resnet8x4"},
+        stop_before_the_end),
     _chapter("pruning", {
         **BOOK_COMMON,
         "seeds": SEEDS.but(default=3, help="number of seeds (0, 1, …) or a list, for the retraining comparisons"),
@@ -309,17 +351,25 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
          "etas": [1.0, 0.5, 0.45], "tsd_k": 5},
         ce_weight_per_generation, tsd_k_at_most_classes),
     # one protocol for every teacher-side method; each method's values come from its chapter's book profile
+    # two regimes: all labels under chapter 2's over-confident teacher (the base every teacher-side method starts
+    # from or is trained like), and `student_labels` labels under the same teachers
     _chapter("comparison", {
-        **BOOK_COMMON, "seeds": SEEDS, **KD_STUDENT, "student_labels": STUDENT_LABELS, **KD_SETTINGS,
+        **_without_teacher(BOOK_COMMON, "teacher_epochs"),
+        "seeds": SEEDS.but(default=2, help="student seeds per teacher (0, 1, …) or a list of seeds"), **KD_STUDENT,
+        "student_labels": STUDENT_LABELS.but(help="labelled examples of the low-label regime (the other has all)"),
+        **KD_SETTINGS, **UNFRIENDLY,
+        "methods": Param(list(COMPARED), check.list_of(check.one_of(*COMPARED), "method names"),
+                         "teacher-side methods beside dense KD and no teacher: " + ", ".join(COMPARED)),
         "tolerant_eta": Param(0.45, check.number(0, 1, True, False), "η of the tolerant teacher (chapter 4)"),
         "tsd_k": TSD_K, "sparsity": SPARSITY, "imp_rate": IMP_RATE, "retrain_epochs": RETRAIN_EPOCHS,
         **ICC_TEACHER, **KR_PRIOR, "kr_unit_order": KR_ORDER},
-        {**SMOKE_COMMON, "student_epochs": 1, "student_labels": 500, "sparsity": 0.36, "retrain_epochs": 1},
-        # CIFAR-100, RepDistiller's resnet32x4 → resnet8x4 on all labels; prune-then-distill's 130 retraining
-        # epochs a round; K = 5 for 100 classes; ICC momentum for few examples per class in a batch; ResNet units
-        # pool in stored order
-        {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "student_labels": None, "tsd_k": 5,
-         "retrain_epochs": 130, "icc_momentum": 0.99, "kr_unit_order": "index"},
-        kr_similar_needs_mlp, tsd_k_at_most_classes),
+        {**_without_teacher(SMOKE_COMMON, "teacher_epochs"), **SMOKE_UNFRIENDLY, "student_epochs": 1,
+         "student_labels": 500, "sparsity": 0.36, "retrain_epochs": 1},
+        # CIFAR-100, resnet8x4 students; prune-then-distill's 130 retraining epochs a round; K = 5 for 100
+        # classes; ICC momentum for few examples per class in a batch; ResNet units pool in stored order
+        {**_without_teacher(PAPER_COMMON, "teacher_epochs"), **PAPER_UNFRIENDLY, "seeds": 2, "student": "resnet8x4",
+         "student_epochs": 240, "student_labels": 10000, "tsd_k": 5, "retrain_epochs": 130, "icc_momentum": 0.99,
+         "kr_unit_order": "index", "methods": list(COMPARED)},
+        lambda v: kr_similar_needs_mlp(v, "confident_teacher"), tsd_k_at_most_classes, stop_before_the_end),
 )}
 # fmt: on
