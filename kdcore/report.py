@@ -249,6 +249,64 @@ def glue(name: str, value) -> None:
     myst_glue(name, value, display=False)
 
 
+def heatmap(ax, matrix, labels: Sequence[str] | None = None, boxes: Sequence[Sequence[int]] = (),
+            blank_diagonal: bool = False, cmap: str = "viridis", vmin=None, vmax=None):  # fmt: skip
+    """A square matrix (e.g. class-mean predictions, rows = true class) as an image; returns the image.
+
+    ``labels`` names the rows and columns; ``boxes`` lists groups of indices whose off-diagonal cells get a
+    white outline (e.g. look-alike classes); ``blank_diagonal`` leaves the diagonal out of the picture, so
+    that the colour scale shows the small off-diagonal values. Add a colour bar with
+    ``fig.colorbar(image, ax=axes)``; share ``vmin``/``vmax`` between panels that are compared.
+    """
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    use_style()
+    shown = np.array(matrix, dtype=float)
+    if blank_diagonal:
+        np.fill_diagonal(shown, np.nan)
+    image = ax.imshow(shown, cmap=cmap, vmin=vmin, vmax=vmax)
+    for group in boxes:
+        for i in group:
+            for j in group:
+                if i != j:
+                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="white", lw=0.8))
+    n = len(shown)
+    if labels is not None:
+        ax.set_xticks(range(n), labels, rotation=90)
+        ax.set_yticks(range(n), labels)
+    ax.grid(False)
+    return image
+
+
+def histograms(axes, counts: Mapping[str, Sequence[float]], edges: Sequence[float], xlabel: str = "",
+               ylabel: str = "count", log: bool = False, color: str = "C0"):  # fmt: skip
+    """One histogram per panel from precomputed ``counts`` over the bins ``edges`` (``len(edges) − 1`` counts).
+
+    A results JSON keeps the counts, not every value, so a chapter can redraw them. ``axes`` is a sequence of
+    axes (e.g. ``axes.flat`` of :func:`subplots`); panels beyond ``counts`` are hidden. ``log``: log-scale
+    counts. The y label goes on the first panel of each row, the x label under the last row.
+    """
+    import itertools
+
+    use_style()
+    axes = list(axes)
+    for ax, (name, values) in zip(axes, counts.items()):
+        if len(values) != len(edges) - 1:
+            raise ValueError(f"{name}: {len(values)} counts for {len(edges) - 1} bins")
+        widths = [b - a for a, b in itertools.pairwise(edges)]
+        ax.bar(edges[:-1], values, width=widths, align="edge", color=color)
+        ax.set_title(name)
+        if log:
+            ax.set_yscale("log")
+        grid = ax.get_subplotspec()
+        ax.set_ylabel(ylabel if grid is None or grid.is_first_col() else "")
+        ax.set_xlabel(xlabel if grid is None or grid.is_last_row() else "")
+    for ax in axes[len(counts) :]:
+        ax.set_visible(False)
+    return axes
+
+
 def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "", ylabel: str = "",
             xscale: float = 1.0, yscale: float = 100.0, colors: Mapping[str, str] | None = None):  # fmt: skip
     """Groups of labelled points: ``points[name]`` is a list of ``(x, y)`` or ``(x, y, y_half_width)``.
@@ -268,21 +326,4 @@ def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "
                     capsize=3, markersize=5, label=name)  # fmt: skip
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend()
-    return ax
-
-
-def bars(ax, values: Sequence[float], labels: Sequence[str], highlight: int | None = None, ylabel: str = "",
-         title: str = "", ylim: tuple[float, float] | None = (0, 1), rotate: float = 90):  # fmt: skip
-    """One bar per label, e.g. a model's class probabilities; bar ``highlight`` (an index) in another colour.
-
-    ``ylim`` defaults to ``(0, 1)`` (probabilities); pass ``None`` to let matplotlib choose. Returns ``ax``.
-    """
-    use_style()
-    values = [float(v) for v in values]
-    ax.bar(range(len(values)), values, color=["C3" if i == highlight else "C0" for i in range(len(values))])
-    ax.set_xticks(range(len(values)), labels, rotation=rotate, ha="center" if rotate in (0, 90) else "right")
-    ax.set(ylabel=ylabel, title=title)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    ax.grid(axis="x", visible=False)
     return ax

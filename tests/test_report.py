@@ -47,6 +47,33 @@ def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
     report.figure(fig, "test-figure")  # glues (myst-nb installed) and closes without error
 
 
+def test_heatmap_blanks_the_diagonal_and_boxes_off_diagonal_cells_of_a_group():
+    import numpy as np
+
+    fig, axes = report.subplots(1)
+    matrix = np.arange(9.0).reshape(3, 3) / 10
+    image = report.heatmap(axes[0, 0], matrix, labels=["a", "b", "c"], boxes=[(0, 1)], blank_diagonal=True)
+    shown = image.get_array()
+    assert np.ma.is_masked(shown[1, 1]) and shown[0, 1] == pytest.approx(0.1)  # NaN: not drawn
+    assert len(axes[0, 0].patches) == 2  # (0, 1) and (1, 0): the diagonal is not boxed
+    assert [t.get_text() for t in axes[0, 0].get_xticklabels()] == ["a", "b", "c"]
+    fig.colorbar(image, ax=axes)
+    report.figure(fig, "test-heatmap")
+
+
+def test_histograms_draw_counts_per_panel_and_hide_the_spare_ones():
+    fig, axes = report.subplots(2, 2)
+    counts = {"x": [1, 5], "y": [2, 0], "z": [0, 1]}
+    report.histograms(axes.flat, counts, edges=[0.0, 0.5, 1.0], xlabel="p", log=True)
+    bars = [rect.get_height() for rect in axes[0, 0].patches]
+    assert bars == [1, 5] and axes[0, 0].get_yscale() == "log" and axes[0, 0].get_ylabel() == "count"
+    assert axes[0, 1].get_ylabel() == "" and not axes[1, 1].get_visible()
+    assert axes[0, 0].get_xlabel() == "" and axes[1, 0].get_xlabel() == "p"  # x label under the last row only
+    with pytest.raises(ValueError, match="3 counts for 2 bins"):
+        report.histograms(axes.flat, {"z": [1, 2, 3]}, edges=[0.0, 0.5, 1.0])
+    report.figure(fig, "test-histograms")
+
+
 def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
     fig, axes = report.subplots(1)
     ax = report.scatter(axes[0, 0], {"a": [(0.02, 0.87, 0.001), (0.03, 0.86, 0.002)], "b": [(0.05, 0.85)]},
@@ -56,14 +83,3 @@ def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
     assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
     assert len(ax.collections) == 1  # error bars for the group that has them only
     report.figure(fig, "test-scatter")
-
-
-def test_bars_draw_one_bar_per_label_and_colour_the_highlighted_one():
-    fig, axes = report.subplots(1)
-    report.bars(axes[0, 0], [0.2, 0.7, 0.1], ["a", "b", "c"], highlight=1, title="T = 4")
-    patches = axes[0, 0].patches
-    assert [p.get_height() for p in patches] == pytest.approx([0.2, 0.7, 0.1])
-    assert patches[1].get_facecolor() != patches[0].get_facecolor() == patches[2].get_facecolor()
-    assert [t.get_text() for t in axes[0, 0].get_xticklabels()] == ["a", "b", "c"]
-    assert axes[0, 0].get_ylim() == (0, 1) and axes[0, 0].get_title() == "T = 4"
-    report.figure(fig, "test-bars")
