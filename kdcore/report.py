@@ -327,3 +327,20 @@ def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend()
     return ax
+
+
+def bars(ax, values: Sequence[float], labels: Sequence[str], highlight: int | None = None, ylabel: str = "",
+         title: str = "", ylim: tuple[float, float] | None = (0, 1), rotate: float = 90):  # fmt: skip
+    """One bar per label, e.g. a model's class probabilities; bar ``highlight`` (an index) in another colour.
+
+    ``ylim`` defaults to ``(0, 1)`` (probabilities); pass ``None`` to let matplotlib choose. Returns ``ax``.
+    """
+    use_style()
+    values = [float(v) for v in values]
+    ax.bar(range(len(values)), values, color=["C3" if i == highlight else "C0" for i in range(len(values))])
+    ax.set_xticks(range(len(values)), labels, rotation=rotate, ha="center" if rotate in (0, 90) else "right")
+    ax.set(ylabel=ylabel, title=title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(axis="x", visible=False)
+    return ax

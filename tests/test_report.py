@@ -83,3 +83,14 @@ def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
     assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
     assert len(ax.collections) == 1  # error bars for the group that has them only
     report.figure(fig, "test-scatter")
+
+
+def test_bars_draw_one_bar_per_label_and_colour_the_highlighted_one():
+    fig, axes = report.subplots(1)
+    report.bars(axes[0, 0], [0.2, 0.7, 0.1], ["a", "b", "c"], highlight=1, title="T = 4")
+    patches = axes[0, 0].patches
+    assert [p.get_height() for p in patches] == pytest.approx([0.2, 0.7, 0.1])
+    assert patches[1].get_facecolor() != patches[0].get_facecolor() == patches[2].get_facecolor()
+    assert [t.get_text() for t in axes[0, 0].get_xticklabels()] == ["a", "b", "c"]
+    assert axes[0, 0].get_ylim() == (0, 1) and axes[0, 0].get_title() == "T = 4"
+    report.figure(fig, "test-bars")
