@@ -34,7 +34,7 @@ def test_chapter_one_runs_with_paper_architectures_on_synthetic_cifar100(tmp_pat
     results = json.loads((tmp_path / "kd_basics.json").read_text())
     assert results["params"]["teacher"] == "resnet32x4" and results["params"]["student"] == "resnet8x4"
     assert results["params"]["augment"] is True
-    assert len(results["results"]["students"]) == 4  # two regimes × (CE only, KD)
+    assert len(results["results"]["runs"]) == 4  # two regimes × (CE only, KD)
 
 
 def test_chapter_one_runs_at_the_gpu_profile_on_cpu_at_tiny_size(tmp_path):

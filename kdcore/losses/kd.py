@@ -8,11 +8,17 @@ import torch.nn.functional as F
 from ..objectives import Distiller
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float,
+) -> torch.Tensor:
     """``T² · KL(softmax(t/T) ‖ softmax(s/T))``, averaged over the batch.
 
-    The ``T²`` keeps the gradient's scale independent of ``T`` (the soft targets' gradients shrink as
-    ``1/T²``), so the weights of the CE and KD terms mean the same at any temperature.
+    Its gradient in the student's logits is ``T · (p_s − p_t)``. For large ``T`` (logits centred) the
+    unscaled KL's gradient approaches ``(s − t) / (N T²)``, so the ``T²`` makes the KD term's scale
+    independent of ``T`` in that limit only; at small ``T`` the weights of the CE and KD terms still
+    interact with ``T``.
     """
     t = temperature
     log_p_student = F.log_softmax(student_logits.float() / t, dim=1)
