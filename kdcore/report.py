@@ -225,12 +225,13 @@ def figure(fig, name: str) -> None:
     Colab ignore the tag and show it under the cell.
     """
     import matplotlib.pyplot as plt
+    from IPython.display import display
 
     try:
         from myst_nb import glue
     except ImportError:  # Colab: no myst-nb, just show it
-        from IPython.display import display
-
+        glue = None
+    if glue is None or not in_ipython():  # a script or a test: no notebook to glue into, just show it
         display(fig)
     else:
         glue(name, fig, display=True)
@@ -240,13 +241,28 @@ def figure(fig, name: str) -> None:
 def glue(name: str, value) -> None:
     """Make ``value`` (a number or short text) available to the prose as ``{glue:text}`name:.2f```.
 
-    Numbers in the text then come from the run. Without myst-nb (Colab) this does nothing.
+    Numbers in the text then come from the run. Without myst-nb (Colab), or outside IPython (a script, a
+    test), this does nothing.
     """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
-    myst_glue(name, value, display=False)
+    if in_ipython():
+        myst_glue(name, value, display=False)
+
+
+def in_ipython() -> bool:
+    """Whether this runs under IPython (a Jupyter kernel, the IPython shell), where glued values are kept.
+
+    Outside it (a plain script, a test redrawing a chapter from its results JSON) myst-nb's ``glue`` would
+    start an IPython shell of its own just to format the value, so :func:`figure` and :func:`glue` skip it.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
 
 
 def heatmap(ax, matrix, labels: Sequence[str] | None = None, boxes: Sequence[Sequence[int]] = (),
@@ -307,6 +323,39 @@ def histograms(axes, counts: Mapping[str, Sequence[float]], edges: Sequence[floa
     return axes
 
 
+def bars(ax, values: Sequence[float], labels: Sequence[str], highlight: int | None = None, ylabel: str = "",
+         title: str = "", ylim: tuple[float, float] | None = (0, 1), rotate: float = 90):  # fmt: skip
+    """One bar per label, e.g. a model's class probabilities; bar ``highlight`` (an index) in another colour.
+
+    ``ylim`` defaults to ``(0, 1)`` (probabilities); pass ``None`` to let matplotlib choose. Returns ``ax``.
+    """
+    use_style()
+    values = [float(v) for v in values]
+    ax.bar(range(len(values)), values, color=["C3" if i == highlight else "C0" for i in range(len(values))])
+    ax.set_xticks(range(len(values)), labels, rotation=rotate, ha="center" if rotate in (0, 90) else "right")
+    ax.set(ylabel=ylabel, title=title)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(axis="x", visible=False)
+    return ax
+
+
+def verdicts_by(comparisons: Sequence[Mapping], by: Sequence[str], intro: str = "", scale: float = 100.0,
+                unit: str = "pp"):  # fmt: skip
+    """:func:`verdicts` under a bold heading per group: the comparisons that share their values of the keys
+    ``by`` (e.g. ``("student", "measure")``), groups in order of first appearance."""
+    from IPython.display import Markdown
+
+    groups: dict[tuple, list] = {}
+    for c in comparisons:
+        groups.setdefault(tuple(str(c.get(key, "")) for key in by), []).append(c)
+    parts = [intro] if intro else []
+    for heading, group in groups.items():
+        lines = "\n".join(f"- {verdict_line(c, scale, unit)}" for c in group)
+        parts.append(f"**{', '.join(heading)}:**\n\n{lines}")
+    return Markdown("\n\n".join(parts))
+
+
 def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "", ylabel: str = "",
             xscale: float = 1.0, yscale: float = 100.0, colors: Mapping[str, str] | None = None):  # fmt: skip
     """Groups of labelled points: ``points[name]`` is a list of ``(x, y)`` or ``(x, y, y_half_width)``.
@@ -326,21 +375,4 @@ def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "
                     capsize=3, markersize=5, label=name)  # fmt: skip
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend()
-    return ax
-
-
-def bars(ax, values: Sequence[float], labels: Sequence[str], highlight: int | None = None, ylabel: str = "",
-         title: str = "", ylim: tuple[float, float] | None = (0, 1), rotate: float = 90):  # fmt: skip
-    """One bar per label, e.g. a model's class probabilities; bar ``highlight`` (an index) in another colour.
-
-    ``ylim`` defaults to ``(0, 1)`` (probabilities); pass ``None`` to let matplotlib choose. Returns ``ax``.
-    """
-    use_style()
-    values = [float(v) for v in values]
-    ax.bar(range(len(values)), values, color=["C3" if i == highlight else "C0" for i in range(len(values))])
-    ax.set_xticks(range(len(values)), labels, rotation=rotate, ha="center" if rotate in (0, 90) else "right")
-    ax.set(ylabel=ylabel, title=title)
-    if ylim is not None:
-        ax.set_ylim(*ylim)
-    ax.grid(axis="x", visible=False)
     return ax

@@ -94,3 +94,29 @@ def test_bars_draw_one_bar_per_label_and_colour_the_highlighted_one():
     assert [t.get_text() for t in axes[0, 0].get_xticklabels()] == ["a", "b", "c"]
     assert axes[0, 0].get_ylim() == (0, 1) and axes[0, 0].get_title() == "T = 4"
     report.figure(fig, "test-bars")
+
+
+def test_figure_and_glue_outside_ipython_show_the_figure_and_start_no_shell(monkeypatch):
+    import IPython
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    assert IPython.get_ipython() is None and not report.in_ipython()
+    fig, _ = report.subplots()
+    report.figure(fig, "outside")
+    report.glue("number", 1.5)
+    assert shown == [fig]  # shown, not glued: myst-nb would have started an InteractiveShell to format it
+    assert IPython.get_ipython() is None
+    assert not plt.fignum_exists(fig.number)  # closed, as in a notebook
+
+
+def test_verdicts_by_puts_each_group_under_its_heading_in_first_seen_order():
+    c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD")
+    family = [{**c, "student": "s1", "measure": "test"}, {**c, "student": "s2", "measure": "test"},
+              {**c, "student": "s1", "measure": "test", "b": "KR"}]  # fmt: skip
+    text = report.verdicts_by(family, by=("student", "measure"), intro="Intro.").data
+    assert text.startswith("Intro.\n\n**s1, test:**\n\n- **KD − CE")
+    assert text.index("**KR − CE") < text.index("**s2, test:**")  # grouped, not in input order
+    assert text.count("- **") == 3
