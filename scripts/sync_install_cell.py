@@ -37,15 +37,11 @@ INSTALL_MARKERS = ('find_spec("kdcore")', "kdcore @ git+")
 
 TEMPLATE = """\
 # Colab, or anywhere kdcore is missing: install kdcore at the commit that produced this page's outputs
-# (kdcore_ref in _config.yml; scripts/sync_install_cell.py writes this cell). Colab already has torch,
-# torchvision, matplotlib, tqdm and ipywidgets, so nothing else is installed.
+# (kdcore_ref in _config.yml; scripts/sync_install_cell.py writes this cell). Colab has everything else.
 import importlib.util
-import subprocess
-import sys
 
 if importlib.util.find_spec("kdcore") is None:
-    KDCORE = "{requirement}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", KDCORE], check=True)"""
+    %pip install -q "{requirement}\""""
 
 
 def read_config() -> tuple[str, str]:
