@@ -252,6 +252,30 @@ def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool =
     return f"[{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
 
 
+def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 1000) -> int | None:
+    """How many units a side a comparison like this one would need for a verdict: the smallest ``n`` at which
+    Welch's interval of ``mean(b) − mean(a)`` at level ``1 − α/family_size`` (Bonferroni, the level at which
+    Holm makes its first call) would exclude 0, if the means and standard deviations stayed as observed.
+
+    ``a`` and ``b`` are the units (e.g. the teacher means of :func:`group_means`). A planning estimate, not a
+    power analysis: the observed difference is taken as the truth. ``None`` if the difference is 0, a side
+    has fewer than 2 units, or more than ``most`` would be needed.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean():
+        return None
+    diff, var_a, var_b = abs(b.mean() - a.mean()), a.var(ddof=1), b.var(ddof=1)
+    alpha = (1 - level) / family_size
+    for n in range(2, most + 1):
+        se2 = (var_a + var_b) / n
+        if se2 == 0:
+            return n
+        df = se2**2 / ((var_a / n) ** 2 / (n - 1) + (var_b / n) ** 2 / (n - 1))
+        if diff > stats.t.ppf(1 - alpha / 2, df) * math.sqrt(se2):
+            return n
+    return None
+
+
 def environment() -> dict:
     """Where a result was produced: versions, device and thread count."""
     return {

@@ -160,3 +160,22 @@ def test_fmt_interval_prints_no_interval_for_none():
     assert fmt_interval((0.0012, 0.005), signed=True) == "[+0.12, +0.50]"
     assert fmt_interval([0.8, 0.9]) == "[80.00, 90.00]"
     assert fmt_interval(compare([0.8], [0.9, 0.91])["ci"]) == "no interval (n < 2)"
+
+
+def _exactly(mean: float, sd: float, m: int) -> np.ndarray:
+    """``m`` values with exactly this mean and sample standard deviation."""
+    z = np.linspace(-1, 1, m)
+    return mean + sd * z / z.std(ddof=1)
+
+
+def test_units_needed_is_the_first_n_whose_bonferroni_welch_interval_excludes_zero():
+    from kdcore.results import units_needed
+
+    a, b = [0.861, 0.866, 0.863], [0.870, 0.869, 0.867]
+    n = units_needed(a, b, family_size=4)
+    assert n > 3  # the three units a side do not suffice at this level
+    for m, excludes_zero in ((n - 1, False), (n, True)):
+        c = compare(_exactly(np.mean(a), np.std(a, ddof=1), m), _exactly(np.mean(b), np.std(b, ddof=1), m),
+                    level=1 - 0.05 / 4)  # fmt: skip
+        assert (c["verdict"] != "within noise") == excludes_zero
+    assert units_needed([0.8, 0.9], [0.8, 0.9]) is None and units_needed([0.8], [0.9, 0.91]) is None
