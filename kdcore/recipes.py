@@ -46,6 +46,10 @@ class Plain:
         extra = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in _TRAINING}
         return {"name": "cross_entropy"} if self.kind == "plain" else {"name": self.kind, **extra}
 
+    def epochs(self) -> int:
+        """Every epoch this teacher trained (every recipe has this; pruned ones count their retraining)."""
+        return self.train.epochs
+
     def with_seed(self, seed: int):
         """The same recipe from another seed (teacher seeds for a verdict about a method)."""
         return dataclasses.replace(self, seed=seed, train=dataclasses.replace(self.train, seed=seed))

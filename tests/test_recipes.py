@@ -87,6 +87,7 @@ def test_equal_budget_control_retrains_like_its_pruned_teacher_without_pruning(b
     imp = Pruned(Plain("mlp-32-32", CONFIG), "magnitude", 0.75, retrain=CONFIG, rate=0.5, scope="all")
     control = Retrained.control(imp)
     assert control.rounds == imp.rounds == 2 and control.epochs() == imp.epochs() == 3
+    assert Plain("mlp-16", CONFIG).epochs() == 1 and EarlyStopped(Plain("mlp-16", CONFIG), 1).epochs() == 1
     model, record = experiment.teacher(bench, control)
     assert sparsity_report(model).total["sparsity"] == 0 and len(record["history"]) == 1
     _, first_round = experiment.teacher(bench, control.previous_round())
