@@ -205,7 +205,7 @@ def _bonferroni_interval(comparison: dict, level: float) -> list[float]:
     if se == 0:
         return [diff, diff]
     half = stats.t.ppf(0.5 + level / 2, comparison["df"]) * se
-    return [diff - half, diff + half]
+    return [float(diff - half), float(diff + half)]  # plain floats: JSON, and glued text in the book
 
 
 def spearman(x, y) -> tuple[float, float]:

@@ -179,3 +179,8 @@ def test_units_needed_is_the_first_n_whose_bonferroni_welch_interval_excludes_ze
                     level=1 - 0.05 / 4)  # fmt: skip
         assert (c["verdict"] != "within noise") == excludes_zero
     assert units_needed([0.8, 0.9], [0.8, 0.9]) is None and units_needed([0.8], [0.9, 0.91]) is None
+
+
+def test_holm_intervals_are_plain_floats():
+    family = holm([compare([0.80, 0.82, 0.81], [0.85, 0.86, 0.84]), compare([0.8, 0.81, 0.79], [0.8, 0.82, 0.8])])
+    assert all(type(x) is float for c in family for x in c["ci"])  # not numpy scalars (glue shows their repr)
