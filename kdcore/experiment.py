@@ -70,6 +70,14 @@ class Bench:
             hflip=t.hflip, device=self.device, with_index=True, channels_last=self.device.type == "cuda",
         )  # fmt: skip
 
+    def unaugmented_train(self) -> DeviceBatches:
+        """The training split as unaugmented batches, to evaluate a model on its own training data
+        (:func:`kdcore.fit.evaluate` refuses random crops and flips); without augmentation, ``self.train``."""
+        if not self.train.augments:
+            return self.train
+        return DeviceBatches(self.splits.train, self.data.mean, self.data.std, self.val.batch_size,
+                             device=self.device, channels_last=self.device.type == "cuda")  # fmt: skip
+
     def build(self, arch: str) -> nn.Module:
         """A fresh model of ``arch`` for these data, on the device (seed first for a reproducible init)."""
         data = self.data

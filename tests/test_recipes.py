@@ -114,3 +114,18 @@ def test_bad_remedy_recipes_are_refused():
         EarlyStopped(Plain("mlp-16", CONFIG), 2)  # CONFIG has 1 epoch
     with pytest.raises(ValueError, match="rounds"):
         Retrained(Plain("mlp-16", CONFIG), CONFIG, rounds=0)
+
+
+def test_unaugmented_train_lets_a_model_be_evaluated_on_an_augmented_training_split(tmp_path, monkeypatch):
+    from kdcore.fit import evaluate
+
+    monkeypatch.setenv("KDCORE_CACHE_DIR", str(tmp_path))
+    P = Params(dataset="synthetic-cifar10", data_dir=None, device="cpu", val_fraction=0.2, train_subset=64,
+               batch_size=32, augment=True)  # fmt: skip
+    augmented = experiment.prepare(P)
+    plain = augmented.unaugmented_train()
+    assert augmented.train.augments and not plain.augments and len(plain.y) == len(augmented.splits.train)
+    assert 0 <= evaluate(augmented.build("mlp-16"), plain).accuracy <= 1
+    P.augment = False
+    plain_bench = experiment.prepare(P)
+    assert plain_bench.unaugmented_train() is plain_bench.train
