@@ -47,6 +47,22 @@ def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
     report.figure(fig, "test-figure")  # glues (myst-nb installed) and closes without error
 
 
+def test_figure_and_glue_outside_ipython_show_the_figure_and_start_no_shell(monkeypatch):
+    import IPython
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    assert IPython.get_ipython() is None and not report.in_ipython()
+    fig, _ = report.subplots()
+    report.figure(fig, "outside")
+    report.glue("number", 1.5)
+    assert shown == [fig]  # shown, not glued: myst-nb would have started an InteractiveShell to format it
+    assert IPython.get_ipython() is None
+    assert not plt.fignum_exists(fig.number)  # closed, as in a notebook
+
+
 def test_heatmap_blanks_the_diagonal_and_boxes_off_diagonal_cells_of_a_group():
     import numpy as np
 
@@ -74,17 +90,6 @@ def test_histograms_draw_counts_per_panel_and_hide_the_spare_ones():
     report.figure(fig, "test-histograms")
 
 
-def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
-    fig, axes = report.subplots(1)
-    ax = report.scatter(axes[0, 0], {"a": [(0.02, 0.87, 0.001), (0.03, 0.86, 0.002)], "b": [(0.05, 0.85)]},
-                        xlabel="ECE (%)", ylabel="student (%)", xscale=100)  # fmt: skip
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
-    first = ax.lines[0]
-    assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
-    assert len(ax.collections) == 1  # error bars for the group that has them only
-    report.figure(fig, "test-scatter")
-
-
 def test_bars_draw_one_bar_per_label_and_colour_the_highlighted_one():
     fig, axes = report.subplots(1)
     report.bars(axes[0, 0], [0.2, 0.7, 0.1], ["a", "b", "c"], highlight=1, title="T = 4")
@@ -96,22 +101,6 @@ def test_bars_draw_one_bar_per_label_and_colour_the_highlighted_one():
     report.figure(fig, "test-bars")
 
 
-def test_figure_and_glue_outside_ipython_show_the_figure_and_start_no_shell(monkeypatch):
-    import IPython
-    import IPython.display
-    import matplotlib.pyplot as plt
-
-    shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
-    assert IPython.get_ipython() is None and not report.in_ipython()
-    fig, _ = report.subplots()
-    report.figure(fig, "outside")
-    report.glue("number", 1.5)
-    assert shown == [fig]  # shown, not glued: myst-nb would have started an InteractiveShell to format it
-    assert IPython.get_ipython() is None
-    assert not plt.fignum_exists(fig.number)  # closed, as in a notebook
-
-
 def test_verdicts_by_puts_each_group_under_its_heading_in_first_seen_order():
     c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD")
     family = [{**c, "student": "s1", "measure": "test"}, {**c, "student": "s2", "measure": "test"},
@@ -120,3 +109,21 @@ def test_verdicts_by_puts_each_group_under_its_heading_in_first_seen_order():
     assert text.startswith("Intro.\n\n**s1, test:**\n\n- **KD − CE")
     assert text.index("**KR − CE") < text.index("**s2, test:**")  # grouped, not in input order
     assert text.count("- **") == 3
+
+
+def test_resolved_parameters_show_as_a_table():
+    from kdcore.params import resolve
+
+    html = resolve("kd_basics", "smoke")._repr_html_()
+    assert "<td>teacher</td><td>&#x27;mlp-64&#x27;</td>" in html
+
+
+def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
+    fig, axes = report.subplots(1)
+    ax = report.scatter(axes[0, 0], {"a": [(0.02, 0.87, 0.001), (0.03, 0.86, 0.002)], "b": [(0.05, 0.85)]},
+                        xlabel="ECE (%)", ylabel="student (%)", xscale=100)  # fmt: skip
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    first = ax.lines[0]
+    assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
+    assert len(ax.collections) == 1  # error bars for the group that has them only
+    report.figure(fig, "test-scatter")
