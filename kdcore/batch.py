@@ -160,6 +160,11 @@ def metrics(record: dict) -> dict[str, float]:
         elif isinstance(node, dict):
             for name, child in node.items():
                 walk(child, f"{path}/{name}" if path else str(name))
+        elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
+            # a list of run records (``StudentRun.record``): each number is averaged over the list's runs
+            keys = [k for k, v in node[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            for key in keys:
+                walk(sum(float(item[key]) for item in node) / len(node), f"{path}/{key}")
         elif isinstance(node, (int, float)) and not isinstance(node, bool):
             found[path] = float(node)
 

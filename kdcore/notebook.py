@@ -1,9 +1,10 @@
-"""Small display helpers for the chapters: kdcore's own source, tables, and widgets with static fallbacks."""
+"""Small notebook helpers for the chapters: kdcore's own source, and widgets with static fallbacks (tables, figures
+and verdicts are :mod:`kdcore.report`'s)."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 
 def show_source(*objects) -> None:
@@ -16,16 +17,6 @@ def show_source(*objects) -> None:
 
     for obj in objects:
         display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
-
-
-def table(rows: Sequence[dict], columns: Sequence[str] | None = None, formats: dict | None = None) -> None:
-    """Display rows of dicts as a table (for unconverted chapters; new code uses :func:`kdcore.report.table`)."""
-    from IPython.display import display
-
-    from .report import Table
-
-    formats = formats or {}
-    display(Table([{k: formats[k](v) if k in formats else v for k, v in r.items()} for r in rows], columns))
 
 
 def interactive(function: Callable, enabled: bool = True, **sliders) -> None:

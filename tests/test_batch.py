@@ -35,6 +35,7 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
             "students": {"KD": {"test_acc": {"mean": 0.8, "std": 0.0, "n": 1, "values": [0.8]}}},
             "kd_minus_ce": {"diff": -0.01, "ci": [-0.01, -0.01], "verdict": "within noise"},
             "flag": True,
+            "runs": {"CE": [{"seed": 0, "test_acc": 0.7, "val_curve": [0.5, 0.6]}, {"seed": 1, "test_acc": 0.8}]},
         },
         "seconds": 12.5,
     }
@@ -42,6 +43,8 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
         "teacher/test_acc": 0.9,
         "students/KD/test_acc": 0.8,
         "kd_minus_ce/diff": -0.01,
+        "runs/CE/seed": 0.5,  # a list of run records: each number averaged over the runs (curves skipped)
+        "runs/CE/test_acc": 0.75,
         "seconds": 12.5,
     }
 
@@ -101,7 +104,7 @@ def test_two_chapters_two_seeds_at_smoke_profile_make_one_table(tmp_path):
             assert records[-1]["params"]["seeds"] == [seed] and records[-1]["params"]["profile"] == "smoke"
             assert (folder / CHAPTERS[chapter].name).is_file()  # the executed notebook
         values = [metrics(r) for r in records]
-        name = next(n for n in values[0] if n.startswith("students/") and n.endswith("test_acc"))
+        name = next(n for n in values[0] if n.startswith("runs/") and n.endswith("/test_acc"))
         assert float(row[f"{name} mean"]) == pytest.approx((values[0][name] + values[1][name]) / 2)
         assert float(row[f"{name} std"]) == pytest.approx(abs(values[0][name] - values[1][name]) / 2**0.5)
     markdown = (out / "summary.md").read_text()

@@ -89,9 +89,8 @@ def test_two_processes_match_one(tmp_path):
     untimed = [[{k: v for k, v in row.items() if k != "seconds"} for row in r["history"]] for r in ranks]
     assert untimed[0] == untimed[1]  # every rank returns the same, global, history
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)  # written by rank 0
-    assert saved["epoch"] == 2
-    for name, value in ranks[0]["weights"].items():
-        assert torch.equal(saved["model"][name], value)
+    assert saved["epoch"] == 1  # the last epoch writes none: the caller saves the finished model
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in saved["history"]] == untimed[0][:1]
 
 
 def _worker(out: Path) -> None:

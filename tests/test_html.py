@@ -231,7 +231,8 @@ PAGE_REPORT = r"""(async () => {
     .filter(t => /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\$[^$\n]*(\\[a-zA-Z]+|[_^]\{)[^$\n]*\$/.test(t))
     .map(t => t.trim().slice(0, 80));
   const unlinked = [];
-  for (const n of texts(code)) {
+  // the prose: a label inside a results table or a printed output ("chapter 1's teacher") is data, not a reference
+  for (const n of texts(code + ', .cell_output, table')) {
     for (const m of n.textContent.matchAll(/\bchapters?\s+\d+/gi))
       if (!n.parentElement.closest('a')) unlinked.push(m[0]);
   }

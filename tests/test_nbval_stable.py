@@ -54,7 +54,10 @@ TEXT_OUTPUTS = {"text/plain", "text/markdown", "text/html", "text/latex"}
 
 
 def is_checked(cell) -> bool:
-    return cell.cell_type == "code" and cell.source.split("\n", 1)[0].strip() == CHECK
+    """A checked cell: tagged ``nbval-check-output`` (the chapters' form), or whose first line is the marker."""
+    if cell.cell_type != "code":
+        return False
+    return "nbval-check-output" in cell.metadata.get("tags", []) or cell.source.split("\n", 1)[0].strip() == CHECK
 
 
 def checked_cells(notebook: Path) -> list:
