@@ -213,6 +213,12 @@ PAPER_COMMON = {"dataset": "cifar100", "teacher": "resnet32x4", "teacher_epochs"
 # real epoch times (step `gpu_profile`), and the first GPU session re-sizes them.
 GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 30, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
               "schedule": "cosine", "augment": True, "seeds": 3, "widgets": False, "output_dir": "results/gpu"}
+# The over-confident regime at CNN scale: resnet56 trained twice as long as chapter 1's teacher without weight
+# decay, stopped halfway for the early-stopped teacher; a resnet20 assistant (0.27 M weights, between resnet8's
+# 0.08 M and resnet56's 0.86 M). One student per teacher: the intervals are over the 3 teachers, and student
+# runs are most of the cost (chapter 9 trains 66 per regime).
+GPU_UNFRIENDLY = {"confident_teacher": "resnet56", "confident_epochs": 60, "confident_weight_decay": 0.0,
+                  "stop_epoch": 30, "assistant": "resnet20", "seeds": 1, "student": "resnet8", "student_epochs": 20}
 
 CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
     _chapter("kd_basics",
@@ -231,7 +237,8 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         {**SMOKE_COMMON, **SMOKE_UNFRIENDLY, "student_epochs": 1, "small_teacher": "mlp-16"},
         {**PAPER_COMMON, **PAPER_UNFRIENDLY, "seeds": 2, "student": "resnet8x4", "student_epochs": 240,
          "small_teacher": "resnet8x4"},
-        stop_before_the_end),
+        stop_before_the_end,
+        gpu={**GPU_COMMON, **GPU_UNFRIENDLY, "small_teacher": "resnet14"}),
     _chapter("pruning", {
         **BOOK_COMMON,
         "seeds": SEEDS.but(default=3, help="number of seeds (0, 1, …) or a list, for the retraining comparisons"),
@@ -373,6 +380,9 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         {**_without_teacher(PAPER_COMMON, "teacher_epochs"), **PAPER_UNFRIENDLY, "seeds": 2, "student": "resnet8x4",
          "student_epochs": 240, "student_labels": 10000, "tsd_k": 5, "retrain_epochs": 130, "icc_momentum": 0.99,
          "kr_unit_order": "index", "methods": list(COMPARED)},
-        lambda v: kr_similar_needs_mlp(v, "confident_teacher"), tsd_k_at_most_classes, stop_before_the_end),
+        lambda v: kr_similar_needs_mlp(v, "confident_teacher"), tsd_k_at_most_classes, stop_before_the_end,
+        # every method on chapter 2's CNN-scale teachers (their runs are shared); ResNet units pool in order
+        gpu={**_without_teacher(GPU_COMMON, "teacher_epochs"), **GPU_UNFRIENDLY, "student_labels": 5000,
+             "retrain_epochs": 3, "kr_unit_order": "index", "methods": list(COMPARED)}),
 )}
 # fmt: on

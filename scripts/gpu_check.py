@@ -1,23 +1,30 @@
-"""The device check: one prepared run on one GPU that proves the paper path works and measures it.
+"""The device check: one prepared run on one GPU that proves the paper path works, measures it, and runs the
+`gpu` profile's chapters (the book part "At CNN scale").
 
-    python scripts/gpu_check.py --out DIR           # on the GPU machine: about 10 min on one H100
-    python scripts/gpu_check.py --out DIR --tiny    # the same steps at tiny sizes on CPU (CI runs this)
+    python scripts/gpu_check.py --out DIR --data-dir .device-data   # on the GPU machine: at most --deadline-s
+    python scripts/gpu_check.py --out DIR --tiny                    # the same steps at tiny sizes on CPU (CI)
 
-It needs only what the device image has (torch, scipy, matplotlib, pytest, tqdm, pyyaml) plus IPython,
-carried as wheels, because chapters import ``IPython.display``; it does not need Jupyter: each chapter's
-code cells are executed in order in a fresh process, with the parameters injected after its
-``parameters`` cell as papermill would. Every step appends to ``DIR/gpu_check.json`` as soon as it ends, so a
-run cut short still returns what it measured. Steps:
+It needs only what the device image has (torch, scipy, matplotlib, pytest, tqdm, pyyaml, requests, click)
+plus the wheels scripts/prepare_device.sh fetches (IPython and the Jupyter stack papermill runs chapters with).
+Every step adds its result to ``DIR/gpu_check.json`` as soon as it ends (the benchmarks' own JSON files are
+embedded), so a run cut short still returns what it measured; DIR gets at most 8 files (the device tool's
+limit): that JSON and the `gpu` chapters' executed notebooks, results JSON and ``run.json`` in ``DIR/gpu``.
+Steps, in order (the slow and optional ones last):
 
 1. ``tests``: pytest of the tests CI skips for want of CUDA, and the kill-and-resume test on this device;
-2. ``kd_throughput``: ``benchmarks/kd_throughput.py`` (a), (b), (c), without and with ``torch.compile``;
+2. ``kd_throughput``: ``benchmarks/kd_throughput.py`` (a), (b), (c), without ``torch.compile``;
 3. ``teacher_training``: ``benchmarks/teacher_training.py`` for the paper profile's teachers;
 4. ``chapter_kd_step``: images/s of the chapters' own KD step (``kdcore.experiment.train_student``, the path
-   every chapter runs) at the benchmark's batch size, to compare with (b)/(c);
-5. ``gpu_profile``: seconds per epoch of the `gpu` profile's teacher and student on Fashion-MNIST (pass
-   ``--data-dir`` with the IDX files carried along), to size that profile's epochs;
-6. ``chapters``: every chapter at the paper profile, one epoch per training run, on ``synthetic-cifar100``
-   with a small training subset, each to its end.
+   every chapter runs) at the benchmark's batch sizes, to compare with (b)/(c);
+5. ``gpu_profile``: seconds per epoch of the `gpu` profile's networks on Fashion-MNIST (``--data-dir``: the
+   IDX files carried along), which size that profile;
+6. ``gpu_book``: the `gpu` profile's chapters (``--gpu-chapters``) executed with papermill by
+   ``scripts/execute_chapters.py --profile gpu``, their epochs scaled down only if the projection from step 5
+   does not fit the time left (the scale and the values used are recorded, and stay visible in the notebooks);
+7. ``chapters``: every chapter at the paper profile, one epoch per training run, on ``synthetic-cifar100``
+   with a small training subset, each to its end (``--workers`` at once: they prove the path, they time
+   nothing);
+8. ``kd_throughput_compile``: (b) and (c) through ``torch.compile``, if time is left.
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,15 +85,6 @@ def environment(device: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------- chapters without Jupyter
-def chapter_name(notebook: Path) -> str:
-    """The spec name a notebook resolves (``from_namespace("NAME", globals())``)."""
-    for cell in json.loads(notebook.read_text())["cells"]:
-        source = "".join(cell["source"])
-        if "from_namespace(" in source:
-            return source.split("from_namespace(", 1)[1].split(",", 1)[0].strip().strip("\"'")
-    raise ValueError(f"{notebook}: no from_namespace call")
-
-
 def check_parameters(chapter: str, device: str, subset: int, out: Path, tiny: bool = False) -> dict:
     """Paper profile, one epoch per run, a small synthetic CIFAR-100 subset; lists from the smoke profile."""
     from kdcore.params import spec
@@ -92,6 +92,8 @@ def check_parameters(chapter: str, device: str, subset: int, out: Path, tiny: bo
     s = spec(chapter)
     values = {k: v for k, v in s.smoke.items() if k not in KEEP_PAPER}  # small sweeps, few seeds
     values.update({k: 1 for k in s.params if k.endswith("epochs")})
+    if "stop_epoch" in s.params:  # the early-stopped teacher stops after epoch 1 of a 2-epoch run
+        values.update(stop_epoch=1, confident_epochs=2)
     values.update(profile="paper", dataset="synthetic-cifar100", train_subset=subset, device=device,
                   output_dir=str(out))  # fmt: skip
     if tiny:  # the smallest network of each paper architecture's family: CI checks the script, not the nets
@@ -127,20 +129,59 @@ def execute_notebook(notebook: Path, parameters: dict) -> None:
             exec(compile(text, f"{notebook.name} cell {i}", "exec"), namespace)
 
 
-def chapters_step(args, out: Path) -> list[dict]:
-    from kdcore.batch import chapter_notebooks
+def chapters_step(args, work: Path) -> list[dict]:
+    """Every chapter at the paper profile (``check_parameters``), ``args.workers`` at once, each in its own
+    process; results JSON into ``work`` (they prove the path; the numbers are meaningless)."""
+    from kdcore.batch import chapter_key, chapter_notebooks
 
-    rows = []
-    for notebook in chapter_notebooks(ROOT / "book"):
-        if args.chapters and not any(c in notebook.name for c in args.chapters):
-            continue
-        chapter = chapter_name(notebook)
-        parameters = check_parameters(chapter, args.device, args.subset, out / "chapters", args.tiny)
+    notebooks = [nb for nb in chapter_notebooks(ROOT / "book") if not args.chapters or
+                 any(c in nb.name for c in args.chapters)]  # fmt: skip
+
+    def one(notebook: Path) -> dict:
+        parameters = check_parameters(chapter_key(notebook), args.device, args.subset, work, args.tiny)
         result = run([sys.executable, __file__, "--execute", str(notebook), json.dumps(parameters)],
                      timeout=args.chapter_timeout, env={"MPLBACKEND": "Agg"})  # fmt: skip
-        rows.append({"chapter": notebook.name, "parameters": parameters, "ok": result["exit"] == 0, **result})
-        record(out, "chapters", rows)
-    return rows
+        return {"chapter": notebook.name, "parameters": parameters, "ok": result["exit"] == 0, **result}
+
+    with ThreadPoolExecutor(args.workers) as pool:
+        return list(pool.map(one, notebooks))
+
+
+def gpu_book(args, out: Path, work: Path, seconds_left: float) -> dict:
+    """The `gpu` profile's chapters, executed with papermill into ``out`` (notebooks, results JSON, run.json).
+
+    Their epochs are the profile's unless its projected time (``projected_seconds``, from step 5's measured
+    epoch times) exceeds ``seconds_left``: then every epoch count is scaled down by one factor, recorded."""
+    from kdcore.params import resolve
+
+    overrides = {}
+    if args.tiny:  # the smallest ResNets, one epoch, a small synthetic Fashion-MNIST-shaped subset, on CPU
+        overrides = {"dataset": "synthetic", "train_subset": 600, "device": "cpu", "allow_cpu": True,
+                     "teacher": "resnet8", "small_teacher": "resnet8", "confident_teacher": "resnet8",
+                     "assistant": "resnet8", "student": "resnet8", "teacher_seeds": [0, 1], "student_labels": 300,
+                     "teacher_epochs": 1, "student_epochs": 1, "confident_epochs": 2, "stop_epoch": 1,
+                     "retrain_epochs": 1, "output_dir": str(work / "gpu")}  # fmt: skip
+    plan = {"seconds_left": None if seconds_left == float("inf") else round(seconds_left), "scale": 1.0}
+    if not args.tiny and args.gpu_book_seconds:
+        plan["projected_seconds"] = args.gpu_book_seconds
+        plan["scale"] = min(1.0, seconds_left / args.gpu_book_seconds)
+        if plan["scale"] < 1.0:
+            for chapter in args.gpu_chapters:
+                overrides.update(scaled_epochs(resolve(chapter, "gpu").as_dict(), plan["scale"]))
+    flags = [f for k, v in overrides.items() for f in ("-p", k, json.dumps(v))]
+    command = [sys.executable, "scripts/execute_chapters.py", *args.gpu_chapters, "--profile", "gpu",
+               "--out", str(out / "gpu"), *flags]  # fmt: skip
+    result = run(command, timeout=max(60.0, min(seconds_left + 60, 3600)))
+    return {**plan, "overrides": overrides, **result}
+
+
+def scaled_epochs(values: dict, scale: float) -> dict:
+    """Every epoch count of a chapter's values times ``scale`` (at least 1; an early stop stays early)."""
+    scaled = {k: max(1, round(v * scale)) for k, v in values.items() if k.endswith("epochs") or k == "stop_epoch"}
+    if "stop_epoch" in scaled:
+        scaled["stop_epoch"] = min(scaled["stop_epoch"], scaled["confident_epochs"] - 1) or 1
+        scaled["confident_epochs"] = max(scaled["confident_epochs"], scaled["stop_epoch"] + 1)
+    return scaled
 
 
 # --------------------------------------------------------------------------------------- the chapters' KD step
@@ -199,23 +240,45 @@ def gpu_profile(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, help="folder for gpu_check.json")
+    parser.add_argument("--out", type=Path, help="folder for gpu_check.json and gpu/ (at most 8 files)")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes on CPU: CI checks the script works")
     parser.add_argument("--device", default=None, help="default: cuda, or cpu with --tiny")
     parser.add_argument("--chapters", nargs="*", default=None, help="only chapters whose file names contain these")
+    parser.add_argument(
+        "--gpu-chapters",
+        nargs="*",
+        default=["kd_basics", "capacity_gap", "comparison"],
+        help="chapter keys of step gpu_book, in order (later ones reuse earlier ones' runs)",
+    )
     parser.add_argument("--skip", nargs="*", default=[], help="steps to skip")
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX files (carried to the GPU machine)")
+    parser.add_argument(
+        "--deadline-s",
+        type=float,
+        default=None,
+        help="seconds the whole run may take (default: 570 on a GPU, none with --tiny)",
+    )
+    parser.add_argument(
+        "--reserve-s", type=float, default=120, help="seconds kept from gpu_book for the steps after it"
+    )
+    parser.add_argument("--workers", type=int, default=3, help="paper-profile chapters run at once (step 7)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.execute:  # the child process of the chapters step
         execute_notebook(Path(args.execute[0]).resolve(), json.loads(args.execute[1]))
         return 0
+    started = time.monotonic()
     args.device = args.device or ("cpu" if args.tiny else "cuda")
     args.subset = 256 if args.tiny else 1024
     args.chapter_timeout = 600 if args.tiny else 240
     args.kd_batches = [64] if args.tiny else [64, 256, 512]
+    args.deadline_s = args.deadline_s or (None if args.tiny else 570)
+    args.gpu_book_seconds = None  # set by step gpu_profile
+    if args.data_dir:  # every child process (tests, chapters, papermill kernels) finds the data there
+        os.environ["KDCORE_DATA_DIR"] = str(Path(args.data_dir).resolve())
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="gpu_check-"))  # what need not come back: only gpu_check.json embeds it
     (out / "gpu_check.json").unlink(missing_ok=True)
     record(out, "environment", environment(args.device))
     python, quick = sys.executable, ["--quick"] if args.tiny else []
@@ -224,29 +287,42 @@ def main(argv: list[str] | None = None) -> int:
     # the kill-and-resume test on this device (tests/helpers/resumable_teacher.py reads KDCORE_TEST_DEVICE)
     test_env = {"KDCORE_TEST_DEVICE": args.device, "KDCORE_CHECKPOINT_EVERY_S": "0"}
 
-    def kd_throughput() -> list[dict]:
-        runs = []
-        # each compiled batch size costs a fresh compile (tens of seconds): batch 64 (b) and 512 only
-        compiled = ["--compile", "--batch-sizes", "512"]
-        variants = [("kd_throughput", [])] + ([] if args.tiny else [("kd_throughput_compile", compiled)])
-        for name, flags in variants:  # compiling on a CPU takes minutes and measures nothing of interest
-            command = [python, "benchmarks/kd_throughput.py", "--device", args.device, *quick, *flags]
-            runs.append(run([*command, "--json", str(out / f"{name}.json")], timeout=420))
-        return runs
+    def seconds_left() -> float:
+        return float("inf") if args.deadline_s is None else args.deadline_s - (time.monotonic() - started)
 
-    teacher_command = [python, "benchmarks/teacher_training.py", "--device", args.device, *quick]
-    teacher_command += ["--json", str(out / "teacher_training.json")]
+    def benchmark(script: str, name: str, *flags: str, timeout: float = 300) -> dict:
+        """Run a benchmark script; its JSON is embedded in the step's record."""
+        path = work / f"{name}.json"
+        result = run([python, script, "--device", args.device, *quick, *flags, "--json", str(path)], timeout)
+        return {**result, "json": json.loads(path.read_text()) if path.exists() else None}
+
+    def compiled() -> dict:  # each compiled batch size costs a fresh compile (tens of seconds): 64 and 512 only
+        if args.tiny:  # compiling on a CPU takes minutes and measures nothing of interest
+            return {"skipped": "no compile on CPU"}
+        return benchmark("benchmarks/kd_throughput.py", "kd_throughput_compile", "--compile", "--batch-sizes", "512",
+                         timeout=min(300, max(60, seconds_left())))  # fmt: skip
+
+    def gpu_profile_step() -> dict:
+        measured = gpu_profile(args)
+        args.gpu_book_seconds = measured.get("projected_gpu_book_seconds")
+        return measured
+
     steps = {
         "tests": lambda: run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], 300, test_env),
-        "kd_throughput": kd_throughput,
-        "teacher_training": lambda: run(teacher_command, timeout=300),
+        "kd_throughput": lambda: benchmark("benchmarks/kd_throughput.py", "kd_throughput"),
+        "teacher_training": lambda: benchmark("benchmarks/teacher_training.py", "teacher_training"),
         "chapter_kd_step": lambda: chapter_kd_step(args),
-        "gpu_profile": lambda: gpu_profile(args),
-        "chapters": lambda: chapters_step(args, out),
+        "gpu_profile": gpu_profile_step,
+        "gpu_book": lambda: gpu_book(args, out, work, seconds_left() - args.reserve_s),
+        "chapters": lambda: chapters_step(args, work),
+        "kd_throughput_compile": compiled,
     }
     failed = False
     for name, step in steps.items():
         if name in args.skip:
+            continue
+        if seconds_left() < 30:
+            record(out, name, {"skipped": "no time left before the deadline"})
             continue
         print(f"{name}:", flush=True)
         try:
@@ -256,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         record(out, name, value)
         results = value if isinstance(value, list) else [value]
         failed |= any(isinstance(r, dict) and r.get("exit") not in (None, 0) for r in results)
+    record(out, "seconds", round(time.monotonic() - started, 1))
     print(f"written: {out / 'gpu_check.json'}")
     return 1 if failed else 0
 

@@ -1,32 +1,110 @@
 """The device check (scripts/gpu_check.py) runs end to end at tiny size on CPU, so the rare GPU window is spent
-measuring, not debugging. Its own pytest step is skipped here: CI runs those tests anyway."""
+measuring, not debugging. Its own pytest step is skipped here: CI runs those tests anyway.
+
+The same run's output is then imported into a copy of the book (scripts/import_gpu_run.py), as a session
+lent a GPU would import the real one: the `gpu` profile's chapters become the part "At CNN scale"."""
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
+import pytest
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from gpu_check import scaled_epochs
 
 
-def test_gpu_check_tiny_on_cpu_writes_every_step(tmp_path):
-    command = [sys.executable, "scripts/gpu_check.py", "--out", str(tmp_path), "--tiny", "--chapters", "01_kd_basics",
-               "--skip", "tests"]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+@pytest.fixture(scope="module")
+def device_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("gpu_check")
+    command = [sys.executable, "scripts/gpu_check.py", "--out", str(out), "--tiny", "--chapters", "01_kd_basics",
+               "02_capacity_gap", "--skip", "tests"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KDCORE_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    return out
+
+
+@pytest.mark.slow
+def test_gpu_check_tiny_on_cpu_writes_every_step(device_run):
+    report = json.loads((device_run / "gpu_check.json").read_text())
     assert report["environment"]["device"] == "cpu"
-    assert [r["exit"] for r in report["kd_throughput"]] == [0]  # no compile variant on CPU
-    assert json.loads((tmp_path / "kd_throughput.json").read_text())["ratio_c_a"] > 0
-    assert report["teacher_training"]["exit"] == 0
-    teachers = json.loads((tmp_path / "teacher_training.json").read_text())["teachers"]
+    assert report["kd_throughput"]["exit"] == 0 and report["kd_throughput"]["json"]["ratio_c_a"] > 0
+    assert report["kd_throughput_compile"] == {"skipped": "no compile on CPU"}
+    teachers = report["teacher_training"]["json"]["teachers"]
     assert [t["arch"] for t in teachers] == ["resnet8", "vgg8"] and all(t["images_per_s"] > 0 for t in teachers)
     assert report["chapter_kd_step"]["images_per_s"]["64"] > 0
     assert report["gpu_profile"]["teacher"]["epoch_seconds"] > 0 and report["gpu_profile"]["student"]["arch"]
-    (chapter,) = report["chapters"]
-    assert chapter["ok"] and chapter["parameters"]["profile"] == "paper"
-    assert chapter["parameters"]["student_epochs"] == 1 and chapter["parameters"]["dataset"] == "synthetic-cifar100"
-    results = json.loads((tmp_path / "chapters" / "kd_basics.json").read_text())
-    assert results["params"]["augment"] is True  # the paper recipe, at tiny size
+    chapters = report["chapters"]
+    assert [c["chapter"] for c in chapters] == ["01_kd_basics.ipynb", "02_capacity_gap.ipynb"]
+    assert all(c["ok"] for c in chapters), [c["tail"][-800:] for c in chapters if not c["ok"]]
+    assert chapters[1]["parameters"]["stop_epoch"] < chapters[1]["parameters"]["confident_epochs"]
+    assert all(c["parameters"]["profile"] == "paper" for c in chapters)
+    assert chapters[0]["parameters"]["dataset"] == "synthetic-cifar100"
+    # at most 8 files come back from the device: the report and the gpu profile's 3 notebooks, 3 JSON, run.json
+    files = sorted(str(p.relative_to(device_run)) for p in device_run.rglob("*") if p.is_file())
+    assert len(files) <= 8 and "gpu_check.json" in files, files
+
+
+@pytest.mark.slow
+def test_gpu_book_runs_every_gpu_chapter_at_the_gpu_profile(device_run):
+    book = json.loads((device_run / "gpu" / "run.json").read_text())
+    assert list(book["chapters"]) == ["01_kd_basics.ipynb", "02_capacity_gap.ipynb", "09_comparison.ipynb"]
+    for name, run in book["chapters"].items():
+        results = json.loads((device_run / "gpu" / f"{run['chapter']}.json").read_text())
+        assert results["params"]["profile"] == "gpu" and results["params"]["augment"] is True
+        nb = nbformat.read(device_run / "gpu" / name, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors
+    comparison = json.loads((device_run / "gpu" / "comparison.json").read_text())
+    assert set(comparison["params"]["methods"]) >= {"prue", "imp", "kr", "icc", "tolerant"}  # every method
+
+
+def test_scaled_epochs_keep_the_early_stop_early():
+    values = {"teacher_epochs": 30, "confident_epochs": 60, "stop_epoch": 30, "student_epochs": 20, "lr": 0.2}
+    assert scaled_epochs(values, 0.5) == {"teacher_epochs": 15, "confident_epochs": 30, "stop_epoch": 15,
+                                          "student_epochs": 10}  # fmt: skip
+    tiny = scaled_epochs(values, 0.01)
+    assert tiny["stop_epoch"] == 1 and tiny["confident_epochs"] == 2 and tiny["student_epochs"] == 1
+
+
+@pytest.mark.slow
+def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
+    for name in ("book", "benchmarks"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("results"))
+    shutil.copy(ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    done = subprocess.run([sys.executable, "scripts/import_gpu_run.py", str(device_run), "--commit", "0123456789abcdef",
+                           "--root", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    toc = yaml.safe_load((tmp_path / "_toc.yml").read_text())
+    parts = {p["caption"]: [c["file"] for c in p["chapters"]] for p in toc["parts"]}
+    assert parts["At CNN scale"] == [f"book/results/gpu/{n}" for n in ("01_kd_basics", "02_capacity_gap",
+                                                                        "09_comparison")]  # fmt: skip
+    assert list(parts)[-1] == "Appendix" and "book/gpu_measurements" in parts["Appendix"]
+    gpu = tmp_path / "book" / "results" / "gpu"
+    run = json.loads((device_run / "gpu" / "run.json").read_text())
+    for name in ("01_kd_basics", "02_capacity_gap", "09_comparison"):
+        markdown, original = (
+            "\n".join(c.source for c in nbformat.read(folder / f"{name}.ipynb", 4).cells if c.cell_type == "markdown")
+            for folder in (gpu, ROOT / "book")
+        )
+        assert markdown.splitlines()[0].endswith("(at CNN scale)")
+        assert f"Executed on **{run['environment']['device']}**" in markdown and "commit `0123456789ab`" in markdown
+        for label in re.findall(r":name:\s*(\S+)", original):  # figure labels unique in the book
+            assert f":name: gpu-{label}" in markdown and f":name: {label}\n" not in markdown
+        assert not re.search(r"\{numref\}`(?!gpu-)", markdown)
+        for link in re.findall(r"\]\((?!https?:|#)([^)\s#]+)", markdown):  # every relative link still resolves
+            assert (gpu / link).resolve().exists(), link
+        assert (gpu / f"{run['chapters'][name + '.ipynb']['chapter']}.json").exists()
+    appendix = (tmp_path / "book" / "gpu_measurements.md").read_text()
+    report = json.loads((device_run / "gpu_check.json").read_text())
+    assert f"{report['kd_throughput']['json']['ratio_c_a']:.2f}" in appendix
+    assert json.loads((tmp_path / "benchmarks" / "results" / "gpu_check.json").read_text()) == report

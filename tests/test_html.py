@@ -65,7 +65,7 @@ def toc_files(node=None) -> list[str]:
 
 
 PAGES = toc_files()
-CHAPTERS = [p for p in PAGES if re.fullmatch(r"book/\d\d_\w+", p)]
+CHAPTERS = [p for p in PAGES if re.fullmatch(r"book/(results/gpu/)?\d\d_\w+", p)]  # with "At CNN scale"
 
 
 class Chromium:
@@ -353,7 +353,8 @@ MEASURED: dict[str, dict] = {}
 def test_page_as_a_reader_sees_it(page, html, browser):
     path = html / f"{page}.html"
     assert path.is_file(), f"{page}.html was not built"
-    report = page_report(browser, path.as_uri(), SCREENSHOTS / f"{Path(page).name}.png")
+    shot = SCREENSHOTS / f"{page.removeprefix('book/').replace('/', '_')}.png"  # results/gpu/01_… ≠ 01_…
+    report = page_report(browser, path.as_uri(), shot)
     shown = [i for i in report["images"] if i["visible"] and i["natural"]]
     MEASURED[page] = {
         "figures": len(report["images"]), "tables": report["tables"], "formulas": report["mathTypeset"],
@@ -362,7 +363,7 @@ def test_page_as_a_reader_sees_it(page, html, browser):
         "min_figure_text_px": round(12.5 * min((i["shown"] / i["natural"] for i in shown), default=1.0), 1),
         "min_text_px": report["minText"], "code_lines_wrapped": report["wrappedLines"],
         "outputs_cut": report["cutOutputs"], "column_px": report["column"],
-        "screenshot": str(SCREENSHOTS / f"{Path(page).name}.png"),
+        "screenshot": str(shot),
     }  # fmt: skip
     (SCREENSHOTS / "pages.json").write_text(json.dumps(MEASURED, indent=1))
     found = problems(report)

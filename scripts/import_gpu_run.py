@@ -1,0 +1,183 @@
+"""Bring a GPU run (the folder scripts/gpu_check.py wrote, as the device tool returns it) into the book.
+
+    python scripts/import_gpu_run.py RUN_DIR --commit SHA     # SHA: the commit the device ran
+
+* ``RUN_DIR/gpu/``: the `gpu` profile's executed chapters become the book part "At CNN scale"
+  (``book/results/gpu/NN_name.ipynb``, beside their results JSON). Each copy gets a first cell saying where,
+  when, on what device, from which commit and in how long it ran, and which values were overridden; its
+  figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
+  rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
+* ``RUN_DIR/gpu_check.json``: copied to ``benchmarks/results/gpu_check.json``; the appendix page
+  ``book/gpu_measurements.md`` is written from it (every number in it is read from that file).
+
+Nothing is executed here: the HTML build renders the committed outputs, as it does for the book profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PART = "At CNN scale"
+PREFIX = "gpu-"
+
+
+def relabel(markdown: str, labels: set[str]) -> str:
+    """Prefix every figure label defined in the chapter (``:name: x``) and every ``{numref}`` to it."""
+    for label in sorted(labels, key=len, reverse=True):
+        markdown = re.sub(rf"(:name:\s*){re.escape(label)}\b", rf"\g<1>{PREFIX}{label}", markdown)
+        markdown = re.sub(rf"(\{{numref\}}`(?:[^`<]*<)?){re.escape(label)}([>`])", rf"\g<1>{PREFIX}{label}\2",
+                          markdown)  # fmt: skip
+    return markdown
+
+
+def relink(markdown: str, up: str) -> str:
+    """Relative links (``](02_x.ipynb)``, ``](notation.md)``) made relative to a folder ``up`` below book/."""
+    return re.sub(r"\]\((?!https?:|#|/|mailto:)([^)\s]+)\)", lambda m: f"]({up}{m.group(1)})", markdown)
+
+
+def provenance(name: str, run: dict, environment: dict, commit: str, up: str) -> str:
+    number = int(name[:2])
+    chapter = f"[chapter {number}]({up}{name})"
+    overrides = run.get("overrides") or {}
+    changed = ", ".join(f"`{k} = {v!r}`" for k, v in overrides.items())
+    lines = [
+        f":::{{admonition}} This page is {chapter} at the `gpu` profile\n:class: note",
+        f"Executed on **{environment['device']}** (torch {environment['torch']}"
+        + (f", CUDA {environment['cuda']}) " if environment.get("cuda") else ") ")
+        + f"on {run['started']}, in {run['seconds'] / 60:.1f} min, from commit `{commit[:12]}`, by "
+        "`scripts/gpu_check.py` (step `gpu_book`): Fashion-MNIST with CIFAR-style ResNets, crop-and-flip "
+        "augmentation and kdcore's fast path on one GPU.",
+        "",
+        f"Values changed from the profile for this run: {changed}." if changed else "Every value is the profile's.",
+        "",
+        f"The prose is {chapter}'s, written for its book-profile results (MLPs on 2 CPU cores). Every number, "
+        "table, figure and verdict on this page comes from this run; where they disagree with the prose, they "
+        "are what holds, and the disagreement is itself a finding.",
+        ":::",  # a colon fence: a backtick fence's title may not hold backticks
+    ]
+    return "\n".join(lines)
+
+
+def import_notebook(source: Path, dest: Path, run: dict, environment: dict, commit: str, book: Path) -> None:
+    nb = nbformat.read(source, as_version=4)
+    up = "../" * len(dest.parent.relative_to(book).parts)
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    labels = {m for c in markdown for m in re.findall(r":name:\s*(\S+)", c.source)}
+    for cell in markdown:
+        cell.source = relink(relabel(cell.source, labels), up)
+    title = markdown[0]  # the H1, then the provenance note, then the rest of the first cell
+    heading, _, rest = title.source.partition("\n")
+    note = provenance(source.name, run, environment, commit, up)
+    title.source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
+    nbformat.write(nb, dest)
+
+
+def add_to_toc(toc_path: Path, files: list[str], part: str) -> None:
+    """Add ``files`` to the part captioned ``part`` (created before the appendix), unless listed already."""
+    toc = yaml.safe_load(toc_path.read_text())
+    listed = {c["file"] for p in toc["parts"] for c in p["chapters"]}
+    missing = [f for f in files if f not in listed]
+    if not missing:
+        return
+    for entry in toc["parts"]:
+        if entry["caption"] == part:
+            entry["chapters"] += [{"file": f} for f in missing]
+            break
+    else:
+        toc["parts"].insert(len(toc["parts"]) - 1, {"caption": part, "chapters": [{"file": f} for f in missing]})
+    header = "".join(line + "\n" for line in toc_path.read_text().splitlines() if line.startswith("#"))
+    toc_path.write_text(header + yaml.safe_dump(toc, sort_keys=False, indent=2))
+
+
+def appendix(check: dict) -> str:
+    """The appendix page: what scripts/gpu_check.py measured, every number read from its JSON."""
+    env = check["environment"]
+    lines = ["# GPU measurements", "",
+             f"Measured by `scripts/gpu_check.py` on **{env['device']}** (torch {env['torch']}, CUDA {env['cuda']}, "
+             f"Python {env['python']}), started {env['started']}; the raw record is "
+             "`benchmarks/results/gpu_check.json`; how each is measured: `benchmarks/README.md`.", ""]  # fmt: skip
+    for step, title in (("kd_throughput", "without"), ("kd_throughput_compile", "with")):
+        kd = (check.get(step) or {}).get("json")
+        if not kd:
+            continue
+        rates, a = kd["images_per_s"], kd["args"]
+        lines += [f"## KD throughput, {a['teacher']} → {a['student']}, {title} `torch.compile`", "",
+                  "| pipeline | batch | images/s | × (a) |", "|---|---|---|---|",
+                  f"| (a) RepDistiller-style | {a['baseline_batch']} | {rates['a']:,.0f} | 1.00 |",
+                  f"| (b) kdcore fast path | {a['baseline_batch']} | {rates['b']:,.0f} | {kd['ratio_b_a']:.2f} |",
+                  f"| (c) kdcore, best batch | {kd['best_batch']} | {rates['c']:,.0f} | {kd['ratio_c_a']:.2f} |",
+                  ""]  # fmt: skip
+    teachers = ((check.get("teacher_training") or {}).get("json") or {}).get("teachers", [])
+    if teachers:
+        lines += [
+            "## Teacher training",
+            "",
+            "| teacher | batch | images/s | recipe | projected |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [f"| {t['arch']} | {t['batch_size']} | {t['images_per_s']:,.0f} | {t['recipe_epochs']} epochs | "
+                  f"{t['recipe_minutes']:.1f} min |" for t in teachers]  # fmt: skip
+        lines.append("")
+    step = check.get("chapter_kd_step") or {}
+    kd = (check.get("kd_throughput") or {}).get("json")
+    if "images_per_s" in step:
+        sweep = kd["images_per_s"]["sweep"] if kd else {}
+        lines += [
+            f"## The chapters' own KD step, {step['teacher']} → {step['student']}",
+            "",
+            "| batch | images/s | kdcore fast path (c) at that batch | chapters ÷ (c) |",
+            "|---|---|---|---|",
+        ]
+        for batch, rate in step["images_per_s"].items():
+            fast = sweep.get(str(batch))
+            lines.append(f"| {batch} | {rate:,.0f} | {f'{fast:,.0f}' if fast else '–'} | "
+                         f"{f'{rate / fast:.2f}' if fast else '–'} |")  # fmt: skip
+        lines.append("")
+    chapters = check.get("chapters") or []
+    if isinstance(chapters, list) and chapters:
+        lines += ["## Every chapter at the paper profile, one epoch per run", "", "| chapter | ran to the end | s |",
+                  "|---|---|---|"]  # fmt: skip
+        lines += [f"| {c['chapter']} | {'yes' if c['ok'] else 'no'} | {c['seconds']:.0f} |" for c in chapters]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--commit", required=True, help="the commit the device ran (git rev-parse HEAD then)")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests: a copy of the book
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    gpu = args.run_dir / "gpu"
+    if (gpu / "run.json").exists():
+        run = json.loads((gpu / "run.json").read_text())
+        dest = root / "book" / "results" / "gpu"
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, info in run["chapters"].items():
+            import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book")
+            shutil.copy(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")
+            print(f"book/results/gpu/{name}")
+        add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
+    check_path = args.run_dir / "gpu_check.json"
+    if check_path.exists():
+        check = json.loads(check_path.read_text())
+        (root / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
+        shutil.copy(check_path, root / "benchmarks" / "results" / "gpu_check.json")
+        (root / "book" / "gpu_measurements.md").write_text(appendix(check) + "\n")
+        add_to_toc(root / "_toc.yml", ["book/gpu_measurements"], "Appendix")
+        print("benchmarks/results/gpu_check.json, book/gpu_measurements.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
