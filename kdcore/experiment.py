@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import cost
 from .batches import DeviceBatches
 from .data import ImageData, load_dataset
 from .fit import History, TrainConfig, evaluate, fit, prepare_model
@@ -234,9 +235,9 @@ def pruning_scores(model: nn.Module, params, criterion: str, bench: Bench) -> li
         return random_scores(params, torch.Generator(bench.device).manual_seed(0))
     data = bench.data  # unshuffled batches over the training split, as PrUE's code scores on train
     batches = DeviceBatches(bench.splits.train, data.mean, data.std, 512, device=bench.device)
-    if criterion == "snip":
-        return snip_scores(model.train(), params, batches)  # the code's SNIP: the model in train mode
-    return prue_scores(model.eval(), params, batches)
+    if criterion == "snip":  # the code's SNIP: the model in train mode
+        return snip_scores(model.train(), params, cost.scoring(model, batches))
+    return prue_scores(model.eval(), params, cost.scoring(model, batches, forward_passes=1))  # μ, then D
 
 
 @dataclass

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import cost
 from . import distributed as dist
 from .batches import DeviceBatches
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -138,6 +139,8 @@ def evaluate(model: nn.Module, batches: DeviceBatches) -> Evaluation:
     sliced with its inputs, the returned ``logits`` and ``labels`` are aligned with ``batches.y``, and the
     batches' generator is not touched (evaluating training batches mid-run does not change the training).
 
+    Under a cost ledger (:mod:`kdcore.cost`) the call is recorded (and, when planning, nearly skipped).
+
     Raises:
         ValueError: for augmented batches (random crops or flips). An accuracy on random views is not an
             evaluation of the split; build unaugmented batches of the same split to evaluate it.
@@ -146,6 +149,13 @@ def evaluate(model: nn.Module, batches: DeviceBatches) -> Evaluation:
         raise ValueError(
             "evaluate refuses augmented batches (random crops or flips): build unaugmented batches of the split"
         )
+    ledger = cost.active()
+    return _evaluate(model, batches) if ledger is None else ledger.evaluate(model, batches, _evaluate)
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, batches: DeviceBatches) -> Evaluation:
+    """:func:`evaluate` without the check and the ledger (``fit``'s validation is part of its ledger row)."""
     was_training = model.training
     model.eval()
     logits = []
@@ -229,7 +239,8 @@ def fit(
         progress: show a tqdm bar over epochs (a string is used as its description).
         compile: run the objective through ``torch.compile``.
 
-    Under torchrun (see the module docstring) ``train`` is sharded across ranks here, unless it already is.
+    Under a cost ledger (:mod:`kdcore.cost`) the call is recorded, validation included (when planning, only
+    one batch of its last epoch trains). Under torchrun (see the module docstring) ``train`` is sharded across ranks here, unless it already is.
     """
     device = train.device
     model = objective.model
@@ -266,6 +277,8 @@ def fit(
             warnings.warn(
                 f"{checkpoint} was written for another config (or past the stop); starting from scratch", stacklevel=2
             )
+    if (ledger := cost.active()) is not None:  # counts this run (planning: one batch of its last epoch)
+        train, val, start_epoch = ledger.fit(objective, train, config, val, start_epoch, end, checkpoint)
     step = objective
     if dist.is_distributed():  # gradients averaged over ranks in backward; buffers synced once an epoch
         step = dist.wrap(objective)
@@ -300,7 +313,7 @@ def fit(
         row.update(zip(totals, means))
         row["train_acc"] = train_acc
         dist.broadcast_buffers(model)
-        row["val_acc"] = evaluate(model, val).accuracy if val is not None else float("nan")
+        row["val_acc"] = _evaluate(model, val).accuracy if val is not None else float("nan")
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         if restore_best and (best is None or row["val_acc"] > best["val_acc"]):

@@ -66,6 +66,12 @@ class Distiller(Objective):
         self.teacher.eval()
         return self
 
+    @property
+    def runs_teacher(self) -> bool:
+        """Whether a training step needs the teacher's outputs (a forward pass, or cached logits): the cost
+        ledger (:mod:`kdcore.cost`) counts them. A method that only uses the teacher's weights says no."""
+        return True
+
     def teacher_logits(self, x: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
         """The teacher's logits for a batch: looked up by example index if cached, else computed."""
         if self.cached_logits is not None and index is not None:

@@ -288,6 +288,10 @@ class KR(Distiller):
         targets = [a * w.detach().float().std() for a, w in zip(self.priors(), weights)]
         return self.beta * prior_loss([recode_gradient(w, self.recode) for w in weights], targets)
 
+    @property
+    def runs_teacher(self) -> bool:
+        return bool(self.w_kd)  # KR alone never looks at the teacher's outputs
+
     @torch.no_grad()
     def cache_teacher_logits(self, batches) -> None:
         if self.w_kd:  # KR alone never looks at the teacher's outputs

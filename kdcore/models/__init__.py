@@ -40,7 +40,16 @@ ARCHITECTURES = (
 
 
 def build_model(name: str, in_channels: int = 1, num_classes: int = 10, image_size: int = 28) -> nn.Module:
-    """Build an architecture by name (see the module docstring) for the given input and class count."""
+    """Build an architecture by name (see the module docstring) for the given input and class count.
+
+    The model keeps its name as ``model.arch`` (the cost ledger, :mod:`kdcore.cost`, reports by it).
+    """
+    model = _build(name, in_channels, num_classes, image_size)
+    model.arch = name
+    return model
+
+
+def _build(name: str, in_channels: int, num_classes: int, image_size: int) -> nn.Module:
     if m := re.fullmatch(r"mlp((?:-\d+)*)", name):
         widths = tuple(int(w) for w in m.group(1).split("-")[1:])
         return MLP(in_channels, num_classes, widths, image_size)

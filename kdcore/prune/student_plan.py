@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..models import MLP, CifarVGG
+from ..models import MLP, VGG_CONFIGS, CifarVGG
 from .masks import get_mask
 from .report import format_table
 
@@ -183,12 +183,25 @@ def build_derived_student(
     if plan.kind == "vgg":
         if in_channels not in (None, plan.in_features):
             raise ValueError(f"the teacher takes {plan.in_features} input channels, not {in_channels}")
-        return CifarVGG(plan.widths, plan.in_features, plan.num_classes)
-    if in_channels is None and image_size is None:
-        in_channels, image_size = plan.in_features, 1
-    if in_channels is None or image_size is None or in_channels * image_size**2 != plan.in_features:
-        raise ValueError(
-            f"in_channels·image_size² must equal the teacher's {plan.in_features} inputs; "
-            f"got in_channels={in_channels}, image_size={image_size}"
-        )
-    return MLP(in_channels, plan.num_classes, tuple(plan.widths), image_size)
+        student = CifarVGG(plan.widths, plan.in_features, plan.num_classes)
+    else:
+        if in_channels is None and image_size is None:
+            in_channels, image_size = plan.in_features, 1
+        if in_channels is None or image_size is None or in_channels * image_size**2 != plan.in_features:
+            raise ValueError(
+                f"in_channels·image_size² must equal the teacher's {plan.in_features} inputs; "
+                f"got in_channels={in_channels}, image_size={image_size}"
+            )
+        student = MLP(in_channels, plan.num_classes, tuple(plan.widths), image_size)
+    student.arch = derived_name(plan)  # a name for the cost ledger (kdcore.cost), like build_model's
+    return student
+
+
+def derived_name(plan: StudentPlan) -> str:
+    """``vgg19-derived-79``: the teacher's architecture and the share of its planned weights that were pruned,
+    in percent. It names the student by what it comes from: its widths depend on the teacher's trained weights."""
+    kept = sum(layer.nnz for layer in plan.layers) / sum(layer.teacher_weights for layer in plan.layers)
+    teacher = next((name for name, config in VGG_CONFIGS.items() if config == plan.teacher_widths), None)
+    if teacher is None:
+        teacher = plan.kind + "".join(f"-{w}" for w in plan.teacher_widths) if plan.kind == "mlp" else "vgg"
+    return f"{teacher}-derived-{round(100 * (1 - kept))}"
