@@ -133,6 +133,17 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp") -> str:
     return f"{diff} ({covers}): {said}."
 
 
+def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
+    """A comparison in a table cell: ``"+0.42 [-0.10, +0.94] within noise"``, or ``"–"`` for none."""
+    from .results import NO_INTERVAL, fmt_interval
+
+    if c is None:
+        return "–"
+    if c.get("ci") is None:  # one unit on a side: no interval, so no verdict either
+        return f"{scale * c['diff']:+.2f}, {NO_INTERVAL}"
+    return f"{scale * c['diff']:+.2f} {fmt_interval(c['ci'], scale, signed=True)} {c['verdict']}"
+
+
 def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp"):
     """A Markdown list of :func:`verdict_line` sentences (displays in the book, Jupyter and Colab)."""
     from IPython.display import Markdown

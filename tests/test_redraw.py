@@ -151,6 +151,7 @@ class Redraw:
     loose: list[tuple[Figure, str]] = field(default_factory=list)  # figures not handed to report.figure
     glued: set[str] = field(default_factory=set)
     displayed: list = field(default_factory=list)
+    shown: list = field(default_factory=list)  # everything displayed, in order (``displayed`` is per cell)
     figure_cells: set[str] = field(default_factory=set)  # ids of the cells that called report.figure
 
 
@@ -175,11 +176,11 @@ def check_page(fig: Figure, where: str) -> None:
 
 
 @functools.cache
-def redraw(notebook: Path) -> Redraw:
-    """Run the chapter's report cells from its committed JSON; fails at the first cell that errs."""
+def redraw(notebook: Path, text: str | None = None) -> Redraw:
+    """Run the chapter's report cells from its committed JSON (or ``text``); fails at the first cell that errs."""
     path = results_json(notebook)
     assert path.is_file(), f"{notebook.name}: no committed results JSON at {path}"
-    text = path.read_text()
+    text = text or path.read_text()
     out = Redraw()
     current = {"cell": ""}
     original_figure, original_glue = report.figure, report.glue
@@ -196,6 +197,7 @@ def redraw(notebook: Path) -> Redraw:
 
     def collect(*objs, **kwargs):
         out.displayed.extend(objs)
+        out.shown.extend(objs)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(report, "figure", spy_figure)
@@ -218,6 +220,7 @@ def redraw(notebook: Path) -> Redraw:
                     value = eval(compile(ast.Expression(last.value), where, "eval"), namespace)
                     if value is not None:
                         out.displayed.append(value)
+                        out.shown.append(value)
                 for obj in out.displayed:
                     if isinstance(obj, Figure):
                         if not any(obj is fig for _, fig, _ in out.figures):  # report.figure checked those
@@ -319,3 +322,24 @@ def test_glue_patterns_find_figures_and_numbers():
     md = "```{glue:figure} kr-curves\n:name: fig-kr\n\nCaption.\n```\nGain {glue:text}`kr_gain:+.2f` pp, {glue}`n`."
     assert GLUE_FIGURE.findall(md) == ["kr-curves"]
     assert GLUE_TEXT.findall(md) == ["kr_gain", "n"]
+
+
+def test_comparison_sets_the_cnn_scale_verdicts_beside_its_own():
+    """Chapter 9's side-by-side table: "not run yet" before a GPU run is imported, its verdicts after."""
+    notebook = BOOK / "09_comparison.ipynb"
+    record = json.loads(results_json(notebook).read_text())
+
+    def side_by_side(text: str | None = None) -> tuple[report.Table, int, int]:
+        (table,) = [t for t in redraw(notebook, text).shown if "CNN scale, pp" in getattr(t, "columns", [])]
+        return table, table.columns.index("CPU scale (this page), pp"), table.columns.index("CNN scale, pp")
+
+    table, cpu, cnn = side_by_side()
+    assert len(table.rows) == len(record["results"]["comparisons"])
+    assert all(row[cnn] == "not run yet" for row in table.rows)
+    gpu = [{**c, "diff": c["diff"] + 0.01} for c in record["results"]["comparisons"]]  # a stand-in GPU run
+    record["results"]["cnn_scale"] = {"environment": {"cuda": "NVIDIA H100 (stand-in)"},
+                                      "params": {"confident_teacher": "resnet56"}, "comparisons": gpu}  # fmt: skip
+    table, cpu, cnn = side_by_side(json.dumps(record))
+    assert "NVIDIA H100 (stand-in), resnet56 teachers" in table.caption
+    for row, c in zip(table.rows, gpu):
+        assert row[cnn] == report.verdict_cell(c) != row[cpu]

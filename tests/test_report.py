@@ -127,3 +127,11 @@ def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
     assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
     assert len(ax.collections) == 1  # error bars for the group that has them only
     report.figure(fig, "test-scatter")
+
+
+def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_exists():
+    c = {"diff": 0.0123, "ci": [-0.004, 0.0286], "verdict": "within noise"}
+    assert report.verdict_cell(c) == "+1.23 [-0.40, +2.86] within noise"
+    one_seed = compare([0.80], [0.81, 0.82])
+    assert report.verdict_cell(one_seed) == "+1.50, no interval (n < 2)"
+    assert report.verdict_cell(None) == "–"
