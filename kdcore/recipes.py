@@ -103,8 +103,26 @@ class ICC(Plain):
 CRITERIA = ("magnitude", "random", "snip", "prue")
 
 
+class FromBase:
+    """A recipe made from another one, ``base`` (pruned, stopped early, retrained): the base's architecture and
+    seed are its own, and :meth:`with_seed` moves the base to the new seed."""
+
+    base: Plain
+
+    @property
+    def arch(self) -> str:
+        return self.base.arch
+
+    @property
+    def seed(self) -> int:
+        return self.base.seed
+
+    def with_seed(self, seed: int):
+        return dataclasses.replace(self, base=self.base.with_seed(seed))
+
+
 @dataclass(frozen=True)
-class Pruned:
+class Pruned(FromBase):
     """``base`` pruned to ``sparsity`` by ``criterion``, then retrained with ``retrain`` (masks fixed).
 
     * ``rate=None``: one shot. The weights are scored once (``magnitude`` = ``|w|``, ``random``, ``snip`` or
@@ -135,14 +153,6 @@ class Pruned:
             raise ValueError(f"scope must be 'prue' or 'all', got {self.scope!r}")
 
     @property
-    def arch(self) -> str:
-        return self.base.arch
-
-    @property
-    def seed(self) -> int:
-        return self.base.seed
-
-    @property
     def rounds(self) -> int:
         """IMP rounds (1 for one shot)."""
         from .prune import imp_rounds
@@ -158,9 +168,6 @@ class Pruned:
     def epochs(self) -> int:
         """Every epoch this teacher trained, base included: what an equal-budget control must match."""
         return self.base.train.epochs + self.rounds * self.retrain.epochs
-
-    def with_seed(self, seed: int) -> Pruned:
-        return dataclasses.replace(self, base=self.base.with_seed(seed))
 
 
 @dataclass(frozen=True)
@@ -198,7 +205,7 @@ class Distilled(Plain):
 
 
 @dataclass(frozen=True)
-class EarlyStopped:
+class EarlyStopped(FromBase):
     """``base``'s own training run, stopped after ``epoch`` epochs (Cho & Hariharan 2019).
 
     The learning rate follows ``base``'s whole schedule up to the stop, so this is the base teacher as it
@@ -216,23 +223,12 @@ class EarlyStopped:
         if not 1 <= self.epoch <= self.base.train.epochs:
             raise ValueError(f"epoch must be in 1…{self.base.train.epochs} (the base's epochs), got {self.epoch}")
 
-    @property
-    def arch(self) -> str:
-        return self.base.arch
-
-    @property
-    def seed(self) -> int:
-        return self.base.seed
-
     def epochs(self) -> int:
         return self.epoch
 
-    def with_seed(self, seed: int) -> EarlyStopped:
-        return dataclasses.replace(self, base=self.base.with_seed(seed))
-
 
 @dataclass(frozen=True)
-class Retrained:
+class Retrained(FromBase):
     """``base`` retrained ``rounds`` times with ``retrain`` (the schedule restarted each round), nothing pruned.
 
     The equal-budget control of a pruned teacher (:meth:`control`): the same base, the same retraining and
@@ -253,23 +249,12 @@ class Retrained:
         """The control of ``pruned``: its base and retraining rounds without the pruning (equal epochs)."""
         return cls(pruned.base, pruned.retrain, pruned.rounds)
 
-    @property
-    def arch(self) -> str:
-        return self.base.arch
-
-    @property
-    def seed(self) -> int:
-        return self.base.seed
-
     def previous_round(self) -> Retrained | None:
         return None if self.rounds <= 1 else dataclasses.replace(self, rounds=self.rounds - 1)
 
     def epochs(self) -> int:
         """Every epoch this teacher trained, base included (equal to its pruned recipe's ``epochs()``)."""
         return self.base.train.epochs + self.rounds * self.retrain.epochs
-
-    def with_seed(self, seed: int) -> Retrained:
-        return dataclasses.replace(self, base=self.base.with_seed(seed))
 
 
 Recipe = Plain | Pruned | EarlyStopped | Retrained

@@ -115,16 +115,24 @@ def train_or_load(
         with file_lock(full.with_suffix(".lock")) if lock else contextlib.nullcontext():
             history = fit(objective(model), train, config, val, checkpoint=partial, progress=progress,
                           stop_after=stop_after if stopped else None)  # fmt: skip
-            if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
-                save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
-                if not stopped or full.exists():
-                    partial.unlink(missing_ok=True)
-        distributed.barrier()
+            # an early stop keeps its state for the whole run, unless that run has finished already
+            _save_result(path, key, model, history, partial if not stopped or full.exists() else None)
         return history
 
     history, cached = _load_or_make(path, model, train_it)
     model.eval()
     return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
+
+
+def _save_result(path: Path, key: dict, model: nn.Module, history: list, partial: Path | None) -> None:
+    """Write a finished run (key, weights, history) to ``path`` and drop its ``partial`` checkpoint.
+
+    Under torchrun every rank holds the same weights: rank 0 writes them, and the others wait for it."""
+    if distributed.is_main():
+        save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+    distributed.barrier()
 
 
 def _load_or_make(path: Path, model: nn.Module, make: Callable[[], History]) -> tuple[History, bool]:
@@ -161,10 +169,7 @@ def derive_or_load(
     def derive_it() -> History:
         partial = path.with_suffix(".partial.pt")
         history = History(derive(model, partial))
-        if distributed.is_main():
-            save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
-            partial.unlink(missing_ok=True)
-        distributed.barrier()
+        _save_result(path, key, model, history, partial)
         return history
 
     history, cached = _load_or_make(path, model, derive_it)
@@ -184,10 +189,7 @@ def cached_run(model: nn.Module, key: dict, train: Callable[[Path], list], name:
     def train_it() -> History:
         partial = path.with_suffix(".partial.pt")
         history = History(train(partial))
-        if distributed.is_main():
-            save_checkpoint({"key": key, "model": model.state_dict(), "history": list(history)}, path)
-            partial.unlink(missing_ok=True)
-        distributed.barrier()
+        _save_result(path, key, model, history, partial)
         return history
 
     return _load_or_make(path, model, train_it)
