@@ -165,6 +165,9 @@ def gpu_book(args, out: Path, work: Path, seconds_left: float) -> dict:
     if not args.tiny and args.gpu_book_seconds:
         plan["projected_seconds"] = args.gpu_book_seconds
         plan["scale"] = min(1.0, seconds_left / args.gpu_book_seconds)
+        if plan["scale"] < args.min_scale:  # epochs cut this far would make the pages say little: not now
+            return {**plan, "skipped": f"scale {plan['scale']:.2f} < --min-scale {args.min_scale}: give gpu_book "
+                    "a call of its own (--only gpu_profile gpu_book)"}  # fmt: skip
         if plan["scale"] < 1.0:
             for chapter in args.gpu_chapters:
                 overrides.update(scaled_epochs(resolve(chapter, "gpu").as_dict(), plan["scale"]))
@@ -251,6 +254,13 @@ def main(argv: list[str] | None = None) -> int:
         help="chapter keys of step gpu_book, in order (later ones reuse earlier ones' runs)",
     )
     parser.add_argument("--skip", nargs="*", default=[], help="steps to skip")
+    parser.add_argument("--only", nargs="*", default=None, help="run only these steps (environment is always first)")
+    parser.add_argument(
+        "--min-scale",
+        type=float,
+        default=0.5,
+        help="gpu_book: skip it rather than scale the gpu profile's epochs below this",
+    )
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX files (carried to the GPU machine)")
     parser.add_argument(
         "--deadline-s",
@@ -319,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     failed = False
     for name, step in steps.items():
-        if name in args.skip:
+        if name in args.skip or (args.only is not None and name not in args.only):
             continue
         if seconds_left() < 30:
             record(out, name, {"skipped": "no time left before the deadline"})
