@@ -27,6 +27,7 @@ import re
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import torch
 
@@ -165,12 +166,14 @@ def main(argv: list[str] | None = None) -> dict:
         parser.set_defaults(num_train=256, archs=["resnet8", "vgg8"], min_seconds=0.0)
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
-    data = synthetic(args.num_train, 16, (3, 32, 32), 100)
+    plan = json.loads(Path(args.plan).read_text()) if args.plan else {}
+    shape = plan.get("images", {"shape": (3, 32, 32), "classes": 100})  # CIFAR-100 unless the plan says else
+    data = synthetic(args.num_train, 16, tuple(shape["shape"]), shape["classes"])
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
-    print(f"device: {name} | torch {torch.__version__} | {args.num_train} images | compile: {args.compile}")
+    print(f"device: {name} | torch {torch.__version__} | {args.num_train} images of {tuple(data.train_x.shape[1:])} "
+          f"| compile: {args.compile}")  # fmt: skip
     if args.plan:
-        with open(args.plan) as f:
-            rates = time_plan(json.load(f), data, device, args.min_seconds)
+        rates = time_plan(plan, data, device, args.min_seconds)
         result = {"device": name, "torch": torch.__version__, "measured": time.strftime("%Y-%m-%d"),
                   "args": vars(args), **rates}  # fmt: skip
         if args.json:

@@ -112,16 +112,35 @@ def aggregate(rows: list[dict]) -> list[dict]:
     return list(merged.values())
 
 
+def images(notebooks: list[Path], profile: str) -> dict:
+    """The images the plan's networks see (shape and classes of the profile's dataset, one for every chapter):
+    ``benchmarks/teacher_training.py --plan`` times the networks on synthetic images of that shape."""
+    from kdcore.batch import chapter_key
+    from kdcore.data import NUM_CLASSES, SYNTHETIC
+    from kdcore.params import resolve
+
+    shapes = {"fashion_mnist": [1, 28, 28], "cifar10": [3, 32, 32], "cifar100": [3, 32, 32]}
+    shapes |= {name: list(spec["shape"]) for name, spec in SYNTHETIC.items()}
+    found = {resolve(chapter_key(nb), **planning_parameters(nb, profile, Path("."))).dataset for nb in notebooks}
+    if len(found) != 1:
+        raise ValueError(f"the chapters of one plan must share a dataset, these use {sorted(found)}")
+    (dataset,) = found
+    return {"dataset": dataset, "shape": shapes[dataset], "classes": NUM_CLASSES[dataset]}
+
+
 def plan(args) -> int:
     PLANS.mkdir(parents=True, exist_ok=True)
     path = args.out or PLANS / f"{args.profile}.json"
+    notebooks = chapters(args.chapters)
     result = {
         "profile": args.profile,
-        "made_by": f"python scripts/cost_table.py plan --profile {args.profile}",
+        "made_by": f"python scripts/cost_table.py plan --profile {args.profile}"
+        + (f" --chapters {' '.join(args.chapters)}" if args.chapters else ""),
         "stand_in": dict(zip(("dataset", "num_train", "num_test"), STAND_INS.get(args.profile, ()))) or None,
+        "images": images(notebooks, args.profile),
         "chapters": {},
     }
-    for notebook in chapters(args.chapters):
+    for notebook in notebooks:
         started = time.perf_counter()
         with _temporary_file() as rows_file:  # each chapter in a fresh process: no state leaks between them
             command = [sys.executable, __file__, "_plan-chapter", str(notebook), args.profile, str(rows_file)]

@@ -13,14 +13,17 @@ Steps, in order (the slow and optional ones last):
 
 1. ``tests``: pytest of the tests CI skips for want of CUDA, and the kill-and-resume test on this device;
 2. ``kd_throughput``: ``benchmarks/kd_throughput.py`` (a), (b), (c), without ``torch.compile``;
-3. ``teacher_training``: ``benchmarks/teacher_training.py`` for the paper profile's teachers;
-4. ``chapter_kd_step``: images/s of the chapters' own KD step (``kdcore.experiment.train_student``, the path
+3. ``chapter_kd_step``: images/s of the chapters' own KD step (``kdcore.experiment.train_student``, the path
    every chapter runs) at the benchmark's batch sizes, to compare with (b)/(c);
-5. ``gpu_profile``: seconds per epoch of the `gpu` profile's networks on Fashion-MNIST (``--data-dir``: the
-   IDX files carried along), which size that profile;
+4. ``paper_throughputs``: ``benchmarks/teacher_training.py --plan benchmarks/plan/paper.json``: images/s of
+   every network of the paper profile (its teachers, resnet32x4 at batch 64 and VGG-19 at 128, included),
+   training and forward, from which ``scripts/cost_table.py`` computes the paper profile's cost table;
+5. ``gpu_throughputs``: the same for the `gpu` profile's plan (Fashion-MNIST-shaped images), and from it the
+   projected time of step 6;
 6. ``gpu_book``: the `gpu` profile's chapters (``--gpu-chapters``) executed with papermill by
-   ``scripts/execute_chapters.py --profile gpu``, their epochs scaled down only if the projection from step 5
-   does not fit the time left (the scale and the values used are recorded, and stay visible in the notebooks);
+   ``scripts/execute_chapters.py --profile gpu``, their epochs scaled down by one factor only if the
+   projection does not fit the time left (the scale and the values used are recorded, and stay visible in
+   the notebooks; below ``--min-scale`` the step is skipped for a call of its own);
 7. ``chapters``: every chapter at the paper profile, one epoch per training run, on ``synthetic-cifar100``
    with a small training subset, each to its end (``--workers`` at once: they prove the path, they time
    nothing);
@@ -167,7 +170,7 @@ def gpu_book(args, out: Path, work: Path, seconds_left: float) -> dict:
         plan["scale"] = min(1.0, seconds_left / args.gpu_book_seconds)
         if plan["scale"] < args.min_scale:  # epochs cut this far would make the pages say little: not now
             return {**plan, "skipped": f"scale {plan['scale']:.2f} < --min-scale {args.min_scale}: give gpu_book "
-                    "a call of its own (--only gpu_profile gpu_book)"}  # fmt: skip
+                    "a call of its own (--only gpu_throughputs gpu_book)"}  # fmt: skip
         if plan["scale"] < 1.0:
             for chapter in args.gpu_chapters:
                 overrides.update(scaled_epochs(resolve(chapter, "gpu").as_dict(), plan["scale"]))
@@ -212,33 +215,11 @@ def chapter_kd_step(args) -> dict:
     return {"teacher": teacher, "student": student, "images": bench.train.num_examples, "images_per_s": rows}
 
 
-def gpu_profile(args) -> dict:
-    """Seconds per epoch of the `gpu` profile's teacher and KD student on Fashion-MNIST with augmentation, at
-    its batch size: what the profile's epochs are sized from (kdcore/chapters.py, GPU_COMMON)."""
-    import dataclasses
+def projected_seconds(plan: dict, throughputs: dict) -> float:
+    """Device seconds of the plan's chapters run in order with one cache (scripts/cost_table.py's model)."""
+    from cost_table import shared_cache_seconds
 
-    from kdcore import experiment
-    from kdcore.losses import KD
-    from kdcore.objectives import CrossEntropy
-    from kdcore.params import resolve
-
-    given = {"device": args.device, "data_dir": args.data_dir, "allow_cpu": args.device == "cpu"}
-    if args.tiny:  # Fashion-MNIST-shaped synthetic data and the smallest ResNets
-        given.update(dataset="synthetic", teacher="resnet8", student="resnet8")
-    P = resolve("kd_basics", "gpu", **given)
-    bench = experiment.prepare(P)
-    bench.resume_runs = False
-    config = dataclasses.replace(experiment.train_config(P, 2), schedule="constant")
-    teacher = experiment.train_student(bench, P.teacher, CrossEntropy, seed=0, config=config)
-    student = experiment.train_student(
-        bench, P.student, lambda s: KD(s, teacher.model.eval(), P.temperature, P.w_ce, P.w_kd), seed=0, config=config
-    )
-    rows = {}
-    for role, arch, run_ in (("teacher", P.teacher, teacher), ("student", P.student, student)):
-        seconds = run_.history[-1]["seconds"]  # the second epoch: warm
-        rows[role] = {"arch": arch, "epoch_seconds": seconds, "images_per_s": bench.train.num_examples / seconds}
-        print(f"  gpu profile {role} {arch}: {seconds:.2f} s/epoch", flush=True)
-    return {"dataset": P.dataset, "train_examples": bench.train.num_examples, "batch_size": P.batch_size, **rows}
+    return shared_cache_seconds(plan, throughputs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args.chapter_timeout = 600 if args.tiny else 240
     args.kd_batches = [64] if args.tiny else [64, 256, 512]
     args.deadline_s = args.deadline_s or (None if args.tiny else 570)
-    args.gpu_book_seconds = None  # set by step gpu_profile
+    args.gpu_book_seconds = None  # set by step gpu_throughputs
     if args.data_dir:  # every child process (tests, chapters, papermill kernels) finds the data there
         os.environ["KDCORE_DATA_DIR"] = str(Path(args.data_dir).resolve())
     out = args.out.resolve()
@@ -312,17 +293,24 @@ def main(argv: list[str] | None = None) -> int:
         return benchmark("benchmarks/kd_throughput.py", "kd_throughput_compile", "--compile", "--batch-sizes", "512",
                          timeout=min(300, max(60, seconds_left())))  # fmt: skip
 
-    def gpu_profile_step() -> dict:
-        measured = gpu_profile(args)
-        args.gpu_book_seconds = measured.get("projected_gpu_book_seconds")
-        return measured
+    def throughputs(profile: str) -> dict:
+        """Images/s of every network and batch size of a profile's cost plan (benchmarks/plan/PROFILE.json):
+        the paper profile's cost table, and the time the gpu profile's chapters will take (step gpu_book)."""
+        plan = ROOT / "benchmarks" / "plan" / f"{profile}.json"
+        flags = ["--plan", str(plan), *(["--num-train", "32"] if args.tiny else [])]
+        result = benchmark("benchmarks/teacher_training.py", f"throughputs_{profile}", *flags, timeout=240)
+        if profile == "gpu" and result["json"]:
+            result["projected_gpu_book_seconds"] = projected_seconds(json.loads(plan.read_text()), result["json"])
+            args.gpu_book_seconds = result["projected_gpu_book_seconds"]
+            print(f"  gpu profile's chapters projected at {args.gpu_book_seconds:.0f} s", flush=True)
+        return result
 
     steps = {
         "tests": lambda: run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], 300, test_env),
         "kd_throughput": lambda: benchmark("benchmarks/kd_throughput.py", "kd_throughput"),
-        "teacher_training": lambda: benchmark("benchmarks/teacher_training.py", "teacher_training"),
         "chapter_kd_step": lambda: chapter_kd_step(args),
-        "gpu_profile": gpu_profile_step,
+        "paper_throughputs": lambda: throughputs("paper"),
+        "gpu_throughputs": lambda: throughputs("gpu"),
         "gpu_book": lambda: gpu_book(args, out, work, seconds_left() - args.reserve_s),
         "chapters": lambda: chapters_step(args, work),
         "kd_throughput_compile": compiled,

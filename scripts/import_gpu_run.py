@@ -8,7 +8,10 @@
   figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
   rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
 * ``RUN_DIR/gpu_check.json``: copied to ``benchmarks/results/gpu_check.json``; the appendix page
-  ``book/gpu_measurements.md`` is written from it (every number in it is read from that file).
+  ``book/gpu_measurements.md`` is written from it (every number in it is read from that file, or computed
+  from it with the cost plans in ``benchmarks/plan/``), and the paper profile's cost table goes into
+  README.md, benchmarks/README.md and a line of each chapter's first cell (``scripts/cost_table.py table
+  --write``, from the measured ``benchmarks/results/throughputs_paper.json``).
 
 Nothing is executed here: the HTML build renders the committed outputs, as it does for the book profile.
 """
@@ -19,6 +22,7 @@ import argparse
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -98,8 +102,11 @@ def add_to_toc(toc_path: Path, files: list[str], part: str) -> None:
     toc_path.write_text(header + yaml.safe_dump(toc, sort_keys=False, indent=2))
 
 
-def appendix(check: dict) -> str:
-    """The appendix page: what scripts/gpu_check.py measured, every number read from its JSON."""
+def appendix(check: dict, plans: dict, folder: Path) -> str:
+    """The appendix page: what scripts/gpu_check.py measured, every number read from its JSON (and the cost
+    plans, ``plans[profile]``, that turn throughputs into a chapter's GPU time; links relative to ``folder``)."""
+    from cost_table import markdown_table
+
     env = check["environment"]
     lines = ["# GPU measurements", "",
              f"Measured by `scripts/gpu_check.py` on **{env['device']}** (torch {env['torch']}, CUDA {env['cuda']}, "
@@ -116,17 +123,27 @@ def appendix(check: dict) -> str:
                   f"| (b) kdcore fast path | {a['baseline_batch']} | {rates['b']:,.0f} | {kd['ratio_b_a']:.2f} |",
                   f"| (c) kdcore, best batch | {kd['best_batch']} | {rates['c']:,.0f} | {kd['ratio_c_a']:.2f} |",
                   ""]  # fmt: skip
-    teachers = ((check.get("teacher_training") or {}).get("json") or {}).get("teachers", [])
-    if teachers:
-        lines += [
-            "## Teacher training",
-            "",
-            "| teacher | batch | images/s | recipe | projected |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [f"| {t['arch']} | {t['batch_size']} | {t['images_per_s']:,.0f} | {t['recipe_epochs']} epochs | "
-                  f"{t['recipe_minutes']:.1f} min |" for t in teachers]  # fmt: skip
+    for profile in ("paper", "gpu"):
+        rates = (check.get(f"{profile}_throughputs") or {}).get("json")
+        if not rates:
+            continue
+        lines += [f"## Training and forward throughput of the `{profile}` profile's networks", "",
+                  "| network | batch | training, images/s | forward, images/s |", "|---|---:|---:|---:|"]  # fmt: skip
+        for arch in sorted(set(rates["train"]) | set(rates["forward"])):
+            batches = sorted({*rates["train"].get(arch, {}), *rates["forward"].get(arch, {})}, key=int)
+            for batch in batches:
+                train, forward = rates["train"].get(arch, {}).get(batch), rates["forward"].get(arch, {}).get(batch)
+                lines.append(f"| {arch} | {batch} | {f'{train:,.0f}' if train else '–'} | "
+                             f"{f'{forward:,.0f}' if forward else '–'} |")  # fmt: skip
         lines.append("")
+        if profile == "paper":
+            lines += ["## What the paper profile costs", "", markdown_table(plans[profile], rates, folder), ""]
+        elif "projected_gpu_book_seconds" in check["gpu_throughputs"]:
+            book = check.get("gpu_book") or {}
+            lines += [f"The `gpu` profile's chapters were projected at "
+                      f"{check['gpu_throughputs']['projected_gpu_book_seconds'] / 60:.1f} min from these; they ran in "
+                      f"{book.get('seconds', float('nan')) / 60:.1f} min (step `gpu_book`, epochs scaled by "
+                      f"{book.get('scale', 1.0):.2f}).", ""]  # fmt: skip
     step = check.get("chapter_kd_step") or {}
     kd = (check.get("kd_throughput") or {}).get("json")
     if "images_per_s" in step:
@@ -173,7 +190,16 @@ def main(argv=None) -> int:
         check = json.loads(check_path.read_text())
         (root / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
         shutil.copy(check_path, root / "benchmarks" / "results" / "gpu_check.json")
-        (root / "book" / "gpu_measurements.md").write_text(appendix(check) + "\n")
+        plans = {p: json.loads((root / "benchmarks" / "plan" / f"{p}.json").read_text()) for p in ("paper", "gpu")}
+        (root / "book" / "gpu_measurements.md").write_text(appendix(check, plans, root / "book") + "\n")
+        rates = (check.get("paper_throughputs") or {}).get("json")
+        if rates:  # the paper profile's cost table in the READMEs and a line in each chapter's first cell
+            path = root / "benchmarks" / "results" / "throughputs_paper.json"
+            path.write_text(json.dumps(rates, indent=1) + "\n")
+            command = [sys.executable, str(ROOT / "scripts" / "cost_table.py"), "table", "--throughputs", str(path),
+                       "--plan", str(root / "benchmarks" / "plan" / "paper.json"), "--book", str(root / "book"),
+                       "--write", str(root / "README.md"), str(root / "benchmarks" / "README.md")]  # fmt: skip
+            subprocess.run(command, check=True)
         add_to_toc(root / "_toc.yml", ["book/gpu_measurements"], "Appendix")
         print("benchmarks/results/gpu_check.json, book/gpu_measurements.md")
     return 0

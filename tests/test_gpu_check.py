@@ -39,10 +39,13 @@ def test_gpu_check_tiny_on_cpu_writes_every_step(device_run):
     assert report["environment"]["device"] == "cpu"
     assert report["kd_throughput"]["exit"] == 0 and report["kd_throughput"]["json"]["ratio_c_a"] > 0
     assert report["kd_throughput_compile"] == {"skipped": "no compile on CPU"}
-    teachers = report["teacher_training"]["json"]["teachers"]
-    assert [t["arch"] for t in teachers] == ["resnet8", "vgg8"] and all(t["images_per_s"] > 0 for t in teachers)
     assert report["chapter_kd_step"]["images_per_s"]["64"] > 0
-    assert report["gpu_profile"]["teacher"]["epoch_seconds"] > 0 and report["gpu_profile"]["student"]["arch"]
+    for profile in ("paper", "gpu"):  # every network of the profile's cost plan, timed training and forward
+        plan = json.loads((ROOT / "benchmarks" / "plan" / f"{profile}.json").read_text())
+        archs = {r["arch"] for c in plan["chapters"].values() for r in c["rows"] if r["kind"] == "train"}
+        rates = report[f"{profile}_throughputs"]["json"]
+        assert archs <= set(rates["train"]) and all(v > 0 for a in rates["train"].values() for v in a.values())
+    assert report["gpu_throughputs"]["projected_gpu_book_seconds"] > 0
     chapters = report["chapters"]
     assert [c["chapter"] for c in chapters] == ["01_kd_basics.ipynb", "02_capacity_gap.ipynb"]
     assert all(c["ok"] for c in chapters), [c["tail"][-800:] for c in chapters if not c["ok"]]
@@ -80,7 +83,8 @@ def test_scaled_epochs_keep_the_early_stop_early():
 def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     for name in ("book", "benchmarks"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("results"))
-    shutil.copy(ROOT / "_toc.yml", tmp_path / "_toc.yml")
+    for name in ("_toc.yml", "README.md"):
+        shutil.copy(ROOT / name, tmp_path / name)
     done = subprocess.run([sys.executable, "scripts/import_gpu_run.py", str(device_run), "--commit", "0123456789abcdef",
                            "--root", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -107,4 +111,10 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     appendix = (tmp_path / "book" / "gpu_measurements.md").read_text()
     report = json.loads((device_run / "gpu_check.json").read_text())
     assert f"{report['kd_throughput']['json']['ratio_c_a']:.2f}" in appendix
+    assert "## What the paper profile costs" in appendix and "| **every chapter** |" in appendix
+    for readme in (tmp_path / "README.md", tmp_path / "benchmarks" / "README.md"):  # the cost table filled in
+        table = readme.read_text().split("<!-- cost-table:start -->")[1].split("<!-- cost-table:end -->")[0]
+        assert "Not measured yet" not in table and "| **every chapter** |" in table, readme
+    first_cell = nbformat.read(tmp_path / "book" / "05_prue.ipynb", 4).cells
+    assert "Paper profile" in next(c.source for c in first_cell if c.cell_type == "markdown")
     assert json.loads((tmp_path / "benchmarks" / "results" / "gpu_check.json").read_text()) == report
