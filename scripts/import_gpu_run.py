@@ -63,6 +63,9 @@ def provenance(name: str, run: dict, environment: dict, commit: str, up: str) ->
         "",
         f"Values changed from the profile for this run: {changed}." if changed else "Every value is the profile's.",
         "",
+        "To re-run it: `python scripts/execute_chapters.py kd_basics capacity_gap comparison --profile gpu "
+        '--out runs/gpu` from the repository root (on a GPU), or `profile = "gpu"` in its parameters cell.',
+        "",
         f"The prose is {chapter}'s, written for its book-profile results (MLPs on 2 CPU cores). Every number, "
         "table, figure and verdict on this page comes from this run; where they disagree with the prose, they "
         "are what holds, and the disagreement is itself a finding.",

@@ -270,3 +270,16 @@ def test_the_benchmark_times_every_architecture_of_a_plan_on_cpu(tmp_path):
     }
     assert all(r > 0 for table in ("train", "forward") for rates in result[table].values() for r in rates.values())
     assert result["device"].startswith("cpu") and len(result["measured"]) == 10
+
+
+def test_the_benchmark_without_a_plan_times_the_paper_teachers_recipes(tmp_path):
+    command = [sys.executable, "benchmarks/teacher_training.py", "--device", "cpu", "--quick",
+               "--json", str(tmp_path / "t.json")]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    teachers = json.loads((tmp_path / "t.json").read_text())["teachers"]
+    assert [t["arch"] for t in teachers] == ["resnet8", "vgg8"]  # small stand-ins for resnet32x4 and vgg19
+    for t, (batch, epochs) in zip(teachers, [(64, 240), (128, 200)]):
+        assert (t["batch_size"], t["recipe_epochs"]) == (batch, epochs) and t["images_per_s"] > 0
+        assert t["recipe_minutes"] == pytest.approx(50_000 * epochs / t["images_per_s"] / 60)
