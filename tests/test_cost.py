@@ -283,3 +283,17 @@ def test_the_benchmark_without_a_plan_times_the_paper_teachers_recipes(tmp_path)
     for t, (batch, epochs) in zip(teachers, [(64, 240), (128, 200)]):
         assert (t["batch_size"], t["recipe_epochs"]) == (batch, epochs) and t["images_per_s"] > 0
         assert t["recipe_minutes"] == pytest.approx(50_000 * epochs / t["images_per_s"] / 60)
+
+
+@pytest.mark.slow
+def test_the_committed_gpu_plan_is_the_gpu_profile_of_today(tmp_path):
+    """benchmarks/plan/gpu.json sizes the device's gpu_book step: re-planned from the current spec, it must
+    not have changed (after editing the gpu profile: python scripts/cost_table.py plan --profile gpu
+    --chapters 01_kd 02_cap 09_comp). The paper plan takes minutes to re-plan and is checked by hand."""
+    committed = json.loads((ROOT / "benchmarks" / "plan" / "gpu.json").read_text())
+    command = [sys.executable, "scripts/cost_table.py", "plan", "--profile", "gpu", "--chapters", "01_kd", "02_cap",
+               "09_comp", "--out", str(tmp_path / "gpu.json")]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((tmp_path / "gpu.json").read_text())["chapters"] == committed["chapters"]
