@@ -25,7 +25,6 @@ each speed. Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -36,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from kdcore.batches import DeviceBatches
+from kdcore.checkpoint import write_json
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig, fit, make_optimizer, prepare_model, prepare_teacher
 from kdcore.losses.kd import KD
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
         "ratio_b_a": b / a, "ratio_c_a": c / a,
     }  # fmt: skip
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(result, args.json)
     return result
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from kdcore.batches import DeviceBatches
+from kdcore.checkpoint import write_json
 from kdcore.cost import first_examples
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig, evaluate, fit, prepare_model
@@ -177,8 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = {"device": name, "torch": torch.__version__, "measured": time.strftime("%Y-%m-%d"),
                   "args": vars(args), **rates}  # fmt: skip
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump(result, f, indent=2)
+            write_json(result, args.json)
         return result
     rows = []
     recipes = {arch: (batch, epochs) for arch, batch, epochs in RECIPES}
@@ -192,8 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"(50k images): {recipe_minutes:.1f} min", flush=True)  # fmt: skip
     result = {"device": name, "torch": torch.__version__, "args": vars(args), "teachers": rows}
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(result, args.json)
     return result
 
 
