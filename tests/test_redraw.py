@@ -331,7 +331,7 @@ def test_comparison_sets_the_cnn_scale_verdicts_beside_its_own():
 
     def side_by_side(text: str | None = None) -> tuple[report.Table, int, int]:
         (table,) = [t for t in redraw(notebook, text).shown if "CNN scale, pp" in getattr(t, "columns", [])]
-        return table, table.columns.index("CPU scale (this page), pp"), table.columns.index("CNN scale, pp")
+        return table, table.columns.index("CPU scale, pp"), table.columns.index("CNN scale, pp")
 
     table, cpu, cnn = side_by_side()
     assert len(table.rows) == len(record["results"]["comparisons"])
