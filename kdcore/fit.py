@@ -240,7 +240,8 @@ def fit(
         compile: run the objective through ``torch.compile``.
 
     Under a cost ledger (:mod:`kdcore.cost`) the call is recorded, validation included (when planning, only
-    one batch of its last epoch trains). Under torchrun (see the module docstring) ``train`` is sharded across ranks here, unless it already is.
+    one batch of its last epoch trains). Under torchrun (see the module docstring) ``train`` is sharded
+    across ranks here, unless it already is.
     """
     device = train.device
     model = objective.model
