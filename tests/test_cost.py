@@ -296,4 +296,17 @@ def test_the_committed_gpu_plan_is_the_gpu_profile_of_today(tmp_path):
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads((tmp_path / "gpu.json").read_text())["chapters"] == committed["chapters"]
+    replanned = json.loads((tmp_path / "gpu.json").read_text())
+    assert sharing(replanned["chapters"]) == sharing(committed["chapters"])
+
+
+def sharing(chapters: dict) -> dict:
+    """The plan with each cache file named by its order of first appearance: the names hash the trained
+    networks' weights, which differ with the thread count (CI plans with one), but which runs share a cache
+    entry (what the projection's shared-cache line needs) must not."""
+    names: dict[str, str] = {}
+    return {
+        chapter: [{**row, "caches": [names.setdefault(c, f"#{len(names)}") for c in row.get("caches", [])]}
+                  for row in content["rows"]]
+        for chapter, content in chapters.items()
+    }  # fmt: skip
