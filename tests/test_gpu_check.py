@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from gpu_check import scaled_epochs
+from gpu_check import book_scale, scaled_epochs
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,8 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     first_cell = nbformat.read(tmp_path / "book" / "05_prue.ipynb", 4).cells
     assert "Paper profile" in next(c.source for c in first_cell if c.cell_type == "markdown")
     assert json.loads((tmp_path / "benchmarks" / "results" / "gpu_check.json").read_text()) == report
+
+
+def test_the_gpu_chapters_shrink_only_when_their_projection_does_not_fit():
+    assert book_scale(seconds_left=420, projected=200, margin=1.5) == 1.0  # 300 s fit: the profile as it is
+    assert book_scale(seconds_left=420, projected=560, margin=1.5) == pytest.approx(0.5)
