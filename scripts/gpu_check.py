@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--min-scale",
         type=float,
-        default=0.5,
+        default=0.25,
         help="gpu_book: skip it rather than scale the gpu profile's epochs below this",
     )
     parser.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX files (carried to the GPU machine)")
