@@ -209,8 +209,9 @@ PAPER_COMMON = {"dataset": "cifar100", "teacher": "resnet32x4", "teacher_epochs"
 
 # The `gpu` profile: the book's Fashion-MNIST with what the papers' claims are about (CIFAR-style ResNets with
 # BatchNorm, crop-and-flip augmentation), on one GPU with kdcore's fast path, in minutes. Epochs are sized from
-# an estimate (a resnet56 epoch of 54k images in about 1-2 s on an H100); scripts/gpu_check.py measures the
-# real epoch times (step `gpu_profile`), and the first GPU session re-sizes them.
+# an estimate (a resnet56 epoch of 54k images in about 1-2 s on an H100); scripts/gpu_check.py times every
+# network of its cost plan (benchmarks/plan/gpu.json, step `gpu_throughputs`) and scales the epochs of its run
+# to the time it has; the first GPU run's measurements should re-size these values.
 GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 30, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
               "schedule": "cosine", "augment": True, "seeds": 3, "widgets": False, "output_dir": "results/gpu"}
 # The over-confident regime at CNN scale: resnet56 trained a third longer than chapter 1's teacher without weight
