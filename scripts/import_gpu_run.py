@@ -7,7 +7,8 @@
   when, on what device, from which commit and in how long it ran, and which values were overridden; its
   figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
   rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
-* ``RUN_DIR/gpu_check.json``: copied to ``benchmarks/results/gpu_check.json``; the appendix page
+* ``RUN_DIR/gpu_check.json``: into ``benchmarks/results/gpu_check.json`` (merged with the record of the same
+  session's other call, if any: :func:`merged`); the appendix page
   ``book/gpu_measurements.md`` is written from it (every number in it is read from that file, or computed
   from it with the cost plans in ``benchmarks/plan/``), and the paper profile's cost table goes into
   README.md, benchmarks/README.md and a line of each chapter's first cell (``scripts/cost_table.py table
@@ -171,6 +172,18 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     return "\n".join(lines)
 
 
+def merged(path: Path, new: dict) -> dict:
+    """``new`` on top of the record already at ``path`` from the same machine and day: a session's two device
+    calls (scripts/gpu_check.py --skip gpu_book, then --only gpu_throughputs gpu_book) make one record, each
+    step as its latest call measured it. A record from another machine or day is replaced, not mixed in."""
+    if not path.exists():
+        return new
+    old = json.loads(path.read_text())
+    same = all(old["environment"].get(k) == new["environment"].get(k) for k in ("device", "torch"))
+    same = same and old["environment"]["started"][:10] == new["environment"]["started"][:10]
+    return {**old, **new} if same else new
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
@@ -190,9 +203,9 @@ def main(argv=None) -> int:
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
     check_path = args.run_dir / "gpu_check.json"
     if check_path.exists():
-        check = json.loads(check_path.read_text())
+        check = merged(root / "benchmarks" / "results" / "gpu_check.json", json.loads(check_path.read_text()))
         (root / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
-        shutil.copy(check_path, root / "benchmarks" / "results" / "gpu_check.json")
+        (root / "benchmarks" / "results" / "gpu_check.json").write_text(json.dumps(check, indent=2) + "\n")
         plans = {p: json.loads((root / "benchmarks" / "plan" / f"{p}.json").read_text()) for p in ("paper", "gpu")}
         (root / "book" / "gpu_measurements.md").write_text(appendix(check, plans, root / "book") + "\n")
         rates = (check.get("paper_throughputs") or {}).get("json")
