@@ -87,6 +87,8 @@ class Distiller(Objective):
         augmented view (consistent teaching), so this refuses. On CPU it makes a KD epoch cost about as much
         as a plain one, instead of adding a teacher forward pass to every step.
         """
+        if not self.runs_teacher:  # a method that only uses the teacher's weights needs no logits
+            return
         if batches.augments:
             raise ValueError("cannot cache teacher logits for augmented batches: each view differs")
         on_gpu = batches.x.is_cuda  # a bf16 teacher copy (kdcore.fit.prepare_teacher) needs autocast there

@@ -292,11 +292,6 @@ class KR(Distiller):
     def runs_teacher(self) -> bool:
         return bool(self.w_kd)  # KR alone never looks at the teacher's outputs
 
-    @torch.no_grad()
-    def cache_teacher_logits(self, batches) -> None:
-        if self.w_kd:  # KR alone never looks at the teacher's outputs
-            super().cache_teacher_logits(batches)
-
     def forward(self, x, y, index=None):
         logits = self.student(x)
         losses = {"ce": self.w_ce * F.cross_entropy(logits, y)}
