@@ -45,7 +45,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ARCH_PARAMETERS = {"teacher", "student", "network", "low_capacity_student"}
+# every parameter that names a network: the paper check keeps the paper's (not the smoke profile's MLPs)
+ARCH_PARAMETERS = {"teacher", "student", "network", "low_capacity_student", "confident_teacher", "small_teacher",
+                   "assistant"}  # fmt: skip
 KEEP_PAPER = ARCH_PARAMETERS | {"dataset", "train_subset", "output_dir", "teacher_path", "data_dir", "profile"}
 
 

@@ -50,6 +50,8 @@ def test_gpu_check_tiny_on_cpu_writes_every_step(device_run):
     assert [c["chapter"] for c in chapters] == ["01_kd_basics.ipynb", "02_capacity_gap.ipynb"]
     assert all(c["ok"] for c in chapters), [c["tail"][-800:] for c in chapters if not c["ok"]]
     assert chapters[1]["parameters"]["stop_epoch"] < chapters[1]["parameters"]["confident_epochs"]
+    # chapter 2's networks are the paper's families (at tiny size), not the smoke profile's MLPs
+    assert {chapters[1]["parameters"][k] for k in ("confident_teacher", "small_teacher", "assistant")} == {"resnet8"}
     assert all(c["parameters"]["profile"] == "paper" for c in chapters)
     assert chapters[0]["parameters"]["dataset"] == "synthetic-cifar100"
     # at most 8 files come back from the device: the report and the gpu profile's 3 notebooks, 3 JSON, run.json
