@@ -277,12 +277,15 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
 
 
 def environment() -> dict:
-    """Where a result was produced: versions, device and thread count."""
+    """Where a result was produced: the device by name, versions and thread count (the one record of it that
+    the results JSON, ``scripts/execute_chapters.py`` and ``scripts/gpu_check.py`` all write)."""
+    cuda = torch.cuda.is_available()
     return {
+        "device": torch.cuda.get_device_name() if cuda else f"CPU ({platform.processor() or platform.machine()})",
         "torch": torch.__version__,
+        "cuda": torch.version.cuda if cuda else None,
         "scipy": scipy.__version__,
         "python": platform.python_version(),
-        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
     }

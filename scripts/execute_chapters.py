@@ -32,6 +32,7 @@ import yaml
 
 from kdcore.batch import chapter_key, chapter_notebooks, find_notebooks
 from kdcore.params import PROFILES, resolve
+from kdcore.results import environment
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CELL_TIMEOUT = 1800  # seconds; a book-profile chapter takes minutes, so a cell this long means a stuck kernel
@@ -83,18 +84,6 @@ def execute(path: Path, output: Path | None = None, parameters: dict | None = No
     finally:
         executing.unlink(missing_ok=True)
     return time.time() - started
-
-
-def environment() -> dict:
-    """Where the run happens, for the pages that show its outputs."""
-    import platform
-
-    import torch
-
-    cuda = torch.cuda.is_available()
-    return {"device": torch.cuda.get_device_name() if cuda else f"CPU ({platform.processor() or platform.machine()})",
-            "torch": torch.__version__, "cuda": torch.version.cuda if cuda else None,
-            "python": platform.python_version()}  # fmt: skip
 
 
 def main(argv=None) -> int:

@@ -76,17 +76,15 @@ def run(command: list[str], timeout: float, env: dict | None = None) -> dict:
 
 
 def environment(device: str) -> dict:
+    """kdcore's record of the machine, the device this run uses, and when it started."""
     import torch
 
-    cuda = device.startswith("cuda") and torch.cuda.is_available()
-    return {
-        "device": torch.cuda.get_device_name() if cuda else "cpu",
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "driver_ok": torch.cuda.is_available(),
-        "python": sys.version.split()[0],
-        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
+    from kdcore.results import environment as machine
+
+    record = {**machine(), "driver_ok": torch.cuda.is_available(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    if not device.startswith("cuda"):  # --device cpu (CI's tiny run): not the GPU the machine may have
+        record.update(device="cpu", cuda=None)
+    return record
 
 
 # ------------------------------------------------------------------------------------- chapters without Jupyter
