@@ -138,20 +138,37 @@ def default_teacher(P: Params, seed: int = 0) -> Plain:
 
 
 def unfriendly_teachers(P: Params, seed: int = 0) -> dict[str, Recipe]:
-    """The over-confident teacher of the capacity-gap chapter and its two remedies (the head-to-head chapter
-    reuses all three, so the cache trains each once):
+    """The over-confident teacher of the capacity-gap chapter and its two
+    remedies (the head-to-head chapter reuses all three, so the cache trains
+    each once):
 
-    * ``"over-confident"``: ``P.confident_teacher`` trained for ``P.confident_epochs`` epochs with weight
-      decay ``P.confident_weight_decay`` (otherwise the chapter's optimizer and schedule);
-    * ``"early-stopped"``: that same run, stopped after ``P.stop_epoch`` epochs (Cho & Hariharan 2019);
-    * ``"assistant"``: ``P.assistant`` distilled from it like a student (``P.student_epochs``, ``P.temperature``,
-      ``P.w_ce``, ``P.w_kd``), to teach the student in its place (Mirzadeh et al. 2020).
+    * ``"over-confident"``: ``P.confident_teacher`` trained for
+      ``P.confident_epochs`` epochs with weight decay
+      ``P.confident_weight_decay`` (otherwise the chapter's optimizer and
+      schedule);
+    * ``"early-stopped"``: that same run, stopped after ``P.stop_epoch`` epochs
+      (Cho & Hariharan 2019);
+    * ``"assistant"``: ``P.assistant`` distilled from it like a student
+      (``P.student_epochs``, ``P.temperature``, ``P.w_ce``, ``P.w_kd``), to
+      teach the student in its place (Mirzadeh et al. 2020).
     """
-    config = train_config(P, P.confident_epochs, seed=seed, weight_decay=P.confident_weight_decay)
+    wd = P.confident_weight_decay
+    config = train_config(P, P.confident_epochs, seed=seed, weight_decay=wd)
     confident = Plain(P.confident_teacher, config, seed)
-    assistant = Distilled(P.assistant, train_config(P, P.student_epochs, seed=seed), seed, teacher=confident,
-                          temperature=P.temperature, w_ce=P.w_ce, w_kd=P.w_kd)  # fmt: skip
-    return {"over-confident": confident, "early-stopped": EarlyStopped(confident, P.stop_epoch), "assistant": assistant}
+    assistant = Distilled(
+        P.assistant,
+        train_config(P, P.student_epochs, seed=seed),
+        seed,
+        teacher=confident,
+        temperature=P.temperature,
+        w_ce=P.w_ce,
+        w_kd=P.w_kd,
+    )
+    return {
+        "over-confident": confident,
+        "early-stopped": EarlyStopped(confident, P.stop_epoch),
+        "assistant": assistant,
+    }
 
 
 def teacher(bench: Bench, recipe: Recipe | None = None) -> tuple[nn.Module, dict]:
@@ -204,7 +221,8 @@ def _retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict
 
 def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
     start, start_record = teacher(bench, recipe.previous_round() or recipe.base)
-    step = recipe.sparsity if recipe.rate is None else recipe.rate  # the fraction this step prunes
+    # the fraction this step prunes
+    step = recipe.sparsity if recipe.rate is None else recipe.rate
     key = {
         "from": start_record["hash"],
         "criterion": recipe.criterion,
@@ -214,30 +232,53 @@ def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
     }
 
     def prune_and_retrain(model: nn.Module, partial: Path) -> list:
-        params = prue_prunable(model) if recipe.scope == "prue" else prunable_parameters(model)
-        prune_global(params, pruning_scores(model, params, recipe.criterion, bench), step)
-        # a killed retraining resumes from `partial`: the pruning above is deterministic, so it is redone
-        return fit(CrossEntropy(model), bench.train, recipe.retrain, bench.val, checkpoint=partial, progress=False)
+        if recipe.scope == "prue":
+            params = prue_prunable(model)
+        else:
+            params = prunable_parameters(model)
+        scores = pruning_scores(model, params, recipe.criterion, bench)
+        prune_global(params, scores, step)
+        # a killed retraining resumes from `partial`: the pruning above is
+        # deterministic, so it is redone
+        return fit(
+            CrossEntropy(model),
+            bench.train,
+            recipe.retrain,
+            bench.val,
+            checkpoint=partial,
+            progress=False,
+        )
 
     name = f"{recipe.arch}-{recipe.criterion}-{round(100 * recipe.sparsity)}"
     return derive_or_load(start, key, prune_and_retrain, name)
 
 
-def pruning_scores(model: nn.Module, params, criterion: str, bench: Bench) -> list[torch.Tensor]:
-    """The scores a criterion prunes by (lowest first); ``snip`` and ``prue`` score on the training split.
+def pruning_scores(
+    model: nn.Module,
+    params,
+    criterion: str,
+    bench: Bench,
+) -> list[torch.Tensor]:
+    """The scores a criterion prunes by (lowest first); ``snip`` and ``prue``
+    score on the training split.
 
-    IMP prunes the remaining weights by magnitude; the masks already in place keep pruned weights at 0, and
-    ``prune_global`` counts the fraction of the remaining ones.
+    IMP prunes the remaining weights by magnitude; the masks already in place
+    keep pruned weights at 0, and ``prune_global`` counts the fraction of the
+    remaining ones.
     """
     if criterion == "magnitude":
         return magnitude_scores(params)
     if criterion == "random":
-        return random_scores(params, torch.Generator(bench.device).manual_seed(0))
-    data = bench.data  # unshuffled batches over the training split, as PrUE's code scores on train
-    batches = DeviceBatches(bench.splits.train, data.mean, data.std, 512, device=bench.device)
+        generator = torch.Generator(bench.device).manual_seed(0)
+        return random_scores(params, generator)
+    # unshuffled batches over the training split, as PrUE's code scores on train
+    data, train, device = bench.data, bench.splits.train, bench.device
+    batches = DeviceBatches(train, data.mean, data.std, 512, device=device)
     if criterion == "snip":  # the code's SNIP: the model in train mode
         return snip_scores(model.train(), params, cost.scoring(model, batches))
-    return prue_scores(model.eval(), params, cost.scoring(model, batches, forward_passes=1))  # μ, then D
+    # PrUE: one pass for the mean teacher output μ, then one for the dispersion
+    scoring = cost.scoring(model, batches, forward_passes=1)
+    return prue_scores(model.eval(), params, scoring)
 
 
 @dataclass

@@ -79,31 +79,35 @@ def train_generations(
     epochs: int | None = None,
     objective: Callable[[nn.Module, nn.Module, float], Objective] | None = None,
 ) -> list[Generation]:
-    """Train generations ``1…generations`` of ``arch``, each distilled from the one before, starting from
-    ``patriarch``.
+    """Train generations ``1…generations`` of ``arch``, each distilled from the
+    one before, starting from ``patriarch``.
 
     Args:
         bench: the data (see :func:`kdcore.experiment.prepare`).
         arch: the architecture of every generation (the patriarch's, too).
         patriarch: the trained generation-0 teacher.
         generations: how many students ``G`` to train.
-        seed: the lineage's seed (generation ``g`` uses :func:`generation_seed`).
-        ce_weights: ``λ_g``, one for all generations or one per generation (see :func:`ce_weight_schedule`).
+        seed: the lineage's seed (generation ``g`` uses
+            :func:`generation_seed`).
+        ce_weights: ``λ_g``, one for all generations or one per generation
+            (see :func:`ce_weight_schedule`).
         temperature: the KD temperature of the default objective.
-        epochs: epochs per generation (default: the chapter's ``student_epochs``).
-        objective: ``(student, teacher, λ_g) → Objective``, replacing the default :func:`kd_objective`.
+        epochs: epochs per generation (default: the chapter's
+            ``student_epochs``).
+        objective: ``(student, teacher, λ_g) → Objective``, replacing the
+            default :func:`kd_objective`.
 
     Returns:
-        one :class:`Generation` per student, in order; ``result[g-1].teacher`` is ``result[g-2].model``
-        (the patriarch for ``g = 1``).
+        one :class:`Generation` per student, in order; ``result[g-1].teacher``
+        is ``result[g-2].model`` (the patriarch for ``g = 1``).
     """
     weights = ce_weight_schedule(ce_weights, generations)
     make = objective or kd_objective(temperature)
     lineage, teacher = [], patriarch
     for g, ce_weight in enumerate(weights, start=1):
-        run = train_student(
-            bench, arch, lambda student, t=teacher, w=ce_weight: make(student, t, w), generation_seed(seed, g), epochs
-        )
+        objective_of = lambda s, t=teacher, w=ce_weight: make(s, t, w)
+        seed_g = generation_seed(seed, g)
+        run = train_student(bench, arch, objective_of, seed_g, epochs)
         lineage.append(Generation(g, ce_weight, run, teacher))
         teacher = run.model
     return lineage

@@ -269,8 +269,11 @@ def from_namespace(chapter: str, namespace: dict) -> Params:
 def parameters_cell(chapter: str) -> str:
     """The exact source of the chapter's ``parameters`` cell (scripts/sync_parameters.py writes it)."""
     lines = [
-        '# Parameters (papermill: -p name value). None means "the profile\'s value" (P below shows them all).',
-        "# Generated from kdcore/chapters.py by scripts/sync_parameters.py: edit the spec there, not this cell.",
+        '# Parameters (papermill: -p name value). None means "the profile\'s value"',
+        "# (P below shows them all). Generated from kdcore/chapters.py by",
+        "# scripts/sync_parameters.py: edit the spec there, not this cell. Each help",
+        "# stays on its parameter's line, where papermill --help-notebook reads it:",
+        "# fmt: off",
         "profile: str = None  # book (default), smoke (tests), paper (GPU, CIFAR), gpu (GPU, CNNs on Fashion-MNIST)",
     ]
     lines += [f"{name}: {p.type} = None  # {p.help}" for name, p in spec(chapter).params.items()]

@@ -144,6 +144,28 @@ def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
     return f"{scale * c['diff']:+.2f} {fmt_interval(c['ci'], scale, signed=True)} {c['verdict']}"
 
 
+def side_by_side(
+    comparisons: Sequence[Mapping],
+    others: Sequence[Mapping],
+    labels: Sequence[str],
+    by: Sequence[str] = ("regime",),
+    missing: str = "not run yet",
+    scale: float = 100.0,
+) -> list[dict]:
+    """Rows for :func:`table`: each comparison as a :func:`verdict_cell` beside the comparison of ``others``
+    with the same ``by`` values and the same two sides (``missing`` where there is none), e.g. one run's
+    verdicts beside another run's at another scale. ``labels`` name the two columns."""
+
+    def key(c: Mapping) -> tuple:
+        return (*(c.get(k) for k in by), c["a"], c["b"])
+
+    matching = {key(c): c for c in others}
+    return [{"comparison": ": ".join([*(str(c[k]) for k in by), f"{c['b']} − {c['a']}"]),
+             labels[0]: verdict_cell(c, scale),
+             labels[1]: verdict_cell(matching[key(c)], scale) if key(c) in matching else missing}
+            for c in comparisons]  # fmt: skip
+
+
 def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp"):
     """A Markdown list of :func:`verdict_line` sentences (displays in the book, Jupyter and Colab)."""
     from IPython.display import Markdown

@@ -36,8 +36,9 @@ REF_LINE = re.compile(r"^kdcore_ref:[ \t]*(\S*)[ \t]*$", re.MULTILINE)
 INSTALL_MARKERS = ('find_spec("kdcore")', "kdcore @ git+")
 
 TEMPLATE = """\
-# Colab, or anywhere kdcore is missing: install kdcore at the commit that produced this page's outputs
-# (kdcore_ref in _config.yml; scripts/sync_install_cell.py writes this cell). Colab has everything else.
+# Colab, or anywhere kdcore is missing: install kdcore at the commit that
+# produced this page's outputs (kdcore_ref in _config.yml;
+# scripts/sync_install_cell.py writes this cell). Colab has everything else.
 import importlib.util
 
 if importlib.util.find_spec("kdcore") is None:

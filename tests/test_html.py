@@ -15,7 +15,7 @@ Python package), what a reader would see:
   column scrolls inside it;
 * the math is typeset: MathJax ran, left no TeX error and no raw ``\\(``, ``\\[`` or ``$$`` in the text;
 * every "chapter N" in the prose is a link;
-* no code box is cut off at its edge (long lines wrap);
+* no code box is cut off at its edge, and no line of code wraps in it;
 * no cell shows an error or a traceback; saved widgets (progress bars) are drawn;
 * chapter pages have at least one image per figure their notebook holds, and the Colab launch link.
 
@@ -252,7 +252,7 @@ PAGE_REPORT = r"""(async () => {
   const codeBoxes = [...article.querySelectorAll('div[class*="highlight-"]:not(.output) pre')];
   const cutCode = codeBoxes.filter(p => p.scrollWidth > p.clientWidth + 1).length;
   let wrappedLines = 0;
-  for (const p of codeBoxes) {
+  for (const p of codeBoxes.filter(p => p.getClientRects().length)) {  // folded (hide-input) cells: not shown
     const probe = document.createElement('span');
     probe.textContent = 'x'.repeat(100);
     probe.style.whiteSpace = 'pre';
@@ -333,6 +333,9 @@ def problems(report: dict) -> list[str]:
         found.append(f"chapter mentions that are not links: {report['unlinked']}")
     if report["errors"] or report["tracebacks"]:
         found.append("an error output or traceback")
+    if report["wrappedLines"]:
+        found.append(f"{report['wrappedLines']} code line(s) wrap in the code column (a line of at most 80 "
+                     "characters does not; tests/test_code_width.py)")  # fmt: skip
     if report["cutCode"]:
         found.append(f"{report['cutCode']} code box(es) cut off at the edge (scrolling sideways)")
     if report["widgetViews"] and not report["widgetsDrawn"]:

@@ -135,3 +135,17 @@ def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_e
     one_seed = compare([0.80], [0.81, 0.82])
     assert report.verdict_cell(one_seed) == "+1.50, no interval (n < 2)"
     assert report.verdict_cell(None) == "–"
+
+
+def test_side_by_side_matches_comparisons_by_regime_and_sides_and_marks_the_missing_ones():
+    kd_prue = {"a": "KD", "b": "PrUE"}
+    here = [{"regime": "low-label", **kd_prue, "diff": 0.01, "ci": [0.0, 0.02], "verdict": "better"},
+            {"regime": "unfriendly", **kd_prue, "diff": -0.01, "ci": None, "verdict": "–"}]  # fmt: skip
+    there = [{"regime": "low-label", **kd_prue, "diff": 0.03, "ci": [-0.01, 0.07], "verdict": "within noise"},
+             {"regime": "low-label", "a": "PrUE", "b": "KD", "diff": 0.5, "ci": [0.4, 0.6],
+              "verdict": "better"}]  # fmt: skip
+    rows = report.side_by_side(here, there, labels=("CPU", "GPU"))
+    assert [r["comparison"] for r in rows] == ["low-label: PrUE − KD", "unfriendly: PrUE − KD"]
+    assert rows[0]["CPU"] == "+1.00 [+0.00, +2.00] better"
+    assert rows[0]["GPU"] == "+3.00 [-1.00, +7.00] within noise"  # not the reversed comparison PrUE → KD
+    assert rows[1]["GPU"] == "not run yet" and "no interval" in rows[1]["CPU"]

@@ -1,35 +1,46 @@
-"""Tolerant teachers: the top score difference (TSD) of Yang, Xie, Qiao, Yuille (2018).
+"""Tolerant teachers: the top score difference (TSD) of Yang, Xie, Qiao, Yuille
+(2018).
 
-The paper trains its first teacher (the "patriarch") with an extra term that lets a few *secondary* classes
-keep some confidence beside the *primary* one, so the teacher is less peaked ("more tolerant") and its
-students, trained in generations, learn the similarities between classes.
+The paper trains its first teacher (the "patriarch") with an extra term that
+lets a few *secondary* classes keep some confidence beside the *primary* one, so
+the teacher is less peaked ("more tolerant") and its students, trained in
+generations, learn the similarities between classes.
 
-**What follows the paper, and what is our choice.** No official code exists and the full text was not
-available to us, so only the idea is the paper's (from its abstracts): an extra loss on the patriarch that
-narrows the gap between the primary class and the next few classes, weighted against cross-entropy by
-``η`` (``η = 1`` is an ordinary, "strict" teacher). The formula is **reconstructed from memory**:
+**What follows the paper, and what is our choice.** No official code exists and
+the full text was not available to us, so only the idea is the paper's (from its
+abstracts): an extra loss on the patriarch that narrows the gap between the
+primary class and the next few classes, weighted against cross-entropy by ``η``
+(``η = 1`` is an ordinary, "strict" teacher). The formula is **reconstructed
+from memory**:
 
-    gap(x) = s_primary(x) − mean of the K−1 highest secondary scores s_j(x)
-    L      = η · CE(y, softmax(z)) + (1 − η) · mean over the batch of gap(x)
+    gap(x) = s_primary(x) − mean of the K−1 highest secondary scores s_j(x) L
+    = η · CE(y, softmax(z)) + (1 − η) · mean over the batch of gap(x)
 
 Our choices, each an option:
 
-* the sign: the gap is *minimized*, so secondary classes rise and the primary falls (the stated aim);
-* ``space``: the scores ``s`` are probabilities (``"prob"``, our recollection) or logits (``"logit"``);
-* ``primary``: the ground-truth class (``"gt"``, the v1 abstract's wording; the secondaries are the K−1
-  highest other classes) or the top-scoring class (``"argmax"``; the same as ``"gt"`` whenever the model is
-  right, and it never pushes up a wrong prediction);
+* the sign: the gap is *minimized*, so secondary classes rise and the primary
+  falls (the stated aim);
+* ``space``: the scores ``s`` are probabilities (``"prob"``, our recollection)
+  or logits (``"logit"``);
+* ``primary``: the ground-truth class (``"gt"``, the v1 abstract's wording; the
+  secondaries are the K−1 highest other classes) or the top-scoring class
+  (``"argmax"``; the same as ``"gt"`` whenever the model is right, and it never
+  pushes up a wrong prediction);
 * ``K`` (``k``): the primary plus ``K−1`` secondaries.
 
-The option matters more than it looks. For a free logit vector (unlimited capacity, no weight decay) the
-loss's minimum is, with the primary the ground truth and the ``K−1`` secondaries sharing equally:
+The option matters more than it looks. For a free logit vector (unlimited
+capacity, no weight decay) the loss's minimum is, with the primary the ground
+truth and the ``K−1`` secondaries sharing equally:
 
-* ``space="logit"``: ``p_y = (2η − 1)/η`` and each secondary ``(1 − η)/(η (K−1))``, for ``η > 1/2``
-  (below that, the loss has no minimum: the logits run off);
-* ``space="prob"``: ``p_y = η (K−1) / ((1 − η) K)`` when ``η < K/(2K−1)``, and ``p_y = 1`` (a strict
-  teacher) above it: with probabilities the term changes the optimum only for ``η`` below about 1/2.
+* ``space="logit"``: ``p_y = (2η − 1)/η`` and each secondary ``(1 − η)/(η
+  (K−1))``, for ``η > 1/2`` (below that, the loss has no minimum: the logits run
+  off);
+* ``space="prob"``: ``p_y = η (K−1) / ((1 − η) K)`` when ``η < K/(2K−1)``, and
+  ``p_y = 1`` (a strict teacher) above it: with probabilities the term changes
+  the optimum only for ``η`` below about 1/2.
 
-(Our derivation, from the stationarity of the loss in the logits; chapter 3 checks it numerically.)
+(Our derivation, from the stationarity of the loss in the logits; chapter 3
+checks it numerically.)
 """
 
 from __future__ import annotations
@@ -50,25 +61,32 @@ def top_score_difference(
     space: str = "prob",
     primary: str = "gt",
 ) -> torch.Tensor:
-    """The gap between the primary score and the mean of the next ``k−1`` scores, averaged over the batch.
+    """The gap between the primary score and the mean of the next ``k−1``
+    scores, averaged over the batch.
 
     Args:
         logits: ``N×C`` logits.
         labels: ``N`` true classes (needed for ``primary="gt"``).
         k: the primary class plus ``k−1`` secondary classes, ``2 ≤ k ≤ C``.
-        space: ``"prob"`` (scores are softmax probabilities) or ``"logit"`` (raw logits).
-        primary: ``"gt"`` (the true class; the secondaries are the highest-scoring other classes) or
-            ``"argmax"`` (the top score; the secondaries are ranks 2…k).
+        space: ``"prob"`` (scores are softmax probabilities) or ``"logit"`` (raw
+            logits).
+        primary: ``"gt"`` (the true class; the secondaries are the
+            highest-scoring other classes) or ``"argmax"`` (the top score; the
+            secondaries are ranks 2…k).
 
-    Minimizing it narrows the gap (see the module docstring for what is reconstructed). The top-k selection
-    is not differentiated: the gradient flows to the selected scores only.
+    Minimizing it narrows the gap (see the module docstring for what is
+    reconstructed). The top-k selection is not differentiated: the gradient
+    flows to the selected scores only.
     """
     if space not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
     if primary not in PRIMARIES:
         raise ValueError(f"primary must be one of {PRIMARIES}, got {primary!r}")
     if not 2 <= k <= logits.shape[1]:
-        raise ValueError(f"k must be in [2, {logits.shape[1]}] (the primary and at least one secondary), got {k}")
+        raise ValueError(
+            f"k must be in [2, {logits.shape[1]}] (the primary and at least "
+            f"one secondary), got {k}"
+        )
     scores = logits.float()
     scores = scores.softmax(1) if space == "prob" else scores
     if primary == "gt":
@@ -76,7 +94,9 @@ def top_score_difference(
             raise ValueError('primary="gt" needs the labels')
         true = labels.unsqueeze(1)
         primary_score = scores.gather(1, true).squeeze(1)
-        secondary = scores.scatter(1, true, float("-inf")).topk(k - 1, dim=1).values
+        secondary = (
+            scores.scatter(1, true, float("-inf")).topk(k - 1, dim=1).values
+        )
     else:
         top = scores.topk(k, dim=1).values
         primary_score, secondary = top[:, 0], top[:, 1:]
@@ -84,14 +104,22 @@ def top_score_difference(
 
 
 class TolerantTeacher(Objective):
-    """The patriarch's objective: ``η · CE(y, z) + (1 − η) · top_score_difference(z, y)``.
+    """The patriarch's objective: ``η · CE(y, z) + (1 − η) ·
+    top_score_difference(z, y)``.
 
-    ``η = 1`` is plain cross-entropy (a strict teacher); smaller ``η`` makes the teacher more tolerant. The
-    weighting is the paper's (as we recall it); ``k``, ``space`` and ``primary`` are explained in the module
-    docstring.
+    ``η = 1`` is plain cross-entropy (a strict teacher); smaller ``η`` makes the
+    teacher more tolerant. The weighting is the paper's (as we recall it);
+    ``k``, ``space`` and ``primary`` are explained in the module docstring.
     """
 
-    def __init__(self, model, eta: float, k: int = 3, space: str = "prob", primary: str = "gt"):
+    def __init__(
+        self,
+        model,
+        eta: float,
+        k: int = 3,
+        space: str = "prob",
+        primary: str = "gt",
+    ):
         super().__init__(model)
         if not 0 <= eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
@@ -100,4 +128,7 @@ class TolerantTeacher(Objective):
     def forward(self, x, y, index=None):
         logits = self.model(x)
         gap = top_score_difference(logits, y, self.k, self.space, self.primary)
-        return logits, {"ce": self.eta * F.cross_entropy(logits, y), "tsd": (1 - self.eta) * gap}
+        return logits, {
+            "ce": self.eta * F.cross_entropy(logits, y),
+            "tsd": (1 - self.eta) * gap,
+        }

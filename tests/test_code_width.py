@@ -1,0 +1,76 @@
+"""The code a reader of the HTML book sees fits the page's code column without wrapping.
+
+At the book's 1280-pixel width the code column holds 83 characters (13-pixel DejaVu Sans Mono in a 656-pixel
+box; tests/test_html.py measures the built pages). Two kinds of code appear there: the cells a chapter shows
+(not tagged to hide their input), and the kdcore source those cells display with ``show_source``. Both are
+kept to 80 columns: book/ruff.toml formats the notebooks at that width, and kdcore/losses and kdcore/prune
+(whose functions the chapters show) have a ruff.toml of their own; the few shown functions elsewhere are
+written to fit.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from kdcore.batch import chapter_notebooks
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+WIDTH = 80
+HIDDEN = {"remove-input", "remove-cell", "hide-input"}  # tags whose code the HTML does not show open
+CHAPTERS = chapter_notebooks(BOOK)
+
+
+def code_cells(notebook: Path) -> list[dict]:
+    return [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def shown_objects(notebook: Path) -> list[tuple[str, object]]:
+    """``(expression, object)`` for every argument of every ``show_source(...)`` call in the notebook,
+    resolved with the notebook's own kdcore imports."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    python = TransformerManager().transform_cell  # %pip and other magics as Python
+    sources = [python("".join(c["source"])) for c in code_cells(notebook)]
+    namespace: dict = {}
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and "kdcore" in ast.unparse(node):
+                exec(ast.unparse(node), namespace)
+    found = []
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "show_source":
+                found += [(ast.unparse(a), eval(ast.unparse(a), namespace)) for a in node.args]
+    return found
+
+
+def too_long(text: str) -> list[str]:
+    return [f"({len(line)}) {line}" for line in text.splitlines() if len(line) > WIDTH]
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_the_kdcore_source_a_chapter_shows_fits_the_page(notebook):
+    shown = shown_objects(notebook)
+    long = {name: too_long(inspect.getsource(obj)) for name, obj in shown}
+    assert not any(long.values()), "\n".join(f"{n}:\n  " + "\n  ".join(lines) for n, lines in long.items() if lines)
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_the_cells_a_chapter_shows_fit_the_page(notebook):
+    shown = [c for c in code_cells(notebook) if not HIDDEN & set(c["metadata"].get("tags", []))]
+    long = [line for c in shown for line in too_long("".join(c["source"]))]
+    assert not long, "\n".join(long)
+
+
+def test_every_chapter_shows_some_kdcore_source_and_the_check_resolves_it():
+    """The check above cannot pass by finding nothing: most chapters show kdcore source, resolved to the
+    functions and classes of kdcore itself."""
+    shown = [obj for nb in CHAPTERS for _, obj in shown_objects(nb)]
+    assert len(shown) >= 30
+    assert all(re.search(r"[/\\]kdcore[/\\]", inspect.getsourcefile(inspect.unwrap(o))) for o in shown)
