@@ -24,9 +24,10 @@ def kd_loss(
     t = temperature
     log_p_student = F.log_softmax(student_logits.float() / t, dim=1)
     log_p_teacher = F.log_softmax(teacher_logits.float() / t, dim=1)
-    return F.kl_div(
+    kl = F.kl_div(
         log_p_student, log_p_teacher, reduction="batchmean", log_target=True
-    ) * (t * t)
+    )
+    return kl * (t * t)
 
 
 class KD(Distiller):
