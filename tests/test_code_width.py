@@ -50,6 +50,26 @@ def shown_objects(notebook: Path) -> list[tuple[str, object]]:
     return found
 
 
+def code_blocks(markdown: str) -> list[str]:
+    """The fenced code blocks of Markdown text (```` ```bash ```` and the like). MyST directives such as
+    ```` ```{note} ```` hold prose, not code: the fences are matched as a stack."""
+    blocks, stack, lines = [], [], []
+    for line in markdown.splitlines():
+        fence = re.match(r"\s*`{3,}([^`\s]*)", line)
+        if stack and stack[-1] == "code" and not (fence and not fence.group(1)):
+            lines.append(line)  # inside a code block everything is code, up to a bare closing fence
+        elif fence and (fence.group(1) or not stack or stack[-1] == "code"):
+            if not fence.group(1) and stack:  # a bare fence closes the innermost block
+                if stack.pop() == "code":
+                    blocks.append("\n".join(lines))
+            else:
+                stack.append("directive" if fence.group(1).startswith("{") else "code")
+                lines = []
+        elif fence:  # a bare fence inside a directive closes it
+            stack.pop()
+    return blocks
+
+
 def too_long(text: str) -> list[str]:
     return [f"({len(line)}) {line}" for line in text.splitlines() if len(line) > WIDTH]
 
@@ -66,6 +86,25 @@ def test_the_cells_a_chapter_shows_fit_the_page(notebook):
     shown = [c for c in code_cells(notebook) if not HIDDEN & set(c["metadata"].get("tags", []))]
     long = [line for c in shown for line in too_long("".join(c["source"]))]
     assert not long, "\n".join(long)
+
+
+PAGES = [*CHAPTERS, *sorted(BOOK.glob("*.md"))]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_the_code_blocks_in_the_prose_fit_the_page(page):
+    if page.suffix == ".ipynb":
+        cells = json.loads(page.read_text())["cells"]
+        markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    else:
+        markdown = page.read_text()
+    long = [line for block in code_blocks(markdown) for line in too_long(block)]
+    assert not long, "\n".join(long)
+
+
+def test_code_blocks_are_found_and_directives_skipped():
+    text = "a\n```bash\nls -l\n```\n```{note}\nnot code\n```\n   ```python\n   x = 1\n   ```\n"
+    assert code_blocks(text) == ["ls -l", "   x = 1"]
 
 
 def test_every_chapter_shows_some_kdcore_source_and_the_check_resolves_it():

@@ -251,8 +251,9 @@ PAGE_REPORT = r"""(async () => {
   // lines longer than the box wraps (kdcore.css) are counted, and so are outputs cut at the box's edge
   const codeBoxes = [...article.querySelectorAll('div[class*="highlight-"]:not(.output) pre')];
   const cutCode = codeBoxes.filter(p => p.scrollWidth > p.clientWidth + 1).length;
-  let wrappedLines = 0;
-  for (const p of codeBoxes.filter(p => p.getClientRects().length)) {  // folded (hide-input) cells: not shown
+  const wrappedLines = [];
+  // a folded cell (hide-input: a closed <details>) shows its code only once opened: its lines are not counted
+  for (const p of codeBoxes.filter(p => p.getClientRects().length && !p.closest('details:not([open])'))) {
     const probe = document.createElement('span');
     probe.textContent = 'x'.repeat(100);
     probe.style.whiteSpace = 'pre';
@@ -261,7 +262,7 @@ PAGE_REPORT = r"""(async () => {
     probe.remove();
     const inner = p.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
     const fits = Math.floor(inner / charWidth);
-    wrappedLines += p.textContent.split('\n').filter(line => line.length > fits).length;
+    wrappedLines.push(...p.textContent.split('\n').filter(line => line.length > fits));
   }
   const cutOutputs = [...article.querySelectorAll('.cell_output pre')]
     .filter(p => p.scrollWidth > p.clientWidth + 1).length;
@@ -334,8 +335,8 @@ def problems(report: dict) -> list[str]:
     if report["errors"] or report["tracebacks"]:
         found.append("an error output or traceback")
     if report["wrappedLines"]:
-        found.append(f"{report['wrappedLines']} code line(s) wrap in the code column (a line of at most 80 "
-                     "characters does not; tests/test_code_width.py)")  # fmt: skip
+        found.append(f"{len(report['wrappedLines'])} code line(s) wrap in the code column (a line of at most 80 "
+                     f"characters does not; tests/test_code_width.py): {report['wrappedLines'][:3]}")  # fmt: skip
     if report["cutCode"]:
         found.append(f"{report['cutCode']} code box(es) cut off at the edge (scrolling sideways)")
     if report["widgetViews"] and not report["widgetsDrawn"]:
@@ -364,7 +365,7 @@ def test_page_as_a_reader_sees_it(page, html, browser):
         "min_figure_scale": round(min((i["shown"] / i["natural"] for i in shown), default=1.0), 3),
         # 9 pt at 100 dpi (the smallest text report.STYLE draws) is 12.5 px, times the figure's scale
         "min_figure_text_px": round(12.5 * min((i["shown"] / i["natural"] for i in shown), default=1.0), 1),
-        "min_text_px": report["minText"], "code_lines_wrapped": report["wrappedLines"],
+        "min_text_px": report["minText"], "code_lines_wrapped": len(report["wrappedLines"]),
         "outputs_cut": report["cutOutputs"], "column_px": report["column"],
         "screenshot": str(shot),
     }  # fmt: skip
