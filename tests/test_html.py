@@ -15,7 +15,7 @@ Python package), what a reader would see:
   column scrolls inside it;
 * the math is typeset: MathJax ran, left no TeX error and no raw ``\\(``, ``\\[`` or ``$$`` in the text;
 * every "chapter N" in the prose is a link;
-* no code box is cut off at its edge, and no line of code wraps in it;
+* no code box or printed output is cut off at its edge, and no line of code wraps in a code box;
 * no cell shows an error or a traceback; saved widgets (progress bars) are drawn;
 * chapter pages have at least one image per figure their notebook holds, and the Colab launch link.
 
@@ -337,6 +337,8 @@ def problems(report: dict) -> list[str]:
     if report["wrappedLines"]:
         found.append(f"{len(report['wrappedLines'])} code line(s) wrap in the code column (a line of at most 80 "
                      f"characters does not; tests/test_code_width.py): {report['wrappedLines'][:3]}")  # fmt: skip
+    if report["cutOutputs"]:
+        found.append(f"{report['cutOutputs']} printed output(s) wider than the column (the reader scrolls sideways)")
     if report["cutCode"]:
         found.append(f"{report['cutCode']} code box(es) cut off at the edge (scrolling sideways)")
     if report["widgetViews"] and not report["widgetsDrawn"]:
