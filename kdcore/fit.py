@@ -287,7 +287,9 @@ def fit(
 
     description = progress if isinstance(progress, str) else None
     show = bool(progress) and dist.is_main()
-    bar = tqdm(range(start_epoch, end), desc=description, disable=not show, leave=False)
+    # leave=True: a finished bar stays, as the record of what trained and how long (with leave=False a
+    # notebook hides it, and the saved page shows an empty gap where it was)
+    bar = tqdm(range(start_epoch, end), desc=description, disable=not show, leave=True)
     for epoch in bar:
         started = time.perf_counter()
         objective.train()

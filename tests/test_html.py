@@ -16,7 +16,7 @@ Python package), what a reader would see:
 * the math is typeset: MathJax ran, left no TeX error and no raw ``\\(``, ``\\[`` or ``$$`` in the text;
 * every "chapter N" in the prose is a link;
 * no code box or printed output is cut off at its edge, and no line of code wraps in a code box;
-* no cell shows an error or a traceback; saved widgets (progress bars) are drawn;
+* no cell shows an error or a traceback; saved widgets (progress bars) are drawn, and not hidden;
 * chapter pages have at least one image per figure their notebook holds, and the Colab launch link.
 
 A full-page screenshot of every page is saved to ``_build/screenshots/<page>.png`` and the measurements to
@@ -287,6 +287,8 @@ PAGE_REPORT = r"""(async () => {
     mathErrors: article.querySelectorAll('mjx-merror').length,
     mathjax: !!(window.MathJax && MathJax.startup),
     widgetViews: views, widgetsDrawn: drawn(),
+    // tqdm hides a bar it closes with leave=False: the saved page then shows an empty gap in its place
+    widgetsHidden: document.querySelectorAll('.widget-subarea > [style*="visibility: hidden"]').length,
     errors: article.querySelectorAll('.output.error, .output.traceback, .output.stderr .traceback').length,
     tracebacks: article.innerText.includes('Traceback (most recent call last)')
       || /^\s*\w*(Error|Exception): /m.test(outputText),
@@ -341,6 +343,8 @@ def problems(report: dict) -> list[str]:
         found.append(f"{report['cutOutputs']} printed output(s) wider than the column (the reader scrolls sideways)")
     if report["cutCode"]:
         found.append(f"{report['cutCode']} code box(es) cut off at the edge (scrolling sideways)")
+    if report["widgetsHidden"]:
+        found.append(f"{report['widgetsHidden']} saved widget(s) drawn hidden: an empty gap on the page")
     if report["widgetViews"] and not report["widgetsDrawn"]:
         found.append(f"{report['widgetViews']} saved widget(s) not drawn (widget JavaScript missing?)")
     return found
