@@ -54,6 +54,10 @@ DATASETS = ("fashion_mnist", "cifar10", "cifar100", *SYNTHETIC)
 NUM_CLASSES = {"fashion_mnist": 10, "cifar10": 10, "cifar100": 100} | {
     name: spec["num_classes"] for name, spec in SYNTHETIC.items()
 }
+# (channels, height, width) of each dataset's images
+SHAPES = {"fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)} | {
+    name: spec["shape"] for name, spec in SYNTHETIC.items()
+}
 
 
 @dataclass

@@ -160,7 +160,7 @@ def side_by_side(
         return (*(c.get(k) for k in by), c["a"], c["b"])
 
     matching = {key(c): c for c in others}
-    return [{"comparison": ": ".join([*(str(c[k]) for k in by), f"{c['b']} − {c['a']}"]),
+    return [{"comparison": ": ".join([*map(str, key(c)[: len(by)]), f"{c['b']} − {c['a']}"]),
              labels[0]: verdict_cell(c, scale),
              labels[1]: verdict_cell(matching[key(c)], scale) if key(c) in matching else missing}
             for c in comparisons]  # fmt: skip

@@ -116,16 +116,14 @@ def images(notebooks: list[Path], profile: str) -> dict:
     """The images the plan's networks see (shape and classes of the profile's dataset, one for every chapter):
     ``benchmarks/teacher_training.py --plan`` times the networks on synthetic images of that shape."""
     from kdcore.batch import chapter_key
-    from kdcore.data import NUM_CLASSES, SYNTHETIC
+    from kdcore.data import NUM_CLASSES, SHAPES
     from kdcore.params import resolve
 
-    shapes = {"fashion_mnist": [1, 28, 28], "cifar10": [3, 32, 32], "cifar100": [3, 32, 32]}
-    shapes |= {name: list(spec["shape"]) for name, spec in SYNTHETIC.items()}
     found = {resolve(chapter_key(nb), **planning_parameters(nb, profile, Path("."))).dataset for nb in notebooks}
     if len(found) != 1:
         raise ValueError(f"the chapters of one plan must share a dataset, these use {sorted(found)}")
     (dataset,) = found
-    return {"dataset": dataset, "shape": shapes[dataset], "classes": NUM_CLASSES[dataset]}
+    return {"dataset": dataset, "shape": list(SHAPES[dataset]), "classes": NUM_CLASSES[dataset]}
 
 
 def plan(args) -> int:

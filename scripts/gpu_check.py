@@ -223,13 +223,6 @@ def chapter_kd_step(args) -> dict:
     return {"teacher": teacher, "student": student, "images": bench.train.num_examples, "images_per_s": rows}
 
 
-def projected_seconds(plan: dict, throughputs: dict) -> float:
-    """Device seconds of the plan's chapters run in order with one cache (scripts/cost_table.py's model)."""
-    from cost_table import shared_cache_seconds
-
-    return shared_cache_seconds(plan, throughputs)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, help="folder for gpu_check.json and gpu/ (at most 8 files)")
@@ -313,8 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         plan = ROOT / "benchmarks" / "plan" / f"{profile}.json"
         flags = ["--plan", str(plan), *(["--num-train", "32"] if args.tiny else [])]
         result = benchmark("benchmarks/teacher_training.py", f"throughputs_{profile}", *flags, timeout=240)
-        if profile == "gpu" and result["json"]:
-            result["projected_gpu_book_seconds"] = projected_seconds(json.loads(plan.read_text()), result["json"])
+        if profile == "gpu" and result["json"]:  # the chapters in order with one cache (cost_table's model)
+            from cost_table import shared_cache_seconds
+
+            result["projected_gpu_book_seconds"] = shared_cache_seconds(json.loads(plan.read_text()), result["json"])
             args.gpu_book_seconds = result["projected_gpu_book_seconds"]
             print(f"  gpu profile's chapters projected at {args.gpu_book_seconds:.0f} s", flush=True)
         return result
