@@ -85,7 +85,8 @@ def baseline_throughput(data, args, device: torch.device) -> float:
         pin_memory=device.type == "cuda",
     )  # fmt: skip
     torch.manual_seed(0)
-    objective = KD(build(args.student, size).to(device), build(args.teacher, size).to(device))
+    # built on the CPU, then moved: the teacher stays an fp32 copy (a Distiller on CUDA makes a bf16 one)
+    objective = KD(build(args.student, size), build(args.teacher, size)).to(device)
     optimizer = make_optimizer(objective.trainable_parameters(), TrainConfig(lr=LR))
     seconds = 0.0
     for epoch in range(args.warmup_epochs + args.epochs):

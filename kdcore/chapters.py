@@ -212,15 +212,15 @@ PAPER_COMMON = {"dataset": "cifar100", "teacher": "resnet32x4", "teacher_epochs"
 # an estimate (a resnet56 epoch of 54k images in about 1-2 s on an H100); scripts/gpu_check.py times every
 # network of its cost plan (benchmarks/plan/gpu.json, step `gpu_throughputs`) and scales the epochs of its run
 # to the time it has; the first GPU run's measurements should re-size these values.
-GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 30, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
+GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 18, "train_subset": 15000, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
               "schedule": "cosine", "augment": True, "seeds": 3, "widgets": False, "output_dir": "results/gpu"}
 # The over-confident regime at CNN scale: resnet56 trained a third longer than chapter 1's teacher without weight
 # decay, stopped halfway for the early-stopped teacher; a resnet20 assistant (0.27 M weights, between resnet8's
 # 0.08 M and resnet56's 0.86 M). One student per teacher: the intervals are over the 3 teachers, and student
 # runs are much of the cost (chapter 9 trains 33 per regime). scripts/gpu_check.py scales every epoch count
 # down by one factor if the projection from measured throughputs does not fit its time (and records it).
-GPU_UNFRIENDLY = {"confident_teacher": "resnet56", "confident_epochs": 40, "confident_weight_decay": 0.0,
-                  "stop_epoch": 20, "assistant": "resnet20", "seeds": 1, "student": "resnet8", "student_epochs": 20}
+GPU_UNFRIENDLY = {"confident_teacher": "resnet56", "confident_epochs": 24, "confident_weight_decay": 0.0,
+                  "stop_epoch": 12, "assistant": "resnet20", "seeds": 1, "student": "resnet8", "student_epochs": 12}
 
 CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
     _chapter("kd_basics",
@@ -228,7 +228,7 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
          "teacher_path": TEACHER_PATH},
         {**SMOKE_COMMON, "student_epochs": 1, "low_data": 500},
         {**PAPER_COMMON, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000},
-        gpu={**GPU_COMMON, "student": "resnet8", "student_epochs": 20}),
+        gpu={**GPU_COMMON, "student": "resnet8", "student_epochs": 12}),
     # a fixed small student (chapter 1's, with its KD settings) on all labels; teachers of growing capacity and
     # training, the over-confident one's two classic remedies; `teacher` is chapter 1's (shown, not distilled)
     _chapter("capacity_gap", {
@@ -385,6 +385,6 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         lambda v: kr_similar_needs_mlp(v, "confident_teacher"), tsd_k_at_most_classes, stop_before_the_end,
         # every method on chapter 2's CNN-scale teachers (their runs are shared); ResNet units pool in order
         gpu={**_without_teacher(GPU_COMMON, "teacher_epochs"), **GPU_UNFRIENDLY, "student_labels": 5000,
-             "retrain_epochs": 3, "kr_unit_order": "index", "methods": list(COMPARED)}),
+             "retrain_epochs": 2, "kr_unit_order": "index", "methods": list(COMPARED)}),
 )}
 # fmt: on

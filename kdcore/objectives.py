@@ -76,7 +76,9 @@ class Distiller(Objective):
         """The teacher's logits for a batch: looked up by example index if cached, else computed."""
         if self.cached_logits is not None and index is not None:
             return self.cached_logits[index]
-        with torch.no_grad():
+        # The bf16 copy needs autocast: fit runs under it, a hand-written training loop may not.
+        bf16 = next(self.teacher.parameters(), x).dtype == torch.bfloat16
+        with torch.no_grad(), torch.autocast(x.device.type, torch.bfloat16, enabled=bf16):
             return self.teacher(x).float()
 
     @torch.no_grad()

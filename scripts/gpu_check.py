@@ -203,6 +203,9 @@ def chapter_kd_step(args) -> dict:
     """Images/s of ``experiment.train_student`` (what every chapter calls) distilling resnet32x4 into
     resnet8x4 on augmented CIFAR-100-shaped data at ``batch``: compare with the benchmark's (b)/(c)."""
     from kdcore import experiment
+    from kdcore.batches import DeviceBatches
+    from kdcore.data import synthetic
+    from kdcore.splits import Split
     from kdcore.fit import TrainConfig
     from kdcore.losses import KD
     from kdcore.params import resolve
@@ -212,15 +215,24 @@ def chapter_kd_step(args) -> dict:
                 **({"allow_cpu": True} if args.device == "cpu" else {}))  # fmt: skip
     bench = experiment.prepare(P)
     bench.resume_runs = False  # a measurement, not a result to keep
+    # synthetic-cifar100 has 413 training images: one batch an epoch would time the per-epoch overhead, not
+    # the step. The benchmark's 50,000 images, batched as experiment.prepare batches a chapter's data.
+    data = synthetic(512 if args.tiny else 50_000, 16, (3, 32, 32), 100)
+    train = DeviceBatches(
+        Split(data.train_x, data.train_y), data.mean, data.std, 64, shuffle=True, crop_padding=4, hflip=True,
+        with_index=True, device=bench.device, channels_last=bench.device.type == "cuda",
+    )  # fmt: skip
     teacher_model = bench.build(teacher).eval()
     rows = {}
     for batch in args.kd_batches:
         config = TrainConfig(epochs=2, batch_size=batch, lr=0.05, schedule="constant", crop_padding=4, hflip=True)
-        run_ = experiment.train_student(bench, student, lambda s: KD(s, teacher_model), seed=0, config=config)
+        run_ = experiment.train_student(
+            bench, student, lambda s: KD(s, teacher_model), seed=0, config=config, train=train
+        )
         seconds = run_.history[-1]["seconds"]  # the second epoch: warm
-        rows[batch] = bench.train.num_examples / seconds
+        rows[batch] = train.num_examples / seconds
         print(f"  chapters' KD step, batch {batch}: {rows[batch]:.1f} images/s", flush=True)
-    return {"teacher": teacher, "student": student, "images": bench.train.num_examples, "images_per_s": rows}
+    return {"teacher": teacher, "student": student, "images": train.num_examples, "images_per_s": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=1.5,
         help="gpu_book: scale its epochs to fit --margin times the projected time in the time left",
+    )
+    parser.add_argument(
+        "--reuse-throughputs",
+        type=Path,
+        default=None,
+        help="a gpu_check.json of an earlier call on the same device kind: its throughputs, not measured again",
     )
     parser.add_argument("--workers", type=int, default=3, help="paper-profile chapters run at once (step 7)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)
@@ -304,8 +322,12 @@ def main(argv: list[str] | None = None) -> int:
         """Images/s of every network and batch size of a profile's cost plan (benchmarks/plan/PROFILE.json):
         the paper profile's cost table, and the time the gpu profile's chapters will take (step gpu_book)."""
         plan = ROOT / "benchmarks" / "plan" / f"{profile}.json"
-        flags = ["--plan", str(plan), *(["--num-train", "32"] if args.tiny else [])]
-        result = benchmark("benchmarks/teacher_training.py", f"throughputs_{profile}", *flags, timeout=240)
+        if args.reuse_throughputs:  # an earlier call's measurement on this kind of device: its seconds saved
+            earlier = json.loads(args.reuse_throughputs.read_text())[f"{profile}_throughputs"]
+            result = {**earlier, "reused_from": earlier.get("json", {}).get("measured")}
+        else:
+            flags = ["--plan", str(plan), *(["--num-train", "32"] if args.tiny else [])]
+            result = benchmark("benchmarks/teacher_training.py", f"throughputs_{profile}", *flags, timeout=240)
         if profile == "gpu" and result["json"]:  # the chapters in order with one cache (cost_table's model)
             from cost_table import shared_cache_seconds
 

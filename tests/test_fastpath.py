@@ -120,6 +120,22 @@ def test_bf16_teacher_logits_match_fp32():
     assert torch.equal(fast.argmax(1), ref.argmax(1))
 
 
+def test_a_bf16_teacher_copy_runs_outside_autocast():
+    """A hand-written fp32 loop (no autocast) with the bf16 copy a Distiller makes on CUDA: the teacher's
+    forward must not fail on fp32 inputs (the device check's baseline (a) did, on an H200)."""
+    student, teacher = _resnet(8, seed=2), _resnet(20)
+    x, y = _batch()
+    kd = KD(student.train(), prepare_teacher(teacher, "cpu", dtype=torch.bfloat16), T, W_CE, W_KD)
+    with torch.no_grad():
+        logits = kd.teacher_logits(x)
+        ref = teacher.eval()(x)
+    assert logits.dtype == torch.float32
+    assert (logits - ref).norm() / ref.norm() < 2e-2
+    _, losses = kd(x, y)
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in student.parameters())
+
+
 def test_channels_last_matches_contiguous_in_fp32():
     student, teacher = _resnet(8, seed=2), _resnet(20)
     x, y = _batch()
