@@ -208,12 +208,14 @@ PAPER_COMMON = {"dataset": "cifar100", "teacher": "resnet32x4", "teacher_epochs"
                 "seeds": 3, "widgets": False, "output_dir": "results/paper"}
 
 # The `gpu` profile: the book's Fashion-MNIST with what the papers' claims are about (CIFAR-style ResNets with
-# BatchNorm, crop-and-flip augmentation), on one GPU with kdcore's fast path, in minutes. Epochs are sized from
-# an estimate (a resnet56 epoch of 54k images in about 1-2 s on an H100); scripts/gpu_check.py times every
-# network of its cost plan (benchmarks/plan/gpu.json, step `gpu_throughputs`) and scales the epochs of its run
-# to the time it has; the first GPU run's measurements should re-size these values.
-GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 18, "train_subset": 15000, "batch_size": 512, "lr": 0.2, "weight_decay": 5e-4,
-              "schedule": "cosine", "augment": True, "seeds": 3, "widgets": False, "output_dir": "results/gpu"}
+# BatchNorm, crop-and-flip augmentation), on one GPU with kdcore's fast path, in minutes. Sized from throughputs
+# measured on an H200 (scripts/gpu_check.py, 2026-11-26: resnet56 trains 23k images/s at batch 512, slower than
+# the 30k-120k we had guessed): 15,000 training images, so that chapters 1, 2 and 9 project at about 8 minutes
+# in book order (benchmarks/plan/gpu.json priced by scripts/cost_table.py). gpu_check.py still scales every
+# epoch count down by one recorded factor if a run has less time than that.
+GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 18, "train_subset": 15000, "batch_size": 512, "lr": 0.2,
+              "weight_decay": 5e-4, "schedule": "cosine", "augment": True, "seeds": 3, "widgets": False,
+              "output_dir": "results/gpu"}
 # The over-confident regime at CNN scale: resnet56 trained a third longer than chapter 1's teacher without weight
 # decay, stopped halfway for the early-stopped teacher; a resnet20 assistant (0.27 M weights, between resnet8's
 # 0.08 M and resnet56's 0.86 M). One student per teacher: the intervals are over the 3 teachers, and student

@@ -205,10 +205,10 @@ def chapter_kd_step(args) -> dict:
     from kdcore import experiment
     from kdcore.batches import DeviceBatches
     from kdcore.data import synthetic
-    from kdcore.splits import Split
     from kdcore.fit import TrainConfig
     from kdcore.losses import KD
     from kdcore.params import resolve
+    from kdcore.splits import Split
 
     teacher, student = ("resnet8", "resnet8") if args.tiny else ("resnet32x4", "resnet8x4")
     P = resolve("kd_basics", "paper", dataset="synthetic-cifar100", device=args.device,
