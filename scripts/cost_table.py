@@ -214,18 +214,35 @@ def chapter_cost(rows: list[dict], throughputs: dict) -> dict:
     return {"seconds": sum(items.values()), "runs": sum(runs.values()), "items": items.most_common(), "counts": runs}
 
 
-def shared_cache_seconds(plan_: dict, throughputs: dict) -> float:
-    """Device seconds of the whole book in order with one cache: a cached run (a teacher, a pruned teacher, a
-    paper-profile student) that an earlier chapter trained is loaded, not trained again."""
-    seen, total = set(), 0.0
+def runs_in_book_order(plan_: dict):
+    """Each plan row with how many of its runs happen in book order with one cache: a cached run (a teacher, a
+    pruned teacher, a paper-profile student) that an earlier chapter trained is loaded, not trained again."""
+    seen = set()
     for chapter in plan_["chapters"].values():
         for row in chapter["rows"]:
             caches = row.get("caches", [])
             new = [c for c in caches if (c, row["from_epoch"], row["epochs"]) not in seen]
             seen.update((c, row["from_epoch"], row["epochs"]) for c in caches)
-            runs = row["count"] - len(caches) + len(new)  # runs without a cache entry always run
-            total += row_seconds({**row, "count": runs}, throughputs)
-    return total
+            yield row, row["count"] - len(caches) + len(new)  # runs without a cache entry always run
+
+
+def shared_cache_seconds(plan_: dict, throughputs: dict) -> float:
+    """Device seconds of the whole book in order with one cache (:func:`runs_in_book_order`)."""
+    return sum(row_seconds({**row, "count": runs}, throughputs) for row, runs in runs_in_book_order(plan_))
+
+
+# What a chapter costs besides its training runs: the kernel's start, imports, CUDA's and the data's loading
+# (per chapter), and each run's model build, first (autotuned) steps and result files (per run). Fitted to the
+# first H200 run of the gpu profile (scripts/gpu_check.py, 2026-11-26): chapter 1 took 37.9 s against 11.3 s
+# projected for its 13 runs, chapter 2 69.2 s against 39.5 s for 27. Seconds on the paper profile's hours.
+OVERHEAD_PER_CHAPTER_S = 24.0
+OVERHEAD_PER_RUN_S = 0.22
+
+
+def overhead_seconds(plan_: dict) -> float:
+    """Seconds of overhead of the whole plan in book order with one cache (see ``OVERHEAD_PER_CHAPTER_S``)."""
+    runs = sum(n for row, n in runs_in_book_order(plan_) if row["kind"] == "train" and row["epochs"])
+    return OVERHEAD_PER_CHAPTER_S * len(plan_["chapters"]) + OVERHEAD_PER_RUN_S * runs
 
 
 def hours(seconds: float) -> str:

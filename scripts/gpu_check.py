@@ -168,7 +168,8 @@ def gpu_book(args, out: Path, work: Path, seconds_left: float) -> dict:
     plan = {"seconds_left": None if seconds_left == float("inf") else round(seconds_left), "scale": 1.0}
     if not args.tiny and args.gpu_book_seconds:
         plan["projected_seconds"] = args.gpu_book_seconds
-        plan["scale"] = book_scale(seconds_left, args.gpu_book_seconds, args.margin)
+        plan["overhead_seconds"] = args.gpu_book_overhead
+        plan["scale"] = book_scale(seconds_left, args.gpu_book_seconds, args.margin, args.gpu_book_overhead)
         if plan["scale"] < args.min_scale:  # epochs cut this far would make the pages say little: not now
             return {**plan, "skipped": f"scale {plan['scale']:.2f} < --min-scale {args.min_scale}: give gpu_book "
                     "a call of its own (--only gpu_throughputs gpu_book)"}  # fmt: skip
@@ -178,15 +179,19 @@ def gpu_book(args, out: Path, work: Path, seconds_left: float) -> dict:
     flags = [f for k, v in overrides.items() for f in ("-p", k, json.dumps(v))]
     command = [sys.executable, "scripts/execute_chapters.py", *args.gpu_chapters, "--profile", "gpu",
                "--out", str(out / "gpu"), *flags]  # fmt: skip
-    result = run(command, timeout=max(60.0, min(seconds_left + 60, 3600)))
+    # within the deadline: a run killed by the device tool's limit would return no record of this step
+    result = run(command, timeout=max(30.0, min(seconds_left, 3600)))
     return {**plan, "overrides": overrides, **result}
 
 
-def book_scale(seconds_left: float, projected: float, margin: float) -> float:
-    """The factor on every epoch count that fits ``margin`` × the projected time into the time left (≤ 1).
+def book_scale(seconds_left: float, projected: float, margin: float, overhead: float = 0.0) -> float:
+    """The factor on every epoch count that fits ``margin`` × (the fixed ``overhead`` + the scaled projected
+    training time) into the time left (≤ 1; below 0 when even the overhead does not fit).
 
-    The projection ran up to 1.5× short of the measured time on CPU (benchmarks/README.md), hence the margin."""
-    return min(1.0, seconds_left / (margin * projected))
+    The projection ran up to 1.5× short of the measured time on CPU (benchmarks/README.md), hence the margin.
+    The overhead (kernel starts, imports, a model's build and first steps) does not shrink with the epochs:
+    without it, the first H200 run scaled to 0.33 and ran out of time in chapter 9."""
+    return min(1.0, (seconds_left / margin - overhead) / projected)
 
 
 def scaled_epochs(values: dict, scale: float) -> dict:
@@ -218,21 +223,23 @@ def chapter_kd_step(args) -> dict:
     # synthetic-cifar100 has 413 training images: one batch an epoch would time the per-epoch overhead, not
     # the step. The benchmark's 50,000 images, batched as experiment.prepare batches a chapter's data.
     data = synthetic(512 if args.tiny else 50_000, 16, (3, 32, 32), 100)
-    train = DeviceBatches(
-        Split(data.train_x, data.train_y), data.mean, data.std, 64, shuffle=True, crop_padding=4, hflip=True,
-        with_index=True, device=bench.device, channels_last=bench.device.type == "cuda",
-    )  # fmt: skip
     teacher_model = bench.build(teacher).eval()
-    rows = {}
+    rows, steps = {}, {}
     for batch in args.kd_batches:
+        # fit batches as its DeviceBatches do (TrainConfig.batch_size only labels the run): one per batch size
+        train = DeviceBatches(
+            Split(data.train_x, data.train_y), data.mean, data.std, batch, shuffle=True, crop_padding=4,
+            hflip=True, with_index=True, device=bench.device, channels_last=bench.device.type == "cuda",
+        )  # fmt: skip
         config = TrainConfig(epochs=2, batch_size=batch, lr=0.05, schedule="constant", crop_padding=4, hflip=True)
         run_ = experiment.train_student(
             bench, student, lambda s: KD(s, teacher_model), seed=0, config=config, train=train
         )
         seconds = run_.history[-1]["seconds"]  # the second epoch: warm
-        rows[batch] = train.num_examples / seconds
+        rows[batch], steps[batch] = train.num_examples / seconds, len(train)
         print(f"  chapters' KD step, batch {batch}: {rows[batch]:.1f} images/s", flush=True)
-    return {"teacher": teacher, "student": student, "images": train.num_examples, "images_per_s": rows}
+    return {"teacher": teacher, "student": student, "images": data.train_x.shape[0], "images_per_s": rows,
+            "steps_per_epoch": steps}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,9 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     args.device = args.device or ("cpu" if args.tiny else "cuda")
     args.subset = 256 if args.tiny else 1024
     args.chapter_timeout = 600 if args.tiny else 240
-    args.kd_batches = [64] if args.tiny else [64, 256, 512]
+    args.kd_batches = [32, 64] if args.tiny else [64, 256, 512]
     args.deadline_s = args.deadline_s or (None if args.tiny else 570)
-    args.gpu_book_seconds = None  # set by step gpu_throughputs
+    args.gpu_book_seconds = args.gpu_book_overhead = None  # set by step gpu_throughputs
     if args.data_dir:  # every child process (tests, chapters, papermill kernels) finds the data there
         os.environ["KDCORE_DATA_DIR"] = str(Path(args.data_dir).resolve())
     out = args.out.resolve()
@@ -329,11 +336,15 @@ def main(argv: list[str] | None = None) -> int:
             flags = ["--plan", str(plan), *(["--num-train", "32"] if args.tiny else [])]
             result = benchmark("benchmarks/teacher_training.py", f"throughputs_{profile}", *flags, timeout=240)
         if profile == "gpu" and result["json"]:  # the chapters in order with one cache (cost_table's model)
-            from cost_table import shared_cache_seconds
+            from cost_table import overhead_seconds, shared_cache_seconds
 
-            result["projected_gpu_book_seconds"] = shared_cache_seconds(json.loads(plan.read_text()), result["json"])
+            plan_ = json.loads(plan.read_text())
+            result["projected_gpu_book_seconds"] = shared_cache_seconds(plan_, result["json"])
+            result["overhead_gpu_book_seconds"] = overhead_seconds(plan_)
             args.gpu_book_seconds = result["projected_gpu_book_seconds"]
-            print(f"  gpu profile's chapters projected at {args.gpu_book_seconds:.0f} s", flush=True)
+            args.gpu_book_overhead = result["overhead_gpu_book_seconds"]
+            print(f"  gpu profile's chapters projected at {args.gpu_book_seconds:.0f} s of training and "
+                  f"{args.gpu_book_overhead:.0f} s of overhead", flush=True)  # fmt: skip
         return result
 
     steps = {

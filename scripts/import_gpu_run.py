@@ -127,6 +127,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
                   f"| (b) kdcore fast path | {a['baseline_batch']} | {rates['b']:,.0f} | {kd['ratio_b_a']:.2f} |",
                   f"| (c) kdcore, best batch | {kd['best_batch']} | {rates['c']:,.0f} | {kd['ratio_c_a']:.2f} |",
                   ""]  # fmt: skip
+    lines += goals(check)
     for profile in ("paper", "gpu"):
         rates = (check.get(f"{profile}_throughputs") or {}).get("json")
         if not rates:
@@ -144,10 +145,15 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
             lines += ["## What the paper profile costs", "", markdown_table(plans[profile], rates, folder), ""]
         elif "projected_gpu_book_seconds" in check["gpu_throughputs"]:
             book = check.get("gpu_book") or {}
-            lines += [f"The `gpu` profile's chapters were projected at "
-                      f"{check['gpu_throughputs']['projected_gpu_book_seconds'] / 60:.1f} min from these; they ran in "
-                      f"{book.get('seconds', float('nan')) / 60:.1f} min (step `gpu_book`, epochs scaled by "
-                      f"{book.get('scale', 1.0):.2f}).", ""]  # fmt: skip
+            projected = check["gpu_throughputs"]["projected_gpu_book_seconds"] / 60
+            ran = (
+                f"they ran in {book['seconds'] / 60:.1f} min (step `gpu_book`, epochs scaled by "
+                f"{book.get('scale', 1.0):.2f})"
+                if "seconds" in book
+                else "they have not run to the end yet"
+            )
+            lines += [f"The `gpu` profile's chapters were projected at {projected:.1f} min of training from these; "
+                      f"{ran}.", ""]  # fmt: skip
     step = check.get("chapter_kd_step") or {}
     kd = (check.get("kd_throughput") or {}).get("json")
     if "images_per_s" in step:
@@ -163,6 +169,13 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
             lines.append(f"| {batch} | {rate:,.0f} | {f'{fast:,.0f}' if fast else '–'} | "
                          f"{f'{rate / fast:.2f}' if fast else '–'} |")  # fmt: skip
         lines.append("")
+    missing = [(step, why) for step in STEPS if (why := not_measured(check.get(step)))]
+    if missing:
+        lines += ["## Not measured in this record", "", "| step | why |", "|---|---|"]
+        lines += [f"| `{step}` | {why} |" for step, why in missing]
+        lines.append("")
+    if check.get("notes"):
+        lines += ["## Notes", "", *(f"* {note}" for note in check["notes"]), ""]
     chapters = check.get("chapters") or []
     if isinstance(chapters, list) and chapters:
         lines += ["## Every chapter at the paper profile, one epoch per run", "", "| chapter | ran to the end | s |",
@@ -170,6 +183,47 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         lines += [f"| {c['chapter']} | {'yes' if c['ok'] else 'no'} | {c['seconds']:.0f} |" for c in chapters]
         lines.append("")
     return "\n".join(lines)
+
+
+# scripts/gpu_check.py's steps, in order (environment aside)
+STEPS = ("tests", "kd_throughput", "chapter_kd_step", "paper_throughputs", "gpu_throughputs", "gpu_book", "chapters",
+         "kd_throughput_compile")  # fmt: skip
+
+
+def not_measured(record) -> str | None:
+    """Why a step's record holds no measurement (never ran, skipped, failed), or None if it holds one."""
+    if record is None:
+        return "no record: the step never ran, or its call ended before the step did"
+    if isinstance(record, list):
+        return None
+    if "skipped" in record:
+        return f"skipped: {record['skipped']}"
+    if "error" in record or record.get("exit") not in (None, 0):
+        tail = (record.get("error") or record.get("tail") or "").strip().splitlines()
+        return f"failed (exit {record.get('exit', '–')}): `{tail[-1][:160] if tail else '?'}`"
+    return None
+
+
+def goals(check: dict) -> list[str]:
+    """The GPU-path issue's three goals, each as the ratio this record measured (rows for what it has)."""
+    kd = (check.get("kd_throughput") or {}).get("json")
+    step = check.get("chapter_kd_step") or {}
+    rows = []
+    if kd:
+        rates, args = kd["images_per_s"], kd["args"]
+        recipe = args["recipe_images"] * args["recipe_epochs"] / rates["c"] / 60
+        rows += [f"| (c) ÷ (a), images/s | ≥ 10 | {kd['ratio_c_a']:.2f} | {'yes' if kd['ratio_c_a'] >= 10 else 'no'} |",
+                 f"| {args['recipe_epochs']}-epoch recipe at (c), teacher aside | ≤ 10 min | {recipe:.1f} min | "
+                 f"{'yes' if recipe <= 10 else 'no'} |"]  # fmt: skip
+        for batch, rate in (step.get("images_per_s") or {}).items():
+            fast = kd["images_per_s"]["sweep"].get(str(batch))
+            if fast:
+                ratio = fast / rate
+                rows.append(f"| (c)'s fast path ÷ the chapters' KD step, batch {batch} | ≤ 1.5 | {ratio:.2f} | "
+                            f"{'yes' if ratio <= 1.5 else 'no'} |")  # fmt: skip
+    if not rows:
+        return []
+    return ["## The goals, as measured", "", "| goal | target | measured | met |", "|---|---|---|---|", *rows, ""]
 
 
 def merged(path: Path, new: dict) -> dict:

@@ -39,13 +39,16 @@ def test_gpu_check_tiny_on_cpu_writes_every_step(device_run):
     assert report["environment"]["device"] == "cpu"
     assert report["kd_throughput"]["exit"] == 0 and report["kd_throughput"]["json"]["ratio_c_a"] > 0
     assert report["kd_throughput_compile"] == {"skipped": "no compile on CPU"}
-    assert report["chapter_kd_step"]["images_per_s"]["64"] > 0
+    step = report["chapter_kd_step"]  # each batch size really ran at that size (the first H200 run's did not)
+    assert set(step["images_per_s"]) == {"32", "64"} and all(v > 0 for v in step["images_per_s"].values())
+    assert step["steps_per_epoch"] == {"32": 16, "64": 8}
     for profile in ("paper", "gpu"):  # every network of the profile's cost plan, timed training and forward
         plan = json.loads((ROOT / "benchmarks" / "plan" / f"{profile}.json").read_text())
         archs = {r["arch"] for c in plan["chapters"].values() for r in c["rows"] if r["kind"] == "train"}
         rates = report[f"{profile}_throughputs"]["json"]
         assert archs <= set(rates["train"]) and all(v > 0 for a in rates["train"].values() for v in a.values())
     assert report["gpu_throughputs"]["projected_gpu_book_seconds"] > 0
+    assert report["gpu_throughputs"]["overhead_gpu_book_seconds"] > 0
     chapters = report["chapters"]
     assert [c["chapter"] for c in chapters] == ["01_kd_basics.ipynb", "02_capacity_gap.ipynb"]
     assert all(c["ok"] for c in chapters), [c["tail"][-800:] for c in chapters if not c["ok"]]
@@ -124,6 +127,8 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     assert f"{report['kd_throughput']['json']['ratio_c_a']:.2f}" in appendix  # call 1's, kept after call 2
     assert "The `gpu` profile's chapters were projected at" in appendix  # call 2's
     assert "## What the paper profile costs" in appendix and "| **every chapter** |" in appendix
+    assert "## The goals, as measured" in appendix and "| (c) ÷ (a), images/s | ≥ 10 |" in appendix
+    assert "## Not measured in this record" not in appendix  # every step of the tiny run measured something
     for readme in (tmp_path / "README.md", tmp_path / "benchmarks" / "README.md"):  # the cost table filled in
         table = readme.read_text().split("<!-- cost-table:start -->")[1].split("<!-- cost-table:end -->")[0]
         assert "Not measured yet" not in table and "| **every chapter** |" in table, readme
@@ -135,3 +140,31 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
 def test_the_gpu_chapters_shrink_only_when_their_projection_does_not_fit():
     assert book_scale(seconds_left=420, projected=200, margin=1.5) == 1.0  # 300 s fit: the profile as it is
     assert book_scale(seconds_left=420, projected=560, margin=1.5) == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_a_later_call_can_reuse_the_measured_throughputs(device_run, tmp_path):
+    """--reuse-throughputs: a second call on the same kind of device skips the timing it has (22 s on an H200)."""
+    command = [sys.executable, "scripts/gpu_check.py", "--out", str(tmp_path), "--tiny", "--only", "gpu_throughputs",
+               "--reuse-throughputs", str(device_run / "gpu_check.json")]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    first = json.loads((device_run / "gpu_check.json").read_text())["gpu_throughputs"]
+    again = json.loads((tmp_path / "gpu_check.json").read_text())["gpu_throughputs"]
+    assert again["json"] == first["json"] and again["reused_from"] == first["json"]["measured"]
+    assert again["projected_gpu_book_seconds"] == pytest.approx(first["projected_gpu_book_seconds"])
+
+
+def test_the_fixed_overhead_does_not_shrink_with_the_epochs():
+    # 420 s / 1.5 = 280 s; 80 s of overhead leaves 200 s for 400 s of training: half the epochs
+    assert book_scale(seconds_left=420, projected=400, margin=1.5, overhead=80) == pytest.approx(0.5)
+    assert book_scale(seconds_left=420, projected=400, margin=1.5, overhead=300) < 0  # not even the overhead fits
+
+
+def test_not_measured_says_why():
+    from import_gpu_run import not_measured
+
+    assert not_measured({"exit": 0, "tail": "ok"}) is None and not_measured([{"ok": True}]) is None
+    assert not_measured(None).startswith("no record")
+    assert not_measured({"skipped": "no compile on CPU"}) == "skipped: no compile on CPU"
+    assert "RuntimeError: boom" in not_measured({"exit": 1, "tail": "Traceback\nRuntimeError: boom\n"})
