@@ -51,6 +51,24 @@ ARCH_PARAMETERS = {"teacher", "student", "network", "low_capacity_student", "con
 KEEP_PAPER = ARCH_PARAMETERS | {"dataset", "train_subset", "output_dir", "teacher_path", "data_dir", "profile"}
 
 
+def reusable(path: Path | None, profile: str, device: str, plan: dict) -> dict | None:
+    """``path``'s record of step ``{profile}_throughputs`` if it measured, on a device of this name, every
+    network ``plan`` (a cost plan, benchmarks/plan/PROFILE.json) trains or runs forward."""
+    if path is None or not path.exists():
+        return None
+    check = json.loads(path.read_text())
+    rates = (check.get(f"{profile}_throughputs") or {}).get("json")
+    if not rates or check.get("environment", {}).get("device") != device:
+        return None
+    rows = [row for chapter in plan["chapters"].values() for row in chapter["rows"]]
+    trained = {row["arch"] for row in rows if row["kind"] in ("train", "gradient")}
+    forward = {row["teacher"] for row in rows if row.get("teacher")} | {
+        row["arch"] for row in rows if row["kind"] == "evaluate" or row.get("val_examples")
+    }
+    covered = trained <= set(rates["train"]) and forward <= set(rates["forward"])
+    return check[f"{profile}_throughputs"] if covered else None
+
+
 def record(out: Path, step: str, value) -> None:
     """Add ``step`` to ``out/gpu_check.json`` (rewritten whole, atomically, after each step)."""
     path = out / "gpu_check.json"
@@ -282,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse-throughputs",
         type=Path,
         default=None,
-        help="a gpu_check.json of an earlier call on the same device kind: its throughputs, not measured again",
+        help="a gpu_check.json of an earlier call: its throughputs, not measured again, if it ran on this device",
     )
     parser.add_argument("--workers", type=int, default=3, help="paper-profile chapters run at once (step 7)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)
@@ -329,16 +347,16 @@ def main(argv: list[str] | None = None) -> int:
         """Images/s of every network and batch size of a profile's cost plan (benchmarks/plan/PROFILE.json):
         the paper profile's cost table, and the time the gpu profile's chapters will take (step gpu_book)."""
         plan = ROOT / "benchmarks" / "plan" / f"{profile}.json"
-        if args.reuse_throughputs:  # an earlier call's measurement on this kind of device: its seconds saved
-            earlier = json.loads(args.reuse_throughputs.read_text())[f"{profile}_throughputs"]
-            result = {**earlier, "reused_from": earlier.get("json", {}).get("measured")}
+        plan_ = json.loads(plan.read_text())
+        earlier = reusable(args.reuse_throughputs, profile, environment(args.device)["device"], plan_)
+        if earlier:  # an earlier call's measurement on this kind of device: its seconds saved
+            result = {**earlier, "reused_from": earlier["json"]["measured"]}
         else:
             flags = ["--plan", str(plan), *(["--num-train", "32"] if args.tiny else [])]
             result = benchmark("benchmarks/teacher_training.py", f"throughputs_{profile}", *flags, timeout=240)
         if profile == "gpu" and result["json"]:  # the chapters in order with one cache (cost_table's model)
             from cost_table import overhead_seconds, shared_cache_seconds
 
-            plan_ = json.loads(plan.read_text())
             result["projected_gpu_book_seconds"] = shared_cache_seconds(plan_, result["json"])
             result["overhead_gpu_book_seconds"] = overhead_seconds(plan_)
             args.gpu_book_seconds = result["projected_gpu_book_seconds"]

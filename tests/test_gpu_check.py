@@ -168,3 +168,18 @@ def test_not_measured_says_why():
     assert not_measured(None).startswith("no record")
     assert not_measured({"skipped": "no compile on CPU"}) == "skipped: no compile on CPU"
     assert "RuntimeError: boom" in not_measured({"exit": 1, "tail": "Traceback\nRuntimeError: boom\n"})
+
+
+def test_throughputs_are_reused_only_from_the_same_device(tmp_path):
+    from gpu_check import reusable
+
+    path = tmp_path / "gpu_check.json"
+    record = {"train": {"resnet8": {"512": 1.0}}, "forward": {"resnet8": {"1024": 2.0}}, "measured": "2026-11-26"}
+    path.write_text(json.dumps({"environment": {"device": "NVIDIA H200"}, "gpu_throughputs": {"json": record}}))
+    row = {"kind": "train", "arch": "resnet8", "teacher": None, "val_examples": 100}
+    plan = {"chapters": {"01_kd_basics": {"rows": [row]}}}
+    assert reusable(path, "gpu", "NVIDIA H200", plan)["json"] == record
+    assert reusable(path, "gpu", "NVIDIA H100 80GB HBM3", plan) is None  # another GPU: measure again
+    assert reusable(path, "paper", "NVIDIA H200", plan) is None and reusable(None, "gpu", "NVIDIA H200", plan) is None
+    plan["chapters"]["01_kd_basics"]["rows"].append({**row, "teacher": "resnet8x4"})  # a network it never timed
+    assert reusable(path, "gpu", "NVIDIA H200", plan) is None
