@@ -208,20 +208,23 @@ PAPER_COMMON = {"dataset": "cifar100", "teacher": "resnet32x4", "teacher_epochs"
                 "seeds": 3, "widgets": False, "output_dir": "results/paper"}
 
 # The `gpu` profile: the book's Fashion-MNIST with what the papers' claims are about (CIFAR-style ResNets with
-# BatchNorm, crop-and-flip augmentation), on one GPU with kdcore's fast path, in minutes. Sized from throughputs
-# measured on an H200 (scripts/gpu_check.py, 2026-11-26: resnet56 trains 23k images/s at batch 512, slower than
-# the 30k-120k we had guessed): 15,000 training images, so that chapters 1, 2 and 9 project at about 8 minutes
-# in book order (benchmarks/plan/gpu.json priced by scripts/cost_table.py). gpu_check.py still scales every
-# epoch count down by one recorded factor if a run has less time than that.
-GPU_COMMON = {"teacher": "resnet56", "teacher_epochs": 18, "train_subset": 15000, "batch_size": 512, "lr": 0.2,
+# BatchNorm, crop-and-flip augmentation), on one GPU with kdcore's fast path, in minutes. Sized from the first
+# H200 run (scripts/gpu_check.py, 2026-11-26; book/gpu_measurements.md). 15,000 training images: an epoch is
+# 30 steps of 512. The teachers are resnet8x4 (1.2 M weights, 15x resnet8's), not resnet56: at lr 0.2
+# resnet56 did not start learning within 120 steps (14 % training accuracy on the CPU, fp32; on the H200 a
+# 6-epoch resnet56 teacher reached 61 % test accuracy), while resnet8x4 reached 76 % in 90 steps
+# (benchmarks/first_steps.py); and on CIFAR shapes resnet8x4 trained 2.6x faster than resnet32x4 at batch 64
+# (H200), where resnet56 was the slowest network of the gpu plan (23k images/s). gpu_check.py times every
+# network of the plan before it runs the chapters and scales their epochs by one recorded factor if they do
+# not fit the time it has.
+GPU_COMMON = {"teacher": "resnet8x4", "teacher_epochs": 18, "train_subset": 15000, "batch_size": 512, "lr": 0.2,
               "weight_decay": 5e-4, "schedule": "cosine", "augment": True, "seeds": 3, "widgets": False,
               "output_dir": "results/gpu"}
-# The over-confident regime at CNN scale: resnet56 trained a third longer than chapter 1's teacher without weight
-# decay, stopped halfway for the early-stopped teacher; a resnet20 assistant (0.27 M weights, between resnet8's
-# 0.08 M and resnet56's 0.86 M). One student per teacher: the intervals are over the 3 teachers, and student
-# runs are much of the cost (chapter 9 trains 33 per regime). scripts/gpu_check.py scales every epoch count
-# down by one factor if the projection from measured throughputs does not fit its time (and records it).
-GPU_UNFRIENDLY = {"confident_teacher": "resnet56", "confident_epochs": 24, "confident_weight_decay": 0.0,
+# The over-confident regime at CNN scale: resnet8x4 trained a third longer than chapter 1's teacher without
+# weight decay, stopped halfway for the early-stopped teacher; a resnet20 assistant (0.27 M weights, between
+# resnet8's 0.08 M and resnet8x4's 1.2 M). One student per teacher: the intervals are over the 3 teachers, and
+# student runs are much of the cost (chapter 9 trains 33 per regime).
+GPU_UNFRIENDLY = {"confident_teacher": "resnet8x4", "confident_epochs": 24, "confident_weight_decay": 0.0,
                   "stop_epoch": 12, "assistant": "resnet20", "seeds": 1, "student": "resnet8", "student_epochs": 12}
 
 CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (

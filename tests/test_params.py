@@ -212,6 +212,6 @@ def test_every_notebooks_parameters_cell_is_in_sync_with_its_spec(tmp_path):
 
 def test_the_gpu_profile_exists_only_where_a_chapter_defines_it():
     P = resolve("kd_basics", "gpu")
-    assert (P.dataset, P.teacher, P.student, P.augment) == ("fashion_mnist", "resnet56", "resnet8", True)
+    assert (P.dataset, P.teacher, P.student, P.augment) == ("fashion_mnist", "resnet8x4", "resnet8", True)
     with pytest.raises(ParameterError, match="profile='gpu' is not allowed for chapter 'pruning': only kd_basics"):
         resolve("pruning", "gpu")
