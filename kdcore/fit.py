@@ -243,6 +243,11 @@ def fit(
     one batch of its last epoch trains). Under torchrun (see the module docstring) ``train`` is sharded
     across ranks here, unless it already is.
     """
+    if train.batch_size != config.batch_size:  # the batches decide; a config that says otherwise would mislabel
+        raise ValueError(  # the run (its cache key, the cost ledger): the device check's KD step once did
+            f"train batches of {train.batch_size} but config.batch_size={config.batch_size}: make them agree "
+            "(DeviceBatches(..., batch_size=config.batch_size))"
+        )
     device = train.device
     model = objective.model
     params = list(objective.trainable_parameters())

@@ -172,7 +172,7 @@ def test_fit_epoch_metrics_are_the_means_of_the_batch_losses(drop_last):
     split = Split(data.train_x, data.train_y)
     train = DeviceBatches(split, data.mean, data.std, 32, shuffle=True, crop_padding=2, hflip=True, drop_last=drop_last)
     objective = KD(_resnet(8, seed=2), prepare_teacher(_resnet(20), "cpu"), T, W_CE, W_KD)
-    config = TrainConfig(epochs=1, lr=0.0, momentum=0.0, weight_decay=0.0, schedule="constant", seed=5)
+    config = TrainConfig(epochs=1, batch_size=32, lr=0.0, momentum=0.0, weight_decay=0.0, schedule="constant", seed=5)
     (row,) = fit(objective, train, config, progress=False)
 
     train.generator.manual_seed(config.seed)  # the same batches and augmentation as fit drew
@@ -205,12 +205,14 @@ def test_fit_does_not_synchronize_inside_an_epoch():
         )  # fmt: skip
         student = _resnet(8).to(device, memory_format=torch.channels_last)
         objective = KD(student, prepare_teacher(_resnet(20), device), T, W_CE, W_KD)
-        fit(objective, train, TrainConfig(epochs=1), progress=False)  # warm-up (cuDNN autotuning)
+        fit(
+            objective, train, TrainConfig(epochs=1, batch_size=batch_size), progress=False
+        )  # warm-up (cuDNN autotuning)
         torch.cuda.set_sync_debug_mode("warn")
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                fit(objective, train, TrainConfig(epochs=1), progress=False)
+                fit(objective, train, TrainConfig(epochs=1, batch_size=batch_size), progress=False)
         finally:
             torch.cuda.set_sync_debug_mode(0)
         return sum("synchroniz" in str(w.message) for w in caught)

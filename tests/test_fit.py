@@ -33,6 +33,14 @@ def test_history_has_one_row_per_epoch_and_training_learns():
     assert history[-1]["val_acc"] > 0.5 and history[-1]["loss"] < history[0]["loss"]
 
 
+def test_a_config_whose_batch_size_is_not_the_batches_is_refused():
+    """fit batches as ``train`` does; a config that says otherwise would key caches and cost plans wrongly (the
+    device check once timed three 'batch sizes' that all ran at 64)."""
+    model, train, val = _setup()
+    with pytest.raises(ValueError, match="train batches of 32 but config.batch_size=64"):
+        fit(CrossEntropy(model), train, TrainConfig(epochs=1, batch_size=64), val, progress=False)
+
+
 def test_same_seed_gives_bit_identical_results():
     runs = []
     for _ in range(2):

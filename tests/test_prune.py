@@ -198,7 +198,7 @@ def test_masked_weights_stay_zero_through_fit_with_momentum_and_weight_decay():
     model = tiny_mlp()
     magnitude_prune(model, 0.7)
     before = torch.cat([p.detach().flatten().clone() for p, _ in masked_parameters(model)])
-    config = TrainConfig(epochs=10, lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="constant")
+    config = TrainConfig(epochs=10, batch_size=32, lr=0.05, momentum=0.9, weight_decay=5e-4, schedule="constant")
     fit(CrossEntropy(model), synthetic_batches(), config, progress=False)  # 10 epochs × 10 batches
     assert bool((dead_weights(model) == 0).all())
     after = torch.cat([p.detach().flatten() for p, _ in masked_parameters(model)])

@@ -167,7 +167,7 @@ def _teacher_setup():
     data = synthetic(300, 50, num_classes=3)
     splits = holdout_split(data, 0.2)
     train = DeviceBatches(splits.train, data.mean, data.std, 64, shuffle=True)
-    return splits, train, TrainConfig(epochs=2, lr=0.05)
+    return splits, train, TrainConfig(epochs=2, batch_size=64, lr=0.05)
 
 
 def test_train_or_load_refuses_a_truncated_cached_teacher_and_says_to_delete_it():

@@ -64,7 +64,7 @@ def _teacher_file(tmp_path: Path, num_classes: int, monkeypatch) -> Path:
     data = synthetic(200, 10, num_classes=num_classes)
     splits = holdout_split(data, 0.5)
     train = DeviceBatches(splits.train, data.mean, data.std, 64, shuffle=True)
-    _, record = train_or_load("mlp-8", splits, TrainConfig(epochs=1), train, progress=False)
+    _, record = train_or_load("mlp-8", splits, TrainConfig(epochs=1, batch_size=64), train, progress=False)
     return Path(record["path"])
 
 

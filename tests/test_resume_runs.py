@@ -9,7 +9,7 @@ from kdcore.losses import KD
 from kdcore.objectives import CrossEntropy
 from kdcore.params import resolve
 
-CONFIG = TrainConfig(epochs=2, batch_size=128, lr=0.05, crop_padding=4, hflip=True)
+CONFIG = TrainConfig(epochs=2, batch_size=64, lr=0.05, crop_padding=4, hflip=True)  # the paper profile's batches
 
 
 @pytest.fixture

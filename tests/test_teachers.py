@@ -11,13 +11,13 @@ def test_teacher_is_trained_once_then_loaded_from_the_cache():
     data = synthetic(300, 50, num_classes=3)
     splits = holdout_split(data, 0.2)
     train = DeviceBatches(splits.train, data.mean, data.std, 64, shuffle=True)
-    config = TrainConfig(epochs=2, lr=0.05)
+    config = TrainConfig(epochs=2, batch_size=64, lr=0.05)
     first, record = train_or_load("mlp-8", splits, config, train, progress=False)
     assert not record["cached"] and len(record["history"]) == 2
     second, again = train_or_load("mlp-8", splits, config, train, progress=False)
     assert again["cached"] and again["hash"] == record["hash"]
     assert all(torch.equal(a, b) for a, b in zip(first.parameters(), second.parameters()))
-    _, other = train_or_load("mlp-8", splits, TrainConfig(epochs=1, lr=0.05), train, progress=False)
+    _, other = train_or_load("mlp-8", splits, TrainConfig(epochs=1, batch_size=64, lr=0.05), train, progress=False)
     assert other["hash"] != record["hash"] and not other["cached"]
     loaded, key = load_teacher(record["path"])
     assert key["model"]["num_classes"] == 3
