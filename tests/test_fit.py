@@ -37,7 +37,7 @@ def test_a_config_whose_batch_size_is_not_the_batches_is_refused():
     """fit batches as ``train`` does; a config that says otherwise would key caches and cost plans wrongly (the
     device check once timed three 'batch sizes' that all ran at 64)."""
     model, train, val = _setup()
-    with pytest.raises(ValueError, match="train batches of 32 but config.batch_size=64"):
+    with pytest.raises(ValueError, match=r"train batches of 32 but config\.batch_size=64"):
         fit(CrossEntropy(model), train, TrainConfig(epochs=1, batch_size=64), val, progress=False)
 
 
