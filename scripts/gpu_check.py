@@ -52,21 +52,22 @@ KEEP_PAPER = ARCH_PARAMETERS | {"dataset", "train_subset", "output_dir", "teache
 
 
 def reusable(path: Path | None, profile: str, device: str, plan: dict) -> dict | None:
-    """``path``'s record of step ``{profile}_throughputs`` if it measured, on a device of this name, every
-    network ``plan`` (a cost plan, benchmarks/plan/PROFILE.json) trains or runs forward."""
+    """``path``'s record of step ``{profile}_throughputs`` if it was measured on a device of this name and
+    prices every row of ``plan`` (a cost plan, benchmarks/plan/PROFILE.json) as scripts/cost_table.py does."""
+    from cost_table import chapter_cost
+
     if path is None or not path.exists():
         return None
     check = json.loads(path.read_text())
     rates = (check.get(f"{profile}_throughputs") or {}).get("json")
     if not rates or check.get("environment", {}).get("device") != device:
         return None
-    rows = [row for chapter in plan["chapters"].values() for row in chapter["rows"]]
-    trained = {row["arch"] for row in rows if row["kind"] in ("train", "gradient")}
-    forward = {row["teacher"] for row in rows if row.get("teacher")} | {
-        row["arch"] for row in rows if row["kind"] == "evaluate" or row.get("val_examples")
-    }
-    covered = trained <= set(rates["train"]) and forward <= set(rates["forward"])
-    return check[f"{profile}_throughputs"] if covered else None
+    try:
+        for chapter in plan["chapters"].values():
+            chapter_cost(chapter["rows"], rates)
+    except KeyError:  # cost_table.rate: a network this record never timed
+        return None
+    return check[f"{profile}_throughputs"]
 
 
 def record(out: Path, step: str, value) -> None:
@@ -321,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="gpu_check-"))  # what need not come back: only gpu_check.json embeds it
     (out / "gpu_check.json").unlink(missing_ok=True)
-    record(out, "environment", environment(args.device))
+    machine = environment(args.device)
+    record(out, "environment", machine)
     python, quick = sys.executable, ["--quick"] if args.tiny else []
     tests = ["tests/test_fastpath.py", "tests/test_reliability_resume.py", "tests/test_resume_runs.py",
              "tests/test_locks.py", "tests/test_fit.py"]  # fmt: skip
@@ -348,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         the paper profile's cost table, and the time the gpu profile's chapters will take (step gpu_book)."""
         plan = ROOT / "benchmarks" / "plan" / f"{profile}.json"
         plan_ = json.loads(plan.read_text())
-        earlier = reusable(args.reuse_throughputs, profile, environment(args.device)["device"], plan_)
+        earlier = reusable(args.reuse_throughputs, profile, machine["device"], plan_)
         if earlier:  # an earlier call's measurement on this kind of device: its seconds saved
             result = {**earlier, "reused_from": earlier["json"]["measured"]}
         else:

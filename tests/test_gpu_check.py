@@ -178,7 +178,18 @@ def test_throughputs_are_reused_only_from_the_same_device(tmp_path):
     path = tmp_path / "gpu_check.json"
     record = {"train": {"resnet8": {"512": 1.0}}, "forward": {"resnet8": {"1024": 2.0}}, "measured": "2026-11-26"}
     path.write_text(json.dumps({"environment": {"device": "NVIDIA H200"}, "gpu_throughputs": {"json": record}}))
-    row = {"kind": "train", "arch": "resnet8", "teacher": None, "val_examples": 100}
+    row = {
+        "kind": "train",
+        "arch": "resnet8",
+        "teacher": None,
+        "teacher_logits": None,
+        "epochs": 1,
+        "train_examples": 512,
+        "batch_size": 512,
+        "val_examples": 100,
+        "val_batch_size": 1024,
+        "count": 1,
+    }
     plan = {"chapters": {"01_kd_basics": {"rows": [row]}}}
     assert reusable(path, "gpu", "NVIDIA H200", plan)["json"] == record
     assert reusable(path, "gpu", "NVIDIA H100 80GB HBM3", plan) is None  # another GPU: measure again
