@@ -49,6 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ARCH_PARAMETERS = {"teacher", "student", "network", "low_capacity_student", "confident_teacher", "small_teacher",
                    "assistant"}  # fmt: skip
 KEEP_PAPER = ARCH_PARAMETERS | {"dataset", "train_subset", "output_dir", "teacher_path", "data_dir", "profile"}
+# the steps, in the order they run (environment is recorded first, always); scripts/import_gpu_run.py reads them
+STEPS = ("tests", "kd_throughput", "chapter_kd_step", "paper_throughputs", "gpu_throughputs", "gpu_book", "chapters",
+         "kd_throughput_compile")  # fmt: skip
 
 
 def reusable(path: Path | None, profile: str, device: str, plan: dict) -> dict | None:
@@ -377,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         "chapters": lambda: chapters_step(args, work),
         "kd_throughput_compile": compiled,
     }
+    assert tuple(steps) == STEPS, "STEPS names the steps in the order they run"
     failed = False
     for name, step in steps.items():
         if name in args.skip or (args.only is not None and name not in args.only):

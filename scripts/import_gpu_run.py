@@ -110,6 +110,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     """The appendix page: what scripts/gpu_check.py measured, every number read from its JSON (and the cost
     plans, ``plans[profile]``, that turn throughputs into a chapter's GPU time; links relative to ``folder``)."""
     from cost_table import markdown_table
+    from gpu_check import STEPS
 
     env = check["environment"]
     lines = ["# GPU measurements", "",
@@ -183,11 +184,6 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         lines += [f"| {c['chapter']} | {'yes' if c['ok'] else 'no'} | {c['seconds']:.0f} |" for c in chapters]
         lines.append("")
     return "\n".join(lines)
-
-
-# scripts/gpu_check.py's steps, in order (environment aside)
-STEPS = ("tests", "kd_throughput", "chapter_kd_step", "paper_throughputs", "gpu_throughputs", "gpu_book", "chapters",
-         "kd_throughput_compile")  # fmt: skip
 
 
 def not_measured(record) -> str | None:
