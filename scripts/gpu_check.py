@@ -50,6 +50,7 @@ ARCH_PARAMETERS = {"teacher", "student", "network", "low_capacity_student", "con
                    "assistant"}  # fmt: skip
 KEEP_PAPER = ARCH_PARAMETERS | {"dataset", "train_subset", "output_dir", "teacher_path", "data_dir", "profile"}
 # the steps, in the order they run (environment is recorded first, always); scripts/import_gpu_run.py reads them
+GPU_CHAPTERS = ("kd_basics", "capacity_gap", "comparison")  # step gpu_book: the book part "At CNN scale"
 STEPS = ("tests", "kd_throughput", "chapter_kd_step", "paper_throughputs", "gpu_throughputs", "gpu_book", "chapters",
          "kd_throughput_compile")  # fmt: skip
 
@@ -217,12 +218,13 @@ def book_scale(seconds_left: float, projected: float, margin: float, overhead: f
 
 
 def scaled_epochs(values: dict, scale: float) -> dict:
-    """Every epoch count of a chapter's values times ``scale`` (at least 1; an early stop stays early)."""
+    """Every epoch count of a chapter's values times ``scale`` (at least 1; an early stop stays early), those
+    that differ from ``values`` (a scale close to 1 rounds back to them: no override)."""
     scaled = {k: max(1, round(v * scale)) for k, v in values.items() if k.endswith("epochs") or k == "stop_epoch"}
     if "stop_epoch" in scaled:
         scaled["stop_epoch"] = min(scaled["stop_epoch"], scaled["confident_epochs"] - 1) or 1
         scaled["confident_epochs"] = max(scaled["confident_epochs"], scaled["stop_epoch"] + 1)
-    return scaled
+    return {k: v for k, v in scaled.items() if v != values[k]}
 
 
 # --------------------------------------------------------------------------------------- the chapters' KD step
@@ -273,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gpu-chapters",
         nargs="*",
-        default=["kd_basics", "capacity_gap", "comparison"],
+        default=list(GPU_CHAPTERS),
         help="chapter keys of step gpu_book, in order (later ones reuse earlier ones' runs)",
     )
     parser.add_argument("--skip", nargs="*", default=[], help="steps to skip")

@@ -33,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 PART = "At CNN scale"
 PREFIX = "gpu-"
+BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy leaves out
 
 
 def relabel(markdown: str, labels: set[str]) -> str:
@@ -49,10 +50,19 @@ def relink(markdown: str, up: str) -> str:
     return re.sub(r"\]\((?!https?:|#|/|mailto:)([^)\s]+)\)", lambda m: f"]({up}{m.group(1)})", markdown)
 
 
-def provenance(name: str, run: dict, environment: dict, commit: str, up: str) -> str:
+def changed_from_profile(overrides: dict, chapter: str) -> dict:
+    """The ``overrides`` a run was given that differ from the chapter's `gpu` profile (a scale close to 1
+    rounds every epoch count back to the profile's)."""
+    from kdcore.params import resolve
+
+    profile = resolve(chapter, "gpu").as_dict()
+    return {k: v for k, v in overrides.items() if k in profile and profile[k] != v}
+
+
+def provenance(name: str, run: dict, environment: dict, commit: str, up: str, left_out: int = 0) -> str:
     number = int(name[:2])
     chapter = f"[chapter {number}]({up}{name})"
-    overrides = run.get("overrides") or {}
+    overrides = changed_from_profile(run.get("overrides") or {}, run["chapter"])
     changed = ", ".join(f"`{k} = {v!r}`" for k, v in overrides.items())
     lines = [
         f":::{{admonition}} This page is {chapter} at the `gpu` profile\n:class: note",
@@ -70,6 +80,15 @@ def provenance(name: str, run: dict, environment: dict, commit: str, up: str) ->
         f"The prose is {chapter}'s, written for its book-profile results (MLPs on 2 CPU cores). Every number, "
         "table, figure and verdict on this page comes from this run; where they disagree with the prose, they "
         "are what holds, and the disagreement is itself a finding.",
+        *(
+            [
+                "",
+                f"Left out of this copy: {left_out} cells that set the book profile's results beside this run's "
+                f"({chapter} shows them, with this run's numbers).",
+            ]
+            if left_out
+            else []
+        ),
         ":::",  # a colon fence: a backtick fence's title may not hold backticks
     ]
     return "\n".join(lines)
@@ -77,6 +96,12 @@ def provenance(name: str, run: dict, environment: dict, commit: str, up: str) ->
 
 def import_notebook(source: Path, dest: Path, run: dict, environment: dict, commit: str, book: Path) -> None:
     nb = nbformat.read(source, as_version=4)
+    # cells the book's chapter tags book-profile-only (matched by cell id) compare the two scales: the book
+    # profile's page has them; in the run of the gpu profile they would compare the run with itself
+    chapter = nbformat.read(book / source.name, as_version=4)
+    book_only = {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
+    kept = [c for c in nb.cells if c.get("id") not in book_only]
+    left_out, nb.cells = len(nb.cells) - len(kept), kept
     up = "../" * len(dest.parent.relative_to(book).parts)
     markdown = [c for c in nb.cells if c.cell_type == "markdown"]
     labels = {m for c in markdown for m in re.findall(r":name:\s*(\S+)", c.source)}
@@ -84,7 +109,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
         cell.source = relink(relabel(cell.source, labels), up)
     title = markdown[0]  # the H1, then the provenance note, then the rest of the first cell
     heading, _, rest = title.source.partition("\n")
-    note = provenance(source.name, run, environment, commit, up)
+    note = provenance(source.name, run, environment, commit, up, left_out)
     title.source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
     nbformat.write(nb, dest)
 
@@ -112,11 +137,17 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     from cost_table import markdown_table
     from gpu_check import STEPS
 
-    env = check["environment"]
+    env, calls = check["environment"], check.get("calls") or []
+    when = f"in {len(calls)} calls (below)" if len(calls) > 1 else f"started {env['started']}"
     lines = ["# GPU measurements", "",
              f"Measured by `scripts/gpu_check.py` on **{env['device']}** (torch {env['torch']}, CUDA {env['cuda']}, "
-             f"Python {env['python']}), started {env['started']}; the raw record is "
+             f"Python {env['python']}), {when}; the raw record is "
              "`benchmarks/results/gpu_check.json`; how each is measured: `benchmarks/README.md`.", ""]  # fmt: skip
+    if len(calls) > 1:  # each call may have had a different machine of the same kind: say which measured what
+        lines += ["| call started | commit | steps it measured (as kept here) |", "|---|---|---|"]
+        lines += [f"| {c['started']} | `{c['commit'][:12]}` | {', '.join(f'`{s}`' for s in c['steps'])} |"
+                  for c in calls]  # fmt: skip
+        lines.append("")
     for step, title in (("kd_throughput", "without"), ("kd_throughput_compile", "with")):
         kd = (check.get(step) or {}).get("json")
         if not kd:
@@ -145,30 +176,23 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         if profile == "paper":
             lines += ["## What the paper profile costs", "", markdown_table(plans[profile], rates, folder), ""]
         elif "projected_gpu_book_seconds" in check["gpu_throughputs"]:
-            book = check.get("gpu_book") or {}
-            projected = check["gpu_throughputs"]["projected_gpu_book_seconds"] / 60
-            ran = (
-                f"they ran in {book['seconds'] / 60:.1f} min (step `gpu_book`, epochs scaled by "
-                f"{book.get('scale', 1.0):.2f})"
-                if "seconds" in book
-                else "they have not run to the end yet"
-            )
-            lines += [f"The `gpu` profile's chapters were projected at {projected:.1f} min of training from these; "
-                      f"{ran}.", ""]  # fmt: skip
+            lines += [gpu_book_sentence(check), ""]
     step = check.get("chapter_kd_step") or {}
-    kd = (check.get("kd_throughput") or {}).get("json")
     if "images_per_s" in step:
-        sweep = kd["images_per_s"]["sweep"] if kd else {}
-        lines += [
-            f"## The chapters' own KD step, {step['teacher']} → {step['student']}",
-            "",
-            "| batch | chapters' step, images/s | the benchmark's fast path at that batch | fast path ÷ chapters |",
-            "|---|---|---|---|",
-        ]
+        paths = fast_paths(check)
+        lines += [f"## The chapters' own KD step, {step['teacher']} → {step['student']}", "",
+                  "| batch | chapters' step, images/s | "
+                  + " | ".join(f"fast path, {name} | ÷ chapters" for name, _, _ in paths) + " |",
+                  "|---|---|" + "---|---|" * len(paths)]  # fmt: skip
         for batch, rate in step["images_per_s"].items():
-            fast = sweep.get(str(batch))
-            lines.append(f"| {batch} | {rate:,.0f} | {f'{fast:,.0f}' if fast else '–'} | "
-                         f"{f'{fast / rate:.2f}' if fast else '–'} |")  # fmt: skip
+            cells = [f"{sweep[str(batch)]:,.0f} | {sweep[str(batch)] / rate:.2f}" if str(batch) in sweep else "– | –"
+                     for _, _, sweep in paths]  # fmt: skip
+            lines.append(f"| {batch} | {rate:,.0f} | " + " | ".join(cells) + " |")
+        calls_of = {s: call_of(check, s) for s in ("chapter_kd_step", *(s for _, s, _ in paths))}
+        if len({c["started"] for c in calls_of.values() if c}) > 1:
+            lines += ["", "Measured in different calls (" + "; ".join(f"`{s}`: {c['started']}" for s, c in
+                      calls_of.items() if c) + "), possibly on different machines of the same kind: a ratio "
+                      "between two calls carries the spread between machines too."]  # fmt: skip
         lines.append("")
     missing = [(step, why) for step in STEPS if (why := not_measured(check.get(step)))]
     if missing:
@@ -186,6 +210,27 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     return "\n".join(lines)
 
 
+def gpu_book_sentence(check: dict) -> str:
+    """What the `gpu` profile's chapters were projected at, and how long they took at which epochs."""
+    from gpu_check import GPU_CHAPTERS
+
+    throughputs, book = check["gpu_throughputs"], check.get("gpu_book") or {}
+    projected = throughputs["projected_gpu_book_seconds"] / 60
+    overhead = throughputs.get("overhead_gpu_book_seconds")
+    said = f"{projected:.1f} min of training" + (f" and {overhead / 60:.1f} min of fixed overhead" if overhead else "")
+    if "seconds" not in book:
+        return f"The `gpu` profile's chapters were projected at {said} from these; they have not run to the end yet."
+    changes = {k: v for c in GPU_CHAPTERS for k, v in changed_from_profile(book.get("overrides") or {}, c).items()}
+    epochs = (
+        "at the profile's epochs"
+        + (f" (scale {book['scale']:.2f} rounds back to them)" if book.get("scale", 1) < 1 else "")
+        if not changes
+        else f"their epochs scaled by {book['scale']:.2f} ({', '.join(f'`{k} = {v}`' for k, v in changes.items())})"
+    )
+    return (f"The `gpu` profile's chapters were projected at {said} from these; they ran in "
+            f"{book['seconds'] / 60:.1f} min (step `gpu_book`), {epochs}.")  # fmt: skip
+
+
 def not_measured(record) -> str | None:
     """Why a step's record holds no measurement (never ran, skipped, failed), or None if it holds one."""
     if record is None:
@@ -200,38 +245,59 @@ def not_measured(record) -> str | None:
     return None
 
 
+def fast_paths(check: dict) -> list[tuple[str, str, dict]]:
+    """The benchmark's fast-path sweeps in the record: (name, step, images/s by batch), compiled or not."""
+    steps = (("without compile", "kd_throughput"), ("with compile", "kd_throughput_compile"))
+    return [(name, step, kd["images_per_s"]["sweep"]) for name, step in steps
+            if (kd := (check.get(step) or {}).get("json"))]  # fmt: skip
+
+
 def goals(check: dict) -> list[str]:
     """The GPU-path issue's three goals, each as the ratio this record measured (rows for what it has)."""
-    kd = (check.get("kd_throughput") or {}).get("json")
     step = check.get("chapter_kd_step") or {}
     rows = []
-    if kd:
+    for name, source, _ in fast_paths(check):
+        kd = check[source]["json"]
         rates, args = kd["images_per_s"], kd["args"]
         recipe = args["recipe_images"] * args["recipe_epochs"] / rates["c"] / 60
-        rows += [f"| (c) ÷ (a), images/s | ≥ 10 | {kd['ratio_c_a']:.2f} | {'yes' if kd['ratio_c_a'] >= 10 else 'no'} |",
-                 f"| {args['recipe_epochs']}-epoch recipe at (c), teacher aside | ≤ 10 min | {recipe:.1f} min | "
-                 f"{'yes' if recipe <= 10 else 'no'} |"]  # fmt: skip
+        rows += [f"| (c) ÷ (a), images/s, {name} | ≥ 10 | {kd['ratio_c_a']:.2f} | "
+                 f"{'yes' if kd['ratio_c_a'] >= 10 else 'no'} |",
+                 f"| {args['recipe_epochs']}-epoch recipe at (c), teacher aside, {name} | ≤ 10 min | "
+                 f"{recipe:.1f} min | {'yes' if recipe <= 10 else 'no'} |"]  # fmt: skip
+    for name, source, sweep in fast_paths(check):
+        one_call = call_of(check, source) == call_of(check, "chapter_kd_step")
         for batch, rate in (step.get("images_per_s") or {}).items():
-            fast = kd["images_per_s"]["sweep"].get(str(batch))
-            if fast:
-                ratio = fast / rate
-                rows.append(f"| fast path ÷ chapters' KD step, images/s, batch {batch} | ≤ 1.5 | {ratio:.2f} | "
+            if str(batch) in sweep:
+                ratio = sweep[str(batch)] / rate
+                rows.append(f"| fast path ({name}) ÷ chapters' KD step, images/s, batch {batch}"
+                            f"{'' if one_call else ', two calls'} | ≤ 1.5 | {ratio:.2f} | "
                             f"{'yes' if ratio <= 1.5 else 'no'} |")  # fmt: skip
     if not rows:
         return []
     return ["## The goals, as measured", "", "| goal | target | measured | met |", "|---|---|---|---|", *rows, ""]
 
 
-def merged(path: Path, new: dict) -> dict:
-    """``new`` on top of the record already at ``path`` from the same machine and day: a session's two device
-    calls (scripts/gpu_check.py --skip gpu_book, then --only gpu_throughputs gpu_book) make one record, each
-    step as its latest call measured it. A record from another machine or day is replaced, not mixed in."""
+def merged(path: Path, new: dict, commit: str) -> dict:
+    """``new`` (one call's record, from ``commit``) on top of the record already at ``path`` from the same
+    device and torch: the device check's calls, in one session or over several, make one record, each step as
+    the latest call to run it measured it. ``calls`` says which call measured which step (``started``,
+    ``commit``, ``steps``); a call whose every step was measured again drops out. A record from another
+    device or torch is replaced, not mixed in."""
+    from gpu_check import STEPS
+
+    call = {"started": new["environment"]["started"], "commit": commit, "steps": [s for s in STEPS if s in new]}
     if not path.exists():
-        return new
+        return {**new, "calls": [call]}
     old = json.loads(path.read_text())
-    same = all(old["environment"].get(k) == new["environment"].get(k) for k in ("device", "torch"))
-    same = same and old["environment"]["started"][:10] == new["environment"]["started"][:10]
-    return {**old, **new} if same else new
+    if any(old["environment"].get(k) != new["environment"].get(k) for k in ("device", "torch")):
+        return {**new, "calls": [call]}
+    earlier = [{**c, "steps": [s for s in c["steps"] if s not in call["steps"]]} for c in old.get("calls", [])]
+    return {**old, **new, "calls": [c for c in earlier if c["steps"]] + [call]}
+
+
+def call_of(check: dict, step: str) -> dict | None:
+    """The call of the record that measured ``step`` (None in a record without ``calls``)."""
+    return next((c for c in check.get("calls", []) if step in c["steps"]), None)
 
 
 def main(argv=None) -> int:
@@ -253,7 +319,9 @@ def main(argv=None) -> int:
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
     check_path = args.run_dir / "gpu_check.json"
     if check_path.exists():
-        check = merged(root / "benchmarks" / "results" / "gpu_check.json", json.loads(check_path.read_text()))
+        check = merged(
+            root / "benchmarks" / "results" / "gpu_check.json", json.loads(check_path.read_text()), args.commit
+        )
         (root / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
         (root / "benchmarks" / "results" / "gpu_check.json").write_text(json.dumps(check, indent=2) + "\n")
         plans = {p: json.loads((root / "benchmarks" / "plan" / f"{p}.json").read_text()) for p in ("paper", "gpu")}

@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from gpu_check import book_scale, scaled_epochs
+from gpu_check import STEPS, book_scale, scaled_epochs
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,9 @@ def test_scaled_epochs_keep_the_early_stop_early():
                                           "student_epochs": 10}  # fmt: skip
     tiny = scaled_epochs(values, 0.01)
     assert tiny["stop_epoch"] == 1 and tiny["confident_epochs"] == 2 and tiny["student_epochs"] == 1
+    assert scaled_epochs(values, 0.995) == {}  # rounds back to the profile's: nothing to override
+    assert scaled_epochs(values, 0.9) == {"teacher_epochs": 27, "confident_epochs": 54, "stop_epoch": 27,
+                                          "student_epochs": 18}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -127,7 +130,7 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     assert f"{report['kd_throughput']['json']['ratio_c_a']:.2f}" in appendix  # call 1's, kept after call 2
     assert "The `gpu` profile's chapters were projected at" in appendix  # call 2's
     assert "## What the paper profile costs" in appendix and "| **every chapter** |" in appendix
-    assert "## The goals, as measured" in appendix and "| (c) ÷ (a), images/s | ≥ 10 |" in appendix
+    assert "## The goals, as measured" in appendix and "| (c) ÷ (a), images/s, without compile | ≥ 10 |" in appendix
     # what the tiny run did not measure, and why: its pytest step is skipped here, and compile on the CPU
     assert "| `tests` | no record: the step never ran" in appendix
     assert "| `kd_throughput_compile` | skipped: no compile on CPU |" in appendix
@@ -136,7 +139,35 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
         assert "Not measured yet" not in table and "| **every chapter** |" in table, readme
     first_cell = nbformat.read(tmp_path / "book" / "05_prue.ipynb", 4).cells
     assert "Paper profile" in next(c.source for c in first_cell if c.cell_type == "markdown")
-    assert json.loads((tmp_path / "benchmarks" / "results" / "gpu_check.json").read_text()) == report
+    record = json.loads((tmp_path / "benchmarks" / "results" / "gpu_check.json").read_text())
+    assert [c["steps"] for c in record.pop("calls")] == [[s for s in STEPS if s in report and s not in second],
+                                                         ["gpu_throughputs", "gpu_book"]]  # fmt: skip
+    assert record == report
+    # the comparison's side-by-side section (tagged book-profile-only) is the book page's, not the copy's
+    copy = nbformat.read(gpu / "09_comparison.ipynb", 4).cells
+    book_only = [c.id for c in nbformat.read(ROOT / "book" / "09_comparison.ipynb", 4).cells
+                 if "book-profile-only" in c.metadata.get("tags", [])]  # fmt: skip
+    assert len(book_only) == 2 and not {c.id for c in copy} & set(book_only)
+    assert f"Left out of this copy: {len(book_only)} cells" in copy[0].source + copy[1].source
+
+
+def test_calls_merge_into_one_record_per_device(tmp_path):
+    """A later session's calls keep the steps it did not run from the earlier ones, and say which call ran which."""
+    from import_gpu_run import call_of, merged
+
+    path = tmp_path / "gpu_check.json"
+    h200 = {"device": "NVIDIA H200", "torch": "2.11.0"}
+    path.write_text(json.dumps(merged(path, {"environment": {**h200, "started": "day 1"}, "tests": 1, "gpu_book": 2},
+                                      "aaa")))  # fmt: skip
+    record = merged(path, {"environment": {**h200, "started": "day 2"}, "gpu_book": 3}, "bbb")
+    assert record["tests"] == 1 and record["gpu_book"] == 3
+    assert [(c["commit"], c["steps"]) for c in record["calls"]] == [("aaa", ["tests"]), ("bbb", ["gpu_book"])]
+    assert call_of(record, "gpu_book")["started"] == "day 2"
+    h100 = {"environment": {"device": "NVIDIA H100", "torch": "2.11.0", "started": "day 3"}, "gpu_book": 4}
+    assert merged(path, h100, "ccc") == {
+        **h100,
+        "calls": [{"started": "day 3", "commit": "ccc", "steps": ["gpu_book"]}],
+    }
 
 
 def test_the_gpu_chapters_shrink_only_when_their_projection_does_not_fit():
