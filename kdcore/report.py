@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 
 PAGE_WIDTH = 6.8  # inches: the HTML column is ~700 px at 100 dpi, so nothing is shrunk
@@ -156,14 +157,30 @@ def side_by_side(
     with the same ``by`` values and the same two sides (``missing`` where there is none), e.g. one run's
     verdicts beside another run's at another scale. ``labels`` name the two columns."""
 
-    def key(c: Mapping) -> tuple:
-        return (*(c.get(k) for k in by), c["a"], c["b"])
-
-    matching = {key(c): c for c in others}
-    return [{"comparison": ": ".join([*map(str, key(c)[: len(by)]), f"{c['b']} − {c['a']}"]),
+    matching = {_same(c, by): c for c in others}
+    return [{"comparison": ": ".join([*map(str, _same(c, by)[: len(by)]), f"{c['b']} − {c['a']}"]),
              labels[0]: verdict_cell(c, scale),
-             labels[1]: verdict_cell(matching[key(c)], scale) if key(c) in matching else missing}
+             labels[1]: verdict_cell(matching[_same(c, by)], scale) if _same(c, by) in matching else missing}
             for c in comparisons]  # fmt: skip
+
+
+def _same(c: Mapping, by: Sequence[str]) -> tuple:
+    """What makes two runs' comparisons the same one: the ``by`` values and both sides, in order."""
+    return (*(c.get(k) for k in by), c["a"], c["b"])
+
+
+def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Sequence[str] = ("regime",)) -> dict:
+    """How two runs' verdicts compare on the comparisons both made (matched as :func:`side_by_side` does):
+    ``shared`` comparisons, how many with the ``same`` verdict, how many beyond noise in the first run only
+    (``beyond_first``) or the second only (``beyond_second``), and each run's median interval width over them
+    (``widths``, in the comparisons' units; comparisons without an interval left out)."""
+    matching = {_same(c, by): c for c in others}
+    pairs = [(c, matching[_same(c, by)]) for c in comparisons if _same(c, by) in matching]
+    beyond = [[x["ci"] is not None and x["verdict"] != "within noise" for x in pair] for pair in pairs]
+    widths = [[x["ci"][1] - x["ci"][0] for x in side if x["ci"] is not None] for side in zip(*pairs)] or [[], []]
+    return {"shared": len(pairs), "same": sum(a["verdict"] == b["verdict"] for a, b in pairs),
+            "beyond_first": sum(a and not b for a, b in beyond), "beyond_second": sum(b and not a for a, b in beyond),
+            "widths": [statistics.median(w) if w else None for w in widths]}  # fmt: skip
 
 
 def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp"):

@@ -147,7 +147,7 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     copy = nbformat.read(gpu / "09_comparison.ipynb", 4).cells
     book_only = [c.id for c in nbformat.read(ROOT / "book" / "09_comparison.ipynb", 4).cells
                  if "book-profile-only" in c.metadata.get("tags", [])]  # fmt: skip
-    assert len(book_only) == 2 and not {c.id for c in copy} & set(book_only)
+    assert len(book_only) == 3 and not {c.id for c in copy} & set(book_only)
     assert f"Left out of this copy: {len(book_only)} cells" in copy[0].source + copy[1].source
 
 

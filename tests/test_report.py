@@ -149,3 +149,20 @@ def test_side_by_side_matches_comparisons_by_regime_and_sides_and_marks_the_miss
     assert rows[0]["CPU"] == "+1.00 [+0.00, +2.00] better"
     assert rows[0]["GPU"] == "+3.00 [-1.00, +7.00] within noise"  # not the reversed comparison PrUE → KD
     assert rows[1]["GPU"] == "not run yet" and "no interval" in rows[1]["CPU"]
+
+
+def test_agreement_counts_shared_verdicts_and_where_only_one_run_sees_a_difference():
+    def c(b, diff, ci, regime="unfriendly"):
+        verdict = "within noise" if ci and ci[0] <= 0 <= ci[1] else ("higher" if diff > 0 else "lower")
+        return {"regime": regime, "a": "KD", "b": b, "diff": diff, "ci": ci, "verdict": verdict}
+
+    here = [c("PrUE", 0.02, [0.01, 0.03]), c("IMP", 0.0, [-0.01, 0.01]), c("KR", -0.02, [-0.03, -0.01]),
+            c("ICC", 0.0, [-0.02, 0.02])]  # fmt: skip
+    there = [c("PrUE", 0.01, [-0.05, 0.07]), c("IMP", 0.0, [-0.04, 0.04]), c("KR", -0.05, [-0.09, -0.01]),
+             c("ICC", 0.0, [-0.02, 0.02], regime="low-label"), c("TA", 0.1, [0.05, 0.15])]  # fmt: skip
+    got = report.agreement(here, there)
+    assert got["shared"] == 3 and got["same"] == 2  # ICC is another regime there, TA is not here
+    assert got["beyond_first"] == 1 and got["beyond_second"] == 0  # PrUE: beyond noise here only
+    assert got["widths"] == [pytest.approx(0.02), pytest.approx(0.08)]
+    assert report.agreement(here, []) == {"shared": 0, "same": 0, "beyond_first": 0, "beyond_second": 0,
+                                          "widths": [None, None]}  # fmt: skip
