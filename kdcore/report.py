@@ -57,11 +57,13 @@ def subplots(ncols: int = 1, nrows: int = 1, height: float = 3.0, **kwargs):
 class Table:
     """Rows of dicts shown as a table: HTML in the book and in Jupyter, Markdown as text (``str``)."""
 
-    def __init__(self, rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None):
+    def __init__(self, rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None,
+                 wrap: bool = False):  # fmt: skip
         rows = [r for r in rows if r]
         self.columns = list(columns or (rows[0].keys() if rows else []))
         self.rows = [[_cell(r.get(c, "")) for c in self.columns] for r in rows]
         self.caption = caption
+        self.wrap = wrap  # cells may break at their spaces (keep a number whole with no-break spaces)
 
     def to_markdown(self) -> str:
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
@@ -75,7 +77,7 @@ class Table:
         caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
         # the wrapper scrolls a wide table inside the text column instead of overflowing the page
         return (
-            '<div class="kdcore-table" style="overflow-x:auto">'
+            f'<div class="kdcore-table{" kdcore-wrap" if self.wrap else ""}" style="overflow-x:auto">'
             f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
         )
 
@@ -94,13 +96,17 @@ def _cell(value) -> str:
     return str(value)
 
 
-def table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None) -> Table:
-    """A :class:`Table` of ``rows``; the last expression of a cell displays it."""
-    return Table(rows, columns, caption)
+def table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None,
+          wrap: bool = False) -> Table:  # fmt: skip
+    """A :class:`Table` of ``rows``; the last expression of a cell displays it. In the book a cell of a
+    number column stays on one line; with ``wrap`` its cells break at spaces (a :func:`verdict_cell` before
+    its verdict), so a table of several verdict columns fits the page."""
+    return Table(rows, columns, caption, wrap)
 
 
 def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
-    """``"87.12 ± 0.21"``: mean ± sample std of ``values`` × ``scale`` (percent by default); one value: no ±."""
+    """``"87.12 ± 0.21"``: mean ± sample std of ``values`` × ``scale`` (percent by default); one value: no ±.
+    No-break spaces around the ±: the number stays whole in a :func:`table` that wraps."""
     values = [scale * float(v) for v in values]
     if not values:
         return "–"
@@ -108,7 +114,7 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
     if len(values) < 2:
         return f"{mean:.{digits}f}"
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}\u00a0±\u00a0{std:.{digits}f}"
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
@@ -135,14 +141,17 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp") -> str:
 
 
 def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
-    """A comparison in a table cell: ``"+0.42 [-0.10, +0.94] within noise"``, or ``"–"`` for none."""
+    """A comparison in a table cell: ``"+0.42 [-0.10, +0.94] within noise"``, or ``"–"`` for none. The
+    difference and its interval are joined by no-break spaces: a :func:`table` with ``wrap`` breaks the cell
+    before the verdict only."""
     from .results import NO_INTERVAL, fmt_interval
 
     if c is None:
         return "–"
     if c.get("ci") is None:  # one unit on a side: no interval, so no verdict either
         return f"{scale * c['diff']:+.2f}, {NO_INTERVAL}"
-    return f"{scale * c['diff']:+.2f} {fmt_interval(c['ci'], scale, signed=True)} {c['verdict']}"
+    number = f"{scale * c['diff']:+.2f} {fmt_interval(c['ci'], scale, signed=True)}".replace(" ", "\u00a0")
+    return f"{number} {c['verdict']}"
 
 
 def side_by_side(

@@ -94,8 +94,27 @@ def provenance(name: str, run: dict, environment: dict, commit: str, up: str, le
     return "\n".join(lines)
 
 
+def as_a_terminal_shows(text: str) -> str:
+    """A stream's text as a terminal leaves it: each line only after its last carriage return (a tqdm bar's
+    final state, not every redraw on one line), without tqdm's warning that ipywidgets is missing (the
+    device image has none, so its bars are text)."""
+    lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    kept = [line for i, line in enumerate(lines) if "TqdmWarning: IProgress not found" not in line
+            and not (i and "TqdmWarning: IProgress not found" in lines[i - 1] and "import tqdm" in line)]  # fmt: skip
+    return "\n".join(kept)
+
+
 def import_notebook(source: Path, dest: Path, run: dict, environment: dict, commit: str, book: Path) -> None:
     nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for output in cell.outputs:
+                if output.output_type == "stream":
+                    output.text = as_a_terminal_shows(output.text)
+            cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text.strip()]
+            if cell.outputs and all(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs):
+                tags = cell.metadata.setdefault("tags", [])  # a training log (its bars' final lines): behind
+                tags += [] if "hide-output" in tags else ["hide-output"]  # a toggle, as wide as tqdm made it
     # cells the book's chapter tags book-profile-only (matched by cell id) compare the two scales: the book
     # profile's page has them; in the run of the gpu profile they would compare the run with itself
     chapter = nbformat.read(book / source.name, as_version=4)
@@ -314,7 +333,7 @@ def main(argv=None) -> int:
         dest.mkdir(parents=True, exist_ok=True)
         for name, info in run["chapters"].items():
             import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book")
-            shutil.copy(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")
+            shutil.copyfile(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")  # not its mode
             print(f"book/results/gpu/{name}")
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
     check_path = args.run_dir / "gpu_check.json"

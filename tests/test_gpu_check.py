@@ -149,6 +149,9 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
                  if "book-profile-only" in c.metadata.get("tags", [])]  # fmt: skip
     assert len(book_only) == 3 and not {c.id for c in copy} & set(book_only)
     assert f"Left out of this copy: {len(book_only)} cells" in copy[0].source + copy[1].source
+    for cell in (c for c in copy if c.cell_type == "code"):  # training logs behind a toggle, as a terminal left them
+        if cell.outputs and all(o.get("name") == "stderr" for o in cell.outputs):
+            assert "hide-output" in cell.metadata.tags and not any("\r" in o.text for o in cell.outputs)
 
 
 def test_calls_merge_into_one_record_per_device(tmp_path):
@@ -227,3 +230,12 @@ def test_throughputs_are_reused_only_from_the_same_device(tmp_path):
     assert reusable(path, "paper", "NVIDIA H200", plan) is None and reusable(None, "gpu", "NVIDIA H200", plan) is None
     plan["chapters"]["01_kd_basics"]["rows"].append({**row, "teacher": "resnet8x4"})  # a network it never timed
     assert reusable(path, "gpu", "NVIDIA H200", plan) is None
+
+
+def test_imported_streams_read_as_a_terminal_left_them():
+    from import_gpu_run import as_a_terminal_shows
+
+    bars = "\rteacher:   0%|  | 0/18\rteacher:  50%|█ | 9/18\rteacher: 100%|██| 18/18\n"
+    assert as_a_terminal_shows(bars) == "teacher: 100%|██| 18/18\n"  # one line, not every redraw side by side
+    warning = "/x/tqdm/auto.py:21: TqdmWarning: IProgress not found. Please update\n  from .autonotebook import tqdm\n"
+    assert as_a_terminal_shows(warning + "kept\n") == "kept\n"

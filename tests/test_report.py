@@ -21,7 +21,7 @@ def test_table_renders_html_and_markdown_with_the_same_cells():
 
 
 def test_mean_std_formats_percent_and_drops_the_spread_for_one_value():
-    assert report.mean_std([0.8, 0.9]) == "85.00 ± 7.07"
+    assert report.mean_std([0.8, 0.9]) == "85.00\u00a0±\u00a07.07"  # no-break spaces: one line in any table
     assert report.mean_std([0.8]) == "80.00"
 
 
@@ -131,7 +131,10 @@ def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
 
 def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_exists():
     c = {"diff": 0.0123, "ci": [-0.004, 0.0286], "verdict": "within noise"}
-    assert report.verdict_cell(c) == "+1.23 [-0.40, +2.86] within noise"
+    nbsp = "\u00a0"  # the number stays whole in a table that wraps; the verdict may go to the next line
+    assert report.verdict_cell(c) == f"+1.23{nbsp}[-0.40,{nbsp}+2.86] within noise"
+    wrapped = report.table([{"a": "x", "b": report.verdict_cell(c)}], wrap=True)._repr_html_()
+    assert 'class="kdcore-table kdcore-wrap"' in wrapped and "kdcore-wrap" not in report.table([{"a": 1}])._repr_html_()
     one_seed = compare([0.80], [0.81, 0.82])
     assert report.verdict_cell(one_seed) == "+1.50, no interval (n < 2)"
     assert report.verdict_cell(None) == "–"
@@ -146,8 +149,8 @@ def test_side_by_side_matches_comparisons_by_regime_and_sides_and_marks_the_miss
               "verdict": "better"}]  # fmt: skip
     rows = report.side_by_side(here, there, labels=("CPU", "GPU"))
     assert [r["comparison"] for r in rows] == ["low-label: PrUE − KD", "unfriendly: PrUE − KD"]
-    assert rows[0]["CPU"] == "+1.00 [+0.00, +2.00] better"
-    assert rows[0]["GPU"] == "+3.00 [-1.00, +7.00] within noise"  # not the reversed comparison PrUE → KD
+    assert rows[0]["CPU"].replace("\u00a0", " ") == "+1.00 [+0.00, +2.00] better"
+    assert rows[0]["GPU"].replace("\u00a0", " ") == "+3.00 [-1.00, +7.00] within noise"  # not the reversed PrUE → KD
     assert rows[1]["GPU"] == "not run yet" and "no interval" in rows[1]["CPU"]
 
 
