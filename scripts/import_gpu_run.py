@@ -59,16 +59,19 @@ def changed_from_profile(overrides: dict, chapter: str) -> dict:
     return {k: v for k, v in overrides.items() if k in profile and profile[k] != v}
 
 
-def provenance(name: str, run: dict, environment: dict, commit: str, up: str, left_out: int = 0) -> str:
+def provenance(name: str, run: dict, environment: dict, commit: str, up: str, left_out: int = 0,
+               earlier: tuple[str, ...] = ()) -> str:  # fmt: skip
     number = int(name[:2])
     chapter = f"[chapter {number}]({up}{name})"
+    after = " and ".join(f"[chapter {int(e[:2])}]({e})" for e in earlier)  # the gpu copies, beside this one
+    after = f", after {after} of the same run, whose cached runs it reused" if earlier else ""
     overrides = changed_from_profile(run.get("overrides") or {}, run["chapter"])
     changed = ", ".join(f"`{k} = {v!r}`" for k, v in overrides.items())
     lines = [
         f":::{{admonition}} This page is {chapter} at the `gpu` profile\n:class: note",
         f"Executed on **{environment['device']}** (torch {environment['torch']}"
         + (f", CUDA {environment['cuda']}) " if environment.get("cuda") else ") ")
-        + f"on {run['started']}, in {run['seconds'] / 60:.1f} min, from commit `{commit[:12]}`, by "
+        + f"on {run['started']}, in {run['seconds'] / 60:.1f} min{after}, from commit `{commit[:12]}`, by "
         "`scripts/gpu_check.py` (step `gpu_book`): Fashion-MNIST with CIFAR-style ResNets, crop-and-flip "
         "augmentation and kdcore's fast path on one GPU.",
         "",
@@ -104,7 +107,8 @@ def as_a_terminal_shows(text: str) -> str:
     return "\n".join(kept)
 
 
-def import_notebook(source: Path, dest: Path, run: dict, environment: dict, commit: str, book: Path) -> None:
+def import_notebook(source: Path, dest: Path, run: dict, environment: dict, commit: str, book: Path,
+                    earlier: tuple[str, ...] = ()) -> None:  # fmt: skip
     nb = nbformat.read(source, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -128,7 +132,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
         cell.source = relink(relabel(cell.source, labels), up)
     title = markdown[0]  # the H1, then the provenance note, then the rest of the first cell
     heading, _, rest = title.source.partition("\n")
-    note = provenance(source.name, run, environment, commit, up, left_out)
+    note = provenance(source.name, run, environment, commit, up, left_out, earlier)
     title.source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
     nbformat.write(nb, dest)
 
@@ -332,7 +336,8 @@ def main(argv=None) -> int:
         dest = root / "book" / "results" / "gpu"
         dest.mkdir(parents=True, exist_ok=True)
         for name, info in run["chapters"].items():
-            import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book")
+            earlier = tuple(list(run["chapters"])[: list(run["chapters"]).index(name)])
+            import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book", earlier)
             shutil.copyfile(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")  # not its mode
             print(f"book/results/gpu/{name}")
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)

@@ -120,6 +120,7 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
         )
         assert markdown.splitlines()[0].endswith("(at CNN scale)")
         assert f"Executed on **{run['environment']['device']}**" in markdown and "commit `0123456789ab`" in markdown
+        assert ("after [chapter 1](01_kd_basics.ipynb) and [chapter 2]" in markdown) == (name == "09_comparison")
         for label in re.findall(r":name:\s*(\S+)", original):  # figure labels unique in the book
             assert f":name: gpu-{label}" in markdown and f":name: {label}\n" not in markdown
         assert not re.search(r"\{numref\}`(?!gpu-)", markdown)
