@@ -27,3 +27,17 @@ def test_kd_throughput_quick_prints_the_ratios(tmp_path):
     saved = json.loads(out.read_text())
     assert abs(saved["ratio_b_a"] - ratios["b"]) <= 0.005 + 1e-9  # printed with two decimals
     assert saved["best_batch"] in (64, 128, 256)
+
+
+def test_step_profile_quick_writes_both_pipelines_tables_and_a_summary(tmp_path):
+    command = [sys.executable, str(SCRIPT.parent / "step_profile.py"), "--device", "cpu", "--quick", "--out",
+               str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for name in ("a", "b"):  # the CPU has no device kernels: only the wall time per step and the CPU table
+        assert summary[name]["steps"] == 4 and summary[name]["wall_ms_per_step"] > 0
+        assert summary[name]["kernels_per_step"] == 0
+        assert "aten::" in (tmp_path / f"{name}.txt").read_text()  # the operators, by self CPU time
+    assert re.search(r"^\(b\) [\d.]+ ms/step wall", result.stdout, re.M)
