@@ -166,16 +166,21 @@ def side_by_side(
     with the same ``by`` values and the same two sides (``missing`` where there is none), e.g. one run's
     verdicts beside another run's at another scale. ``labels`` name the two columns."""
 
-    matching = {_same(c, by): c for c in others}
-    return [{"comparison": ": ".join([*map(str, _same(c, by)[: len(by)]), f"{c['b']} − {c['a']}"]),
+    return [{"comparison": ": ".join([*(str(c.get(k)) for k in by), f"{c['b']} − {c['a']}"]),
              labels[0]: verdict_cell(c, scale),
-             labels[1]: verdict_cell(matching[_same(c, by)], scale) if _same(c, by) in matching else missing}
-            for c in comparisons]  # fmt: skip
+             labels[1]: verdict_cell(other, scale) if other is not None else missing}
+            for c, other in _matched(comparisons, others, by)]  # fmt: skip
 
 
-def _same(c: Mapping, by: Sequence[str]) -> tuple:
-    """What makes two runs' comparisons the same one: the ``by`` values and both sides, in order."""
-    return (*(c.get(k) for k in by), c["a"], c["b"])
+def _matched(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Sequence[str]) -> list[tuple]:
+    """Each comparison with the one of ``others`` that is the same comparison (the same ``by`` values and
+    both sides, in order), or None."""
+
+    def same(c: Mapping) -> tuple:
+        return (*(c.get(k) for k in by), c["a"], c["b"])
+
+    matching = {same(c): c for c in others}
+    return [(c, matching.get(same(c))) for c in comparisons]
 
 
 def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Sequence[str] = ("regime",)) -> dict:
@@ -183,8 +188,7 @@ def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Seq
     ``shared`` comparisons, how many with the ``same`` verdict, how many beyond noise in the first run only
     (``beyond_first``) or the second only (``beyond_second``), and each run's median interval width over them
     (``widths``, in the comparisons' units; comparisons without an interval left out)."""
-    matching = {_same(c, by): c for c in others}
-    pairs = [(c, matching[_same(c, by)]) for c in comparisons if _same(c, by) in matching]
+    pairs = [(c, other) for c, other in _matched(comparisons, others, by) if other is not None]
     beyond = [[x["ci"] is not None and x["verdict"] != "within noise" for x in pair] for pair in pairs]
     widths = [[x["ci"][1] - x["ci"][0] for x in side if x["ci"] is not None] for side in zip(*pairs)] or [[], []]
     return {"shared": len(pairs), "same": sum(a["verdict"] == b["verdict"] for a, b in pairs),

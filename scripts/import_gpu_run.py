@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PART = "At CNN scale"
 PREFIX = "gpu-"
 BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy leaves out
+FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
 
 
 def relabel(markdown: str, labels: set[str]) -> str:
@@ -171,7 +172,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         lines += [f"| {c['started']} | `{c['commit'][:12]}` | {', '.join(f'`{s}`' for s in c['steps'])} |"
                   for c in calls]  # fmt: skip
         lines.append("")
-    for step, title in (("kd_throughput", "without"), ("kd_throughput_compile", "with")):
+    for step, title in FAST_PATHS:
         kd = (check.get(step) or {}).get("json")
         if not kd:
             continue
@@ -270,8 +271,7 @@ def not_measured(record) -> str | None:
 
 def fast_paths(check: dict) -> list[tuple[str, str, dict]]:
     """The benchmark's fast-path sweeps in the record: (name, step, images/s by batch), compiled or not."""
-    steps = (("without compile", "kd_throughput"), ("with compile", "kd_throughput_compile"))
-    return [(name, step, kd["images_per_s"]["sweep"]) for name, step in steps
+    return [(f"{word} compile", step, kd["images_per_s"]["sweep"]) for step, word in FAST_PATHS
             if (kd := (check.get(step) or {}).get("json"))]  # fmt: skip
 
 
@@ -335,8 +335,9 @@ def main(argv=None) -> int:
         run = json.loads((gpu / "run.json").read_text())
         dest = root / "book" / "results" / "gpu"
         dest.mkdir(parents=True, exist_ok=True)
-        for name, info in run["chapters"].items():
-            earlier = tuple(list(run["chapters"])[: list(run["chapters"]).index(name)])
+        names = tuple(run["chapters"])  # in the order they ran: a later one reused the earlier ones' runs
+        for i, (name, info) in enumerate(run["chapters"].items()):
+            earlier = names[:i]
             import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book", earlier)
             shutil.copyfile(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")  # not its mode
             print(f"book/results/gpu/{name}")
