@@ -37,7 +37,7 @@ lint: $(STAMP)
 # profile (KDCORE_PROFILE reaches the kernels through the environment).
 test: $(STAMP) data browser vendor lint
 	KDCORE_PROFILE=smoke KDCORE_THREADS=1 KDCORE_WIDGETS=0 $(BIN)/pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=300 tests book
+		--nbval-cell-timeout=300 --nbval-kernel-startup-timeout=300 tests book
 
 # Execute every chapter at the book profile (committed outputs), then render the HTML into _build/html.
 book: $(STAMP) data

@@ -42,6 +42,10 @@ import yaml
 from .params import ParameterError, resolve
 from .results import mean_std
 
+# Seconds a new Jupyter kernel may take to answer. nbclient's default (60) is too short on a busy 2-core machine,
+# where a batch's workers (or a test suite's) start kernels while others train: one CI run failed on it.
+KERNEL_START_TIMEOUT = 300
+
 
 @dataclass(eq=False)
 class Run:
@@ -140,6 +144,7 @@ def execute(run: Run, threads: int, cell_timeout: float | None = None) -> str | 
         papermill.execute_notebook(
             str(run.notebook), str(run.directory / run.notebook.name), parameters=parameters,
             cwd=str(run.notebook.parent), kernel_name="python3", progress_bar=False, execution_timeout=cell_timeout,
+            start_timeout=KERNEL_START_TIMEOUT,
         )  # fmt: skip
     except papermill.PapermillExecutionError as e:
         return f"{e.ename}: {e.evalue}"

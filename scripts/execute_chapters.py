@@ -30,7 +30,7 @@ import nbformat
 import papermill
 import yaml
 
-from kdcore.batch import chapter_key, chapter_notebooks, find_notebooks
+from kdcore.batch import KERNEL_START_TIMEOUT, chapter_key, chapter_notebooks, find_notebooks
 from kdcore.params import PROFILES, resolve
 from kdcore.results import environment
 
@@ -77,7 +77,7 @@ def execute(path: Path, output: Path | None = None, parameters: dict | None = No
     try:
         papermill.execute_notebook(
             str(path), str(executing), parameters=parameters or {}, cwd=str(path.parent), kernel_name="python3",
-            progress_bar=False, execution_timeout=CELL_TIMEOUT,
+            progress_bar=False, execution_timeout=CELL_TIMEOUT, start_timeout=KERNEL_START_TIMEOUT,
         )  # fmt: skip
         nb = clean(nbformat.read(executing, as_version=4))
         nbformat.write(nb, output or path)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from kdcore.batch import KERNEL_START_TIMEOUT
+
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
 
@@ -25,7 +27,7 @@ def _start_chapter_1(run_dir: Path) -> subprocess.Popen:
     env = {**os.environ, "KDCORE_PROFILE": "smoke", "KDCORE_THREADS": "1", "KDCORE_CACHE_DIR": str(run_dir / "cache")}
     command = [
         sys.executable, "-m", "papermill", str(BOOK / "01_kd_basics.ipynb"), str(run_dir / "executed.ipynb"),
-        "--cwd", str(BOOK), "--no-progress-bar",
+        "--cwd", str(BOOK), "--no-progress-bar", "--start-timeout", str(KERNEL_START_TIMEOUT),
         "-p", "dataset", "synthetic", "-p", "teacher_epochs", "2", "-p", "student_epochs", "2",
         "-p", "output_dir", str(run_dir / "results"),
     ]  # fmt: skip

@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kdcore.batch import chapter_notebooks
+from kdcore.batch import KERNEL_START_TIMEOUT, chapter_notebooks
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHECK = "# NBVAL_CHECK_OUTPUT"
@@ -166,7 +166,8 @@ def test_nbval_passes_on_every_checked_cell_twice_more_in_fresh_kernels(tmp_path
     control = f"checked_cells.ipynb::Cell {len(nb.cells) - 1}"
     env = {**os.environ, "KDCORE_PROFILE": "smoke", "KDCORE_THREADS": "1", "KDCORE_CACHE_DIR": str(tmp_path / "cache")}
     command = [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "--nbval-lax",
-               "--nbval-current-env", "--nbval-cell-timeout=300", "--durations=5", path.name]  # fmt: skip
+               "--nbval-current-env", "--nbval-cell-timeout=300",
+               f"--nbval-kernel-startup-timeout={KERNEL_START_TIMEOUT}", "--durations=5", path.name]  # fmt: skip
     for run in (2, 3):  # run 1 is the main suite's nbval over book/
         result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         failed = re.findall(r"^FAILED (\S+::Cell \d+)", result.stdout, flags=re.MULTILINE)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import papermill
 
+from kdcore.batch import KERNEL_START_TIMEOUT
+
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
 
@@ -19,6 +21,7 @@ def test_chapter_one_runs_with_paper_architectures_on_synthetic_cifar100(tmp_pat
         cwd=str(BOOK),
         kernel_name="python3",
         progress_bar=False,
+        start_timeout=KERNEL_START_TIMEOUT,
         parameters={
             "profile": "paper",
             "dataset": "synthetic-cifar100",
@@ -41,7 +44,7 @@ def test_chapter_one_runs_at_the_gpu_profile_on_cpu_at_tiny_size(tmp_path):
     """The `gpu` profile (CIFAR-style ResNets with augmentation on Fashion-MNIST) cannot rot between GPU runs."""
     papermill.execute_notebook(
         str(BOOK / "01_kd_basics.ipynb"), str(tmp_path / "ch1.ipynb"), cwd=str(BOOK), kernel_name="python3",
-        progress_bar=False,
+        progress_bar=False, start_timeout=KERNEL_START_TIMEOUT,
         parameters={"profile": "gpu", "train_subset": 256, "teacher": "resnet8", "teacher_epochs": 1,
                     "student_epochs": 1, "seeds": 2, "device": "cpu", "allow_cpu": True, "output_dir": str(tmp_path)},
     )  # fmt: skip

@@ -25,7 +25,7 @@ import papermill
 import pytest
 import torch
 
-from kdcore.batch import chapter_notebooks
+from kdcore.batch import KERNEL_START_TIMEOUT, chapter_notebooks
 from kdcore.batches import DeviceBatches
 from kdcore.chapters import CHAPTERS
 from kdcore.checkpoint import save_checkpoint
@@ -105,7 +105,7 @@ def _run_expecting_failure(notebook: Path, parameters: dict, tmp_path: Path, mon
     with pytest.raises(papermill.PapermillExecutionError) as error:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters={**parameters, "output_dir": str(output_dir)},
-            cwd=str(cwd), progress_bar=False, kernel_name="python3",
+            cwd=str(cwd), progress_bar=False, kernel_name="python3", start_timeout=KERNEL_START_TIMEOUT,
         )  # fmt: skip
     assert not cache.exists(), "validation must write nothing to the teacher cache"
     assert not output_dir.exists(), "validation must write no results"
