@@ -227,9 +227,18 @@ PAGE_REPORT = r"""(async () => {
 
   const rawTables = texts('script, style, .cell_input').map(n => n.textContent)
     .filter(t => /\|\s*:?-{3,}:?\s*(\||$)/m.test(t)).map(t => t.trim().slice(0, 80));
-  const rawMath = texts(code).map(n => n.textContent)
-    .filter(t => /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\$[^$\n]*(\\[a-zA-Z]+|[_^]\{)[^$\n]*\$/.test(t))
-    .map(t => t.trim().slice(0, 80));
+  // TeX that MathJax never saw, in the text of each block (a paragraph, list item, cell…) outside code and
+  // typeset math: delimiters, or a $ next to a TeX command or a sub/superscript. Text nodes are joined per
+  // block because a broken formula ($$ in a list item, a line starting with +) is split by the math around it.
+  const blocks = new Map();
+  for (const n of texts(code)) {
+    const block = n.parentElement.closest('p, li, dt, dd, td, th, h1, h2, h3, h4, h5, h6, caption, figcaption');
+    blocks.set(block, (blocks.get(block) || '') + n.textContent);
+  }
+  const tex = new RegExp([/\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{/, /\$[^$\s][^$]{0,80}?(\\[a-zA-Z]+|[_^]\{)/,
+                          /(\\[a-zA-Z]+|[_^]\{)[^$\s]{0,40}\$/].map(r => r.source).join('|'));
+  const rawMath = [...blocks.values()].map(t => t.match(tex)).filter(m => m)
+    .map(m => m.input.slice(Math.max(0, m.index - 30), m.index + 50).trim());
   const unlinked = [];
   // the prose: a label inside a results table or a printed output ("chapter 1's teacher") is data, not a reference
   for (const n of texts(code + ', .cell_output, table')) {
@@ -432,6 +441,19 @@ def test_the_checks_see_what_a_reader_would(browser, tmp_path):
         '<div class="cell_input"><pre>"| --- |"  # chapter 2</pre></div></article></body></html>'
     )
     assert problems(page_report(browser, good.as_uri())) == []
+
+    # formulas MyST left as text (chapter 7 had both): $$ inside a list item's paragraph, typeset in pieces
+    # with its dollars and TeX between them left over, and a line of a formula that started with "+" (a list)
+    for broken in (
+        "<li><p>examples:\n$<mjx-container>G</mjx-container><mjx-container> is </mjx-container>"
+        "G_{ab} &gt; 0<mjx-container> when </mjx-container>b$.</p></li>",
+        "<li><p>KD+KR: $w_{ce}\\,\\mathrm{CE}</p><ul><li><p>\\mathcal{L}_{KR}$, with</p></li></ul></li>",
+    ):
+        page = tmp_path / "broken.html"
+        page.write_text(f'<html><head><title>t</title></head><body><article class="bd-article"><h1>T</h1><ol>'
+                        f'{broken}</ol></article></body></html>')  # fmt: skip
+        found = problems(page_report(browser, page.as_uri()))
+        assert len(found) == 1 and found[0].startswith("raw TeX"), (broken, found)
 
 
 def png(width: int, height: int) -> bytes:
