@@ -2,7 +2,8 @@
 
 The statistics come from :mod:`scipy.stats`:
 
-* :func:`mean_std`, :func:`fmt`: mean ± sample standard deviation over seeds; :func:`fmt_interval`;
+* :func:`mean_std`: mean ± sample standard deviation over seeds (``kdcore.report.mean_std`` prints it);
+  :func:`fmt_interval`;
 * :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values);
 * :func:`compare`: the difference of means ``b − a`` with a Welch interval, p-value and verdict, optionally
   over the teacher means of grouped runs (see below); the one comparison dict every chapter writes;
@@ -57,12 +58,6 @@ def confidence_interval(values, level: float = 0.95) -> tuple[float, float] | No
         return None
     half = stats.t.ppf(0.5 + level / 2, s["n"] - 1) * s["std"] / math.sqrt(s["n"])
     return (s["mean"] - half, s["mean"] + half)
-
-
-def fmt(values, scale: float = 100.0, digits: int = 2) -> str:
-    """``"87.12 ± 0.21"``: mean ± std of ``values`` times ``scale`` (percent by default)."""
-    s = mean_std(values)
-    return f"{s['mean'] * scale:.{digits}f} ± {s['std'] * scale:.{digits}f}"
 
 
 def group_means(values, groups=None) -> np.ndarray:

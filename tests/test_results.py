@@ -13,7 +13,6 @@ from kdcore.results import (
     compare,
     confidence_interval,
     environment,
-    fmt,
     fmt_interval,
     group_means,
     holm,
@@ -28,10 +27,9 @@ def two_sided_t_p(t: float, df: float) -> float:
     return float(special.betainc(df / 2, 0.5, df / (df + t * t)))
 
 
-def test_mean_std_and_fmt():
+def test_mean_std():
     s = mean_std([0.8, 0.9])
     assert (s["mean"], s["std"]) == pytest.approx((0.85, math.sqrt(0.005))) and (s["n"], s["values"]) == (2, [0.8, 0.9])
-    assert fmt([0.8, 0.9]) == "85.00 ± 7.07"
 
 
 def test_confidence_interval_is_student_t_and_none_for_one_value():
