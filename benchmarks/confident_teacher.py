@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> dict:
     P = resolve("capacity_gap", "gpu", **overrides)
     bench = experiment.prepare(P)
     reference = diagnose(bench, experiment.default_teacher(P, args.seed))
-    runs = []
-    for epochs in args.epochs:
+    runs, rule = [], {"ece_factor": ECE_FACTOR, "top_prob": TOP_PROB, "split": "validation"}
+    for epochs in sorted(args.epochs):  # shortest first: the pick among the runs so far is final once found
         longer = resolve("capacity_gap", "gpu", **overrides, confident_epochs=epochs, stop_epoch=max(1, epochs // 2))
         recipe = experiment.unfriendly_teachers(longer, args.seed)["over-confident"]
         runs.append(diagnose(bench, recipe))
@@ -72,16 +72,15 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{P.confident_teacher}, {epochs:4d} epochs, wd {P.confident_weight_decay}: val acc {r['val_acc']:.3f}, "
               f"ECE {100 * r['ece']:.2f} %, top prob {r['max_prob']:.3f}, train acc {r['train_acc']:.3f} "
               f"({r['seconds']:.0f} s)", flush=True)  # fmt: skip
-    chosen = pick(reference, runs)
+        result = {"device": str(bench.device), "params": P.as_dict(), "reference": reference, "runs": runs,
+                  "planned_epochs": sorted(args.epochs), "rule": rule, "pick": pick(reference, runs)}  # fmt: skip
+        if args.json:  # after every run: a call cut off by its time limit still brings back what it measured
+            write_json(result, args.json)
+    chosen = result["pick"]
     print(f"chapter 1's teacher ({P.teacher}, {P.teacher_epochs} epochs): ECE {100 * reference['ece']:.2f} %, "
           f"top prob {reference['max_prob']:.3f}")  # fmt: skip
     print(f"the rule (ECE ≥ {ECE_FACTOR:g} × that, top prob ≥ {TOP_PROB}) picks: "
           + (f"{chosen} epochs" if chosen else "none of these runs"))  # fmt: skip
-    rule = {"ece_factor": ECE_FACTOR, "top_prob": TOP_PROB, "split": "validation"}
-    result = {"device": str(bench.device), "params": P.as_dict(), "reference": reference, "runs": runs,
-              "rule": rule, "pick": chosen}  # fmt: skip
-    if args.json:
-        write_json(result, args.json)
     return result
 
 

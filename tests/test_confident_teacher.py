@@ -25,13 +25,14 @@ def test_the_rule_picks_the_shortest_run_with_twice_the_ece_and_a_top_prob_of_09
 
 def test_it_runs_at_tiny_size_on_cpu(tmp_path):
     out = tmp_path / "out.json"
-    command = [sys.executable, "benchmarks/confident_teacher.py", "--tiny", "--device", "cpu", "--epochs", "2", "3",
+    command = [sys.executable, "benchmarks/confident_teacher.py", "--tiny", "--device", "cpu", "--epochs", "3", "2",
                "--json", str(out)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KDCORE_CACHE_DIR": str(tmp_path / "cache")}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     result = json.loads(out.read_text())
-    assert [r["epochs"] for r in result["runs"]] == [2, 3] and result["rule"]["split"] == "validation"
+    assert [r["epochs"] for r in result["runs"]] == result["planned_epochs"] == [2, 3]  # shortest first
+    assert result["rule"]["split"] == "validation"
     assert all(0 <= r["ece"] <= 1 and 0 < r["max_prob"] <= 1 for r in [result["reference"], *result["runs"]])
     assert result["pick"] == pick(result["reference"], result["runs"])
     assert "the rule" in done.stdout
