@@ -108,20 +108,21 @@ def baseline_throughput(data, args, device: torch.device) -> float:
     return len(dataset) * args.epochs / seconds
 
 
-def kdcore_throughput(data, args, device: torch.device, batch_size: int) -> float:
-    """(b), (c): images/s of ``fit`` on device-resident batches at ``batch_size``."""
+def kdcore_throughput(data, args, device: torch.device, batch_size: int, fp32: bool = False) -> float:
+    """(b), (c): images/s of ``fit`` on device-resident batches at ``batch_size``. ``fp32``: the batches and
+    the teacher in fp32 (step_profile.py pairs it with fit's autocast switched off)."""
     on_gpu = device.type == "cuda"
     train = DeviceBatches(
         Split(data.train_x, data.train_y), data.mean, data.std, batch_size, shuffle=True,
         crop_padding=4, hflip=True, device=device,
-        dtype=torch.bfloat16 if on_gpu else torch.float32,  # what autocast feeds the convolutions anyway
+        dtype=torch.bfloat16 if on_gpu and not fp32 else torch.float32,  # what autocast feeds the convolutions
         channels_last=on_gpu, drop_last=True,  # drop_last: static shapes for torch.compile
     )  # fmt: skip
     if args.compile:
         torch._dynamo.reset()  # a fresh compile for each batch size, no dynamic-shape kernels
     torch.manual_seed(0)
     student = prepare_model(build(args.student, data.image_size), device)
-    teacher = prepare_teacher(build(args.teacher, data.image_size), device)
+    teacher = prepare_teacher(build(args.teacher, data.image_size), device, dtype=torch.float32 if fp32 else None)
     config = TrainConfig(
         epochs=args.warmup_epochs + args.epochs, batch_size=batch_size, lr=LR, schedule="constant",
         crop_padding=4, hflip=True,

@@ -6,7 +6,8 @@ these small networks are launch-bound, so the question is what each step launche
 kernel before many operators, and the optimizer, the masks and the loss bookkeeping add their own. This
 script profiles ``--steps`` steps of each, after one unprofiled run that warms cuDNN's autotuner, and writes
 per pipeline the operator table (sorted by self device time on a GPU, self CPU time on a CPU) and a summary:
-device kernels per step, device time per step, wall time per step.
+device kernels per step, device time per step, wall time per step. A third pipeline, (b) in fp32, is (b)
+with fit's bf16 autocast switched off and its batches and teacher in fp32: the hypothesis tested directly.
 
     python benchmarks/step_profile.py --device cuda --steps 40 --out DIR    # a minute on a GPU
     python benchmarks/step_profile.py --device cpu --quick --out DIR         # seconds (CI keeps it working)
@@ -15,6 +16,7 @@ device kernels per step, device time per step, wall time per step.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -49,6 +51,25 @@ def profiled(run, device: torch.device, steps: int) -> tuple[dict, str]:
     return summary, prof.key_averages().table(sort_by=sort, row_limit=25)
 
 
+@contextlib.contextmanager
+def without_autocast():
+    """kdcore's ``fit`` without its bf16 autocast on CUDA (for this measurement only: the library keeps it)."""
+    import kdcore.fit
+
+    saved = kdcore.fit._autocast
+    kdcore.fit._autocast = lambda device: contextlib.nullcontext()
+    try:
+        yield
+    finally:
+        kdcore.fit._autocast = saved
+
+
+def fp32_kdcore_throughput(data, args, device: torch.device, batch_size: int) -> float:
+    """(b) in fp32: no autocast, fp32 batches and teacher."""
+    with without_autocast():
+        return kdcore_throughput(data, args, device, batch_size, fp32=True)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
@@ -58,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--student", default="resnet8x4")
     parser.add_argument("--num-workers", type=int, default=8, help="DataLoader workers of (a)")
     parser.add_argument("--quick", action="store_true", help="resnet8 on 16x16 images, 4 steps: a CPU smoke test")
-    parser.add_argument("--out", required=True, help="folder for a.txt, b.txt and summary.json")
+    parser.add_argument("--out", required=True, help="folder for a.txt, b.txt, b_fp32.txt and summary.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.teacher = args.student = "resnet8"
@@ -72,7 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     run_args = SimpleNamespace(baseline_batch=args.batch, num_workers=args.num_workers, warmup_epochs=0, epochs=1,
                                teacher=args.teacher, student=args.student, compile=False)  # fmt: skip
     pipelines = {"a": lambda: baseline_throughput(data, run_args, device),
-                 "b": lambda: kdcore_throughput(data, run_args, device, args.batch)}  # fmt: skip
+                 "b": lambda: kdcore_throughput(data, run_args, device, args.batch),
+                 "b_fp32": lambda: fp32_kdcore_throughput(data, run_args, device, args.batch)}  # fmt: skip
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

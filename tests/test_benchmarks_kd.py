@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kd_throughput.py"
 
 
@@ -29,15 +31,34 @@ def test_kd_throughput_quick_prints_the_ratios(tmp_path):
     assert saved["best_batch"] in (64, 128, 256)
 
 
-def test_step_profile_quick_writes_both_pipelines_tables_and_a_summary(tmp_path):
+def test_step_profile_quick_writes_the_three_pipelines_tables_and_a_summary(tmp_path):
     command = [sys.executable, str(SCRIPT.parent / "step_profile.py"), "--device", "cpu", "--quick", "--out",
                str(tmp_path)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for name in ("a", "b"):  # the CPU has no device kernels: only the wall time per step and the CPU table
+    for name in ("a", "b", "b_fp32"):  # the CPU has no device kernels: only the wall time per step and the CPU table
         assert summary[name]["steps"] == 4 and summary[name]["wall_ms_per_step"] > 0
         assert summary[name]["kernels_per_step"] == 0
         assert "aten::" in (tmp_path / f"{name}.txt").read_text()  # the operators, by self CPU time
     assert re.search(r"^\(b\) [\d.]+ ms/step wall", result.stdout, re.M)
+    assert re.search(r"^\(b_fp32\) [\d.]+ ms/step wall", result.stdout, re.M)
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available:UserWarning")  # torch.autocast built on a CPU machine
+def test_without_autocast_switches_off_fits_bf16_autocast_and_restores_it():
+    import contextlib
+
+    import torch
+
+    import kdcore.fit
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from step_profile import without_autocast
+
+    cuda = torch.device("cuda")  # only the context manager is built, so no GPU is needed
+    assert isinstance(kdcore.fit._autocast(cuda), torch.autocast)
+    with without_autocast():
+        assert isinstance(kdcore.fit._autocast(cuda), contextlib.nullcontext)
+    assert isinstance(kdcore.fit._autocast(cuda), torch.autocast)
