@@ -34,7 +34,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # Unit tests, the paper-profile CIFAR path on synthetic data, and nbval over every chapter at the smoke
-# profile (KDCORE_PROFILE reaches the kernels through the environment).
+# profile (KDCORE_PROFILE reaches the kernels through the environment). A kernel may take 300 s to start, the
+# value of kdcore.batch.KERNEL_START_TIMEOUT (a busy 2-core machine once took over nbclient's default 60 s).
 test: $(STAMP) data browser vendor lint
 	KDCORE_PROFILE=smoke KDCORE_THREADS=1 KDCORE_WIDGETS=0 $(BIN)/pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=300 --nbval-kernel-startup-timeout=300 tests book
