@@ -46,11 +46,15 @@ from gpu_check import execute_notebook  # the one way chapters run without Jupyt
 
 
 # ------------------------------------------------------------------------------------------------------- plan
-def chapters(names: list[str] | None) -> list[Path]:
-    """The chapter notebooks in book order, or those whose file names contain one of ``names``."""
-    from kdcore.batch import chapter_notebooks
+def chapters(names: list[str] | None, profile: str = "paper") -> list[Path]:
+    """The chapter notebooks in book order that define ``profile`` (the `gpu` one only three do), or those of
+    them whose file names contain one of ``names``."""
+    from kdcore.batch import chapter_key, chapter_notebooks
+    from kdcore.params import spec
 
     found = chapter_notebooks(ROOT / "book")
+    if profile == "gpu":
+        found = [nb for nb in found if spec(chapter_key(nb)).gpu is not None]
     return [nb for nb in found if not names or any(name in nb.name for name in names)]
 
 
@@ -129,7 +133,7 @@ def images(notebooks: list[Path], profile: str) -> dict:
 def plan(args) -> int:
     PLANS.mkdir(parents=True, exist_ok=True)
     path = args.out or PLANS / f"{args.profile}.json"
-    notebooks = chapters(args.chapters)
+    notebooks = chapters(args.chapters, args.profile)
     result = {
         "profile": args.profile,
         "made_by": f"python scripts/cost_table.py plan --profile {args.profile}"

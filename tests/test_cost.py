@@ -310,3 +310,13 @@ def sharing(chapters: dict) -> dict:
                   for row in content["rows"]]
         for chapter, content in chapters.items()
     }  # fmt: skip
+
+
+def test_a_gpu_plan_takes_only_the_chapters_that_define_the_gpu_profile():
+    # `cost_table.py plan --profile gpu` once failed on the first chapter without a gpu profile
+    def names(*args):
+        return [notebook.stem for notebook in cost_table.chapters(*args)]
+
+    assert names(None, "gpu") == ["01_kd_basics", "02_capacity_gap", "09_comparison"]
+    assert names(["09_"], "gpu") == ["09_comparison"]
+    assert len(names(None, "paper")) == 9
