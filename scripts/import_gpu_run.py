@@ -200,7 +200,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         if profile == "paper":
             lines += ["## What the paper profile costs", "", markdown_table(plans[profile], rates, folder), ""]
         elif "projected_gpu_book_seconds" in check["gpu_throughputs"]:
-            lines += [gpu_book_sentence(check), ""]
+            lines += [gpu_book_sentence(check, folder), ""]
     step = check.get("chapter_kd_step") or {}
     if "images_per_s" in step:
         paths = fast_paths(check)
@@ -234,24 +234,39 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     return "\n".join(lines)
 
 
-def gpu_book_sentence(check: dict) -> str:
-    """What the `gpu` profile's chapters were projected at, and how long they took at which epochs."""
+def gpu_book_chapters(book: dict) -> list[str]:
+    """The chapter keys step ``gpu_book`` ran (``--gpu-chapters``), read from its command; all by default."""
     from gpu_check import GPU_CHAPTERS
 
+    command = book.get("command") or []
+    if "scripts/execute_chapters.py" not in command or "--profile" not in command:
+        return list(GPU_CHAPTERS)
+    return command[command.index("scripts/execute_chapters.py") + 1 : command.index("--profile")]
+
+
+def gpu_book_sentence(check: dict, book_dir: Path) -> str:
+    """What the `gpu` profile's chapters (those step ``gpu_book`` ran) were projected at, and how long they
+    took at which epochs."""
+    from kdcore.batch import chapter_key, chapter_notebooks
+
     throughputs, book = check["gpu_throughputs"], check.get("gpu_book") or {}
+    keys = gpu_book_chapters(book)
+    numbers = {chapter_key(nb): int(nb.name[:2]) for nb in chapter_notebooks(book_dir)}
+    ran = [str(numbers.get(key, key)) for key in keys]
+    which = f"chapter {ran[0]} was" if len(ran) == 1 else f"chapters {', '.join(ran[:-1])} and {ran[-1]} were"
     projected = throughputs["projected_gpu_book_seconds"] / 60
     overhead = throughputs.get("overhead_gpu_book_seconds")
     said = f"{projected:.1f} min of training" + (f" and {overhead / 60:.1f} min of fixed overhead" if overhead else "")
     if "seconds" not in book:
-        return f"The `gpu` profile's chapters were projected at {said} from these; they have not run to the end yet."
-    changes = {k: v for c in GPU_CHAPTERS for k, v in changed_from_profile(book.get("overrides") or {}, c).items()}
+        return f"The `gpu` profile's {which} projected at {said} from these; not run to the end yet."
+    changes = {k: v for c in keys for k, v in changed_from_profile(book.get("overrides") or {}, c).items()}
     epochs = (
         "at the profile's epochs"
         + (f" (scale {book['scale']:.2f} rounds back to them)" if book.get("scale", 1) < 1 else "")
         if not changes
         else f"their epochs scaled by {book['scale']:.2f} ({', '.join(f'`{k} = {v}`' for k, v in changes.items())})"
     )
-    return (f"The `gpu` profile's chapters were projected at {said} from these; they ran in "
+    return (f"The `gpu` profile's {which} projected at {said} from these, and ran in "
             f"{book['seconds'] / 60:.1f} min (step `gpu_book`), {epochs}.")  # fmt: skip
 
 
