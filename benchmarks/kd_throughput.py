@@ -127,7 +127,10 @@ def kdcore_throughput(data, args, device: torch.device, batch_size: int, fp32: b
         epochs=args.warmup_epochs + args.epochs, batch_size=batch_size, lr=LR, schedule="constant",
         crop_padding=4, hflip=True,
     )  # fmt: skip
-    history = fit(KD(student, teacher), train, config, progress=False, compile=args.compile)
+    objective = KD(student, teacher)
+    if fp32:  # on CUDA a Distiller runs a bf16 copy of its teacher (kdcore.objectives._frozen): keep it fp32
+        objective.teacher = teacher
+    history = fit(objective, train, config, progress=False, compile=args.compile)
     seconds = sum(row["seconds"] for row in history[args.warmup_epochs :])
     return train.num_examples * args.epochs / seconds
 

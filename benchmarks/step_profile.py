@@ -8,6 +8,8 @@ script profiles ``--steps`` steps of each, after one unprofiled run that warms c
 per pipeline the operator table (sorted by self device time on a GPU, self CPU time on a CPU) and a summary:
 device kernels per step, device time per step, wall time per step. A third pipeline, (b) in fp32, is (b)
 with fit's bf16 autocast switched off and its batches and teacher in fp32: the hypothesis tested directly.
+(In its first run, H200 2026-11-27, the teacher was still the Distiller's bf16 copy; fixed since in
+``kd_throughput.kdcore_throughput``. Results and reading: benchmarks/README.md.)
 
     python benchmarks/step_profile.py --device cuda --steps 40 --out DIR    # a minute on a GPU
     python benchmarks/step_profile.py --device cpu --quick --out DIR         # seconds (CI keeps it working)
