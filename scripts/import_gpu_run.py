@@ -251,9 +251,9 @@ def gpu_book_sentence(check: dict, book_dir: Path) -> str:
 
     throughputs, book = check["gpu_throughputs"], check.get("gpu_book") or {}
     keys = gpu_book_chapters(book)
-    numbers = {chapter_key(nb): int(nb.name[:2]) for nb in chapter_notebooks(book_dir)}
-    ran = [str(numbers.get(key, key)) for key in keys]
-    which = f"chapter {ran[0]} was" if len(ran) == 1 else f"chapters {', '.join(ran[:-1])} and {ran[-1]} were"
+    names = {chapter_key(nb): nb.name for nb in chapter_notebooks(book_dir)}  # links to the gpu pages
+    ran = [f"[chapter {int(names[key][:2])}](results/gpu/{names[key]})" if key in names else key for key in keys]
+    which = f"{ran[0]} was" if len(ran) == 1 else f"{', '.join(ran[:-1])} and {ran[-1]} were"
     projected = throughputs["projected_gpu_book_seconds"] / 60
     overhead = throughputs.get("overhead_gpu_book_seconds")
     said = f"{projected:.1f} min of training" + (f" and {overhead / 60:.1f} min of fixed overhead" if overhead else "")

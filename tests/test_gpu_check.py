@@ -129,7 +129,8 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
         assert (gpu / f"{run['chapters'][name + '.ipynb']['chapter']}.json").exists()
     appendix = (tmp_path / "book" / "gpu_measurements.md").read_text()
     assert f"{report['kd_throughput']['json']['ratio_c_a']:.2f}" in appendix  # call 1's, kept after call 2
-    assert "The `gpu` profile's chapters 1, 2 and 9 were projected at" in appendix  # call 2's
+    ran = ", ".join(f"[chapter {int(n[:2])}](results/gpu/{n}.ipynb)" for n in ("01_kd_basics", "02_capacity_gap"))
+    assert f"The `gpu` profile's {ran} and [chapter 9](results/gpu/09_comparison.ipynb) were projected at" in appendix
     assert "## What the paper profile costs" in appendix and "| **every chapter** |" in appendix
     assert "## The goals, as measured" in appendix and "| (c) ÷ (a), images/s, without compile | ≥ 10 |" in appendix
     # what the tiny run did not measure, and why: its pytest step is skipped here, and compile on the CPU
