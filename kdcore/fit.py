@@ -211,7 +211,7 @@ def fit(
     checkpoint: str | Path | None = None,
     restore_best: bool = False,
     progress: bool | str = True,
-    compile: bool = False,
+    compile: bool | str = False,
     checkpoint_every: float | None = None,
     stop_after: int | None = None,
 ) -> History:
@@ -237,7 +237,9 @@ def fit(
         restore_best: at the end, load the weights of the epoch with the best validation accuracy (model
             selection on validation, never on test).
         progress: show a tqdm bar over epochs (a string is used as its description).
-        compile: run the objective through ``torch.compile``.
+        compile: run the objective through ``torch.compile``; a string is its ``mode``, e.g.
+            ``"reduce-overhead"`` (CUDA graphs: one launch replays a step's kernels, for small networks whose
+            steps are bound by the CPU launching them; benchmarks/README.md, "Where a KD step's time goes").
 
     Under a cost ledger (:mod:`kdcore.cost`) the call is recorded, validation included (when planning, only
     one batch of its last epoch trains). Under torchrun (see the module docstring) ``train`` is sharded
@@ -288,7 +290,8 @@ def fit(
     step = objective
     if dist.is_distributed():  # gradients averaged over ranks in backward; buffers synced once an epoch
         step = dist.wrap(objective)
-    step = torch.compile(step) if compile else step
+    if compile:
+        step = torch.compile(step, mode=compile if isinstance(compile, str) else None)
 
     description = progress if isinstance(progress, str) else None
     show = bool(progress) and dist.is_main()

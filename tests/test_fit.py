@@ -106,6 +106,26 @@ def _interrupted_run(path, stop_after):
         fit_module.save_checkpoint = original_save
 
 
+@pytest.mark.parametrize("compile, mode", [(True, None), ("reduce-overhead", "reduce-overhead")])
+def test_compile_passes_its_mode_to_torch_compile_and_trains_the_same(compile, mode, monkeypatch):
+    """``compile=True`` is torch.compile's default mode, a string its ``mode`` (CUDA graphs:
+    ``"reduce-overhead"``). Compiling takes minutes on a CPU, so torch.compile is replaced by a recorder that
+    returns the objective as it is: the run must then be the uncompiled one."""
+    model, train, val = _setup()
+    plain = fit(CrossEntropy(model), train, CONFIG, val, progress=False)
+    calls = []
+
+    def recording_compile(fn, mode=None):
+        calls.append(mode)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    model, train, val = _setup()
+    compiled = fit(CrossEntropy(model), train, CONFIG, val, progress=False, compile=compile)
+    assert calls == [mode]
+    assert compiled.column("loss") == plain.column("loss")
+
+
 def test_restore_best_selects_on_validation(tmp_path):
     model, train, val = _setup()
     history = fit(CrossEntropy(model), train, CONFIG, val, restore_best=True, progress=False)
