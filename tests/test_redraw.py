@@ -343,7 +343,8 @@ def test_comparison_sets_the_cnn_scale_verdicts_beside_its_own():
     assert all(row[cnn] == "not run yet" for row in table.rows)
     gpu = [{**c, "diff": c["diff"] + 0.01} for c in record["results"]["comparisons"]]  # a stand-in GPU run
     record["results"]["cnn_scale"] = {"environment": {"device": "NVIDIA H100 (stand-in)"},
-                                      "params": {"confident_teacher": "resnet56", "seeds": [0]}, "comparisons": gpu,
+                                      "params": {**record["params"], "confident_teacher": "resnet56", "seeds": [0]},
+                                      "comparisons": gpu,
                                       "teachers": record["results"]["teachers"]}  # fmt: skip
     table, cpu, cnn = side_by_side(json.dumps(record))
     assert "NVIDIA H100 (stand-in), resnet56 teachers" in table.caption
