@@ -130,8 +130,7 @@ def kdcore_throughput(data, args, device: torch.device, batch_size: int, fp32: b
     objective = KD(student, teacher)
     if fp32:  # on CUDA a Distiller runs a bf16 copy of its teacher (kdcore.objectives._frozen): keep it fp32
         objective.teacher = teacher
-    compile = (args.compile_mode or True) if args.compile else False  # a mode string, or torch's default
-    history = fit(objective, train, config, progress=False, compile=compile)
+    history = fit(objective, train, config, progress=False, compile=args.compile)
     seconds = sum(row["seconds"] for row in history[args.warmup_epochs :])
     return train.num_examples * args.epochs / seconds
 
@@ -153,8 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--num-workers", type=int, default=8, help="DataLoader workers of (a) (RepDistiller: 8)")
     parser.add_argument("--warmup-epochs", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per measurement")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the KD objective in (b), (c)")
-    parser.add_argument("--compile-mode", help="torch.compile's mode with --compile, e.g. reduce-overhead")
+    parser.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
+                        help="torch.compile the KD objective in (b), (c); MODE: e.g. reduce-overhead")  # fmt: skip
     parser.add_argument("--recipe-epochs", type=int, default=240)
     parser.add_argument("--recipe-images", type=int, default=50_000)
     parser.add_argument("--json", help="also write the results to this file")
@@ -173,8 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"device: {name} | torch {torch.__version__} | {args.teacher} -> {args.student}")
     print(
         f"data: {args.num_train} synthetic 3x{args.image_size}x{args.image_size} images, {NUM_CLASSES} classes"
-        f" | {args.warmup_epochs} warm-up + {args.epochs} timed epoch(s) each"
-        f" | compile: {(args.compile_mode or True) if args.compile else False}"
+        f" | {args.warmup_epochs} warm-up + {args.epochs} timed epoch(s) each | compile: {args.compile}"
     )
 
     a = baseline_throughput(data, args, device)
