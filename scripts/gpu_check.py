@@ -204,7 +204,7 @@ def gpu_book(args, out: Path, work: Path, seconds_left: float) -> dict:
                "--out", str(out / "gpu"), *flags]  # fmt: skip
     # within the deadline: a run killed by the device tool's limit would return no record of this step
     result = run(command, timeout=max(30.0, min(seconds_left, 3600)))
-    return {**plan, "overrides": overrides, **result}
+    return {**plan, "chapters": list(args.gpu_chapters), "overrides": overrides, **result}
 
 
 def book_scale(seconds_left: float, projected: float, margin: float, overhead: float = 0.0) -> float:

@@ -234,23 +234,15 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     return "\n".join(lines)
 
 
-def gpu_book_chapters(book: dict) -> list[str]:
-    """The chapter keys step ``gpu_book`` ran (``--gpu-chapters``), read from its command; all by default."""
-    from gpu_check import GPU_CHAPTERS
-
-    command = book.get("command") or []
-    if "scripts/execute_chapters.py" not in command or "--profile" not in command:
-        return list(GPU_CHAPTERS)
-    return command[command.index("scripts/execute_chapters.py") + 1 : command.index("--profile")]
-
-
 def gpu_book_sentence(check: dict, book_dir: Path) -> str:
     """What the `gpu` profile's chapters (those step ``gpu_book`` ran) were projected at, and how long they
     took at which epochs."""
+    from gpu_check import GPU_CHAPTERS
+
     from kdcore.batch import chapter_key, chapter_notebooks
 
     throughputs, book = check["gpu_throughputs"], check.get("gpu_book") or {}
-    keys = gpu_book_chapters(book)
+    keys = book.get("chapters", GPU_CHAPTERS)  # --gpu-chapters; a record without them ran all
     names = {chapter_key(nb): nb.name for nb in chapter_notebooks(book_dir)}  # links to the gpu pages
     ran = [f"[chapter {int(names[key][:2])}](results/gpu/{names[key]})" if key in names else key for key in keys]
     which = f"{ran[0]} was" if len(ran) == 1 else f"{', '.join(ran[:-1])} and {ran[-1]} were"

@@ -208,6 +208,19 @@ def test_not_measured_says_why():
     assert "RuntimeError: boom" in not_measured({"exit": 1, "tail": "Traceback\nRuntimeError: boom\n"})
 
 
+def test_the_appendix_names_the_chapters_gpu_book_ran():
+    from import_gpu_run import gpu_book_sentence
+
+    book = {"chapters": ["capacity_gap", "comparison"], "seconds": 540, "scale": 1.0, "overrides": {}}
+    check = {"gpu_throughputs": {"projected_gpu_book_seconds": 420, "overhead_gpu_book_seconds": 60}, "gpu_book": book}
+    sentence = gpu_book_sentence(check, ROOT / "book")
+    assert sentence.startswith("The `gpu` profile's [chapter 2](results/gpu/02_capacity_gap.ipynb) and "
+                               "[chapter 9](results/gpu/09_comparison.ipynb) were projected at 7.0 min")  # fmt: skip
+    assert "ran in 9.0 min (step `gpu_book`), at the profile's epochs." in sentence
+    del check["gpu_book"]["chapters"]  # a record from before the step said which: it ran all three
+    assert "[chapter 1](results/gpu/01_kd_basics.ipynb), [chapter 2]" in gpu_book_sentence(check, ROOT / "book")
+
+
 def test_throughputs_are_reused_only_from_the_same_device(tmp_path):
     from gpu_check import reusable
 
