@@ -204,6 +204,69 @@ def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100
     return Markdown((intro + "\n\n" if intro else "") + "\n".join(lines))
 
 
+# ------------------------------------------------------------------------------------- what the prose claims
+def claim_name(claim: Mapping) -> str:
+    """``"regime: B − A"``: a claim (or a comparison) named by its sides and any other keys it was matched on."""
+    keys = [str(v) for k, v in claim.items() if k not in ("a", "b", "verdict")]
+    return ": ".join([*keys, f"{claim.get('b', 'B')} − {claim.get('a', 'A')}"])
+
+
+def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> list[tuple[Mapping, Mapping | None]]:
+    """The ``claims`` this run's ``comparisons`` do not bear out, each with its comparison (None: not run).
+
+    A claim is what a chapter's prose says of one comparison: the ``verdict`` it states (``"higher"``,
+    ``"lower"`` or ``"within noise"``, as :func:`kdcore.results.compare` words it) and the keys that pick the
+    comparison out (``a`` and ``b``, and ``regime``, ``setting``… where sides repeat). A claim that matches
+    several comparisons is a mistake in the chapter, not a finding, so it raises ``ValueError``.
+    """
+    unmet = []
+    for claim in claims:
+        keys = {k: v for k, v in claim.items() if k != "verdict"}
+        found = [c for c in comparisons if all(c.get(k) == v for k, v in keys.items())]
+        if len(found) > 1:
+            raise ValueError(f"the claim {claim_name(claim)!r} matches {len(found)} comparisons; add the key that "
+                             "tells them apart")  # fmt: skip
+        if not found or found[0]["verdict"] != claim["verdict"]:
+            unmet.append((claim, found[0] if found else None))
+    return unmet
+
+
+def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
+                described: str = "the committed book-profile run", scale: float = 100.0, unit: str = "pp"):  # fmt: skip
+    """A box that says where this run's verdicts differ from what the prose says, or None when they agree.
+
+    A chapter's prose is written once, for the run it describes, while its numbers are glued from whichever run
+    executes it (another profile, a GPU, a reader's own parameters). The chapter lists the verdicts its prose
+    states as ``claims`` (see :func:`unmet_claims`); when this run bears them all out, nothing is shown, and
+    otherwise a reader learns which sentences no longer hold, instead of reading "KD hurt" beside "+0.26".
+    """
+    from IPython.display import Markdown
+
+    unmet = unmet_claims(comparisons, claims)
+    if not unmet:
+        return None
+
+    from .results import NO_INTERVAL, fmt_interval
+
+    def said(verdict: str) -> str:
+        return verdict if verdict in ("within noise", NO_INTERVAL) else f"{verdict} beyond noise"
+
+    def here(c: Mapping | None) -> str:
+        if c is None:
+            return "not in this run"
+        level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
+        interval = fmt_interval(c["ci"], scale, signed=True)
+        return f"{said(c['verdict'])} here ({scale * c['diff']:+.2f} {unit}, {level:g} % CI {interval})"
+
+    lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'])}." for claim, c in unmet]
+    return Markdown("\n".join([
+        f"> **This run differs from {described}, which the text below was written for**, in {len(unmet)} of the "
+        f"{len(claims)} verdicts the text states:", ">", *lines, ">",
+        "> The numbers in the text, the tables and the figures are this run's; where they and the words "
+        "disagree, the numbers hold.",
+    ]))  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------- figures
 def seeds_plot(
     ax,

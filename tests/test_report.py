@@ -169,3 +169,34 @@ def test_agreement_counts_shared_verdicts_and_where_only_one_run_sees_a_differen
     assert got["widths"] == [pytest.approx(0.02), pytest.approx(0.08)]
     assert report.agreement(here, []) == {"shared": 0, "same": 0, "beyond_first": 0, "beyond_second": 0,
                                           "widths": [None, None]}  # fmt: skip
+
+
+def _comparison(a, b, before, after, **keys):
+    c = compare(before, after)
+    c.update(a=a, b=b, **keys)
+    return c
+
+
+def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_sentence_it_does_not():
+    higher = _comparison("CE", "KD", [0.80, 0.81, 0.79], [0.85, 0.86, 0.84], regime="all")  # +5 pp, tight
+    noise = _comparison("CE", "KD", [0.80, 0.85, 0.75], [0.81, 0.76, 0.86], regime="few")  # +1 pp, wide
+    assert (higher["verdict"], noise["verdict"]) == ("higher", "within noise")
+    claims = [{"a": "CE", "b": "KD", "regime": "all", "verdict": "higher"},
+              {"a": "CE", "b": "KD", "regime": "few", "verdict": "within noise"}]  # fmt: skip
+    assert report.prose_check([higher, noise], claims) is None  # nothing to show on the page
+
+    claims[1]["verdict"] = "higher"  # the text says KD helped with few labels: this run says noise
+    claims.append({"a": "CE", "b": "PrUE", "regime": "all", "verdict": "lower"})  # a method this run left out
+    box = report.prose_check([higher, noise], claims, described="the book-profile run").data
+    assert "in 2 of the 3 verdicts" in box and "This run differs from the book-profile run" in box
+    assert "**few: KD − CE**: within noise here (+1.00 pp, 95 % CI [" in box
+    assert "the text says higher beyond noise" in box
+    assert "**all: PrUE − CE**: not in this run; the text says lower beyond noise." in box
+    assert "all: KD − CE" not in box  # the claim that holds is not listed
+    assert all(line.startswith(">") for line in box.splitlines())  # one quote block: Jupyter, Colab and the book
+
+
+def test_a_claim_that_matches_several_comparisons_is_an_error_not_a_finding():
+    twins = [_comparison("CE", "KD", [0.8, 0.81], [0.85, 0.86], regime=r) for r in ("all", "few")]
+    with pytest.raises(ValueError, match="matches 2 comparisons"):
+        report.unmet_claims(twins, [{"a": "CE", "b": "KD", "verdict": "higher"}])
