@@ -259,9 +259,11 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
         return f"{said(c['verdict'])} here ({scale * c['diff']:+.2f} {unit}, {level:g} % CI {interval})"
 
     lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'])}." for claim, c in unmet]
+    n, of = len(unmet), len(claims)
+    which = f"{n} of the {of}" if n < of else {1: "the one", 2: "both"}.get(of, f"all {of}")
     return Markdown("\n".join([
-        f"> **This run differs from {described}, which the text below was written for**, in {len(unmet)} of the "
-        f"{len(claims)} verdicts the text states:", ">", *lines, ">",
+        f"> **This run differs from {described}, which the text below was written for**, in {which} "
+        f"verdict{'s' if of > 1 else ''} the text states:", ">", *lines, ">",
         "> The numbers in the text, the tables and the figures are this run's; where they and the words "
         "disagree, the numbers hold.",
     ]))  # fmt: skip

@@ -193,6 +193,8 @@ def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_se
     assert "the text says higher beyond noise" in box
     assert "**all: PrUE − CE**: not in this run; the text says lower beyond noise." in box
     assert "all: KD − CE" not in box  # the claim that holds is not listed
+    both = [{**claims[0], "verdict": "lower"}, claims[1]]
+    assert "in both verdicts the text states" in report.prose_check([higher, noise], both).data
     assert all(line.startswith(">") for line in box.splitlines())  # one quote block: Jupyter, Colab and the book
 
 
