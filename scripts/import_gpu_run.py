@@ -1,12 +1,15 @@
 """Bring a GPU run (the folder scripts/gpu_check.py wrote, as the device tool returns it) into the book.
 
     python scripts/import_gpu_run.py RUN_DIR --commit SHA     # SHA: the commit the device ran
+    python scripts/import_gpu_run.py --prose-checks           # no run: checks the chapters gained since
 
 * ``RUN_DIR/gpu/``: the `gpu` profile's executed chapters become the book part "At CNN scale"
   (``book/results/gpu/NN_name.ipynb``, beside their results JSON). Each copy gets a first cell saying where,
   when, on what device, from which commit and in how long it ran, and which values were overridden; its
   figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
   rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
+  A run older than its chapter's prose checks gets them (:func:`add_prose_checks`): a box above the prose
+  wherever the run's verdicts differ from those the prose states.
 * ``RUN_DIR/gpu_check.json``: into ``benchmarks/results/gpu_check.json`` (merged with the record of the same
   session's other call, if any: :func:`merged`); the appendix page
   ``book/gpu_measurements.md`` is written from it (every number in it is read from that file, or computed
@@ -14,7 +17,8 @@
   README.md, benchmarks/README.md and a line of each chapter's first cell (``scripts/cost_table.py table
   --write``, from the measured ``benchmarks/results/throughputs_paper.json``).
 
-Nothing is executed here: the HTML build renders the committed outputs, as it does for the book profile.
+Nothing is trained or executed in a kernel here: the HTML build renders the committed outputs, as it does for the
+book profile; only the prose checks, which read a run's results alone, are computed from its results JSON.
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PART = "At CNN scale"
 PREFIX = "gpu-"
 BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy leaves out
+SAID_BEFORE = ("Every number, table, figure and verdict on this page comes from this run; where they disagree with "
+               "the prose, they are what holds, and the disagreement is itself a finding.")  # fmt: skip
+SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts differ "
+              "from those the prose states, a box just above that prose says which.")  # fmt: skip
+PROSE_CHECK = "report.prose_check("  # a chapter's cell listing the verdicts its prose states (kdcore.report)
 FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
 
 
@@ -81,9 +90,7 @@ def provenance(name: str, run: dict, environment: dict, commit: str, up: str, le
         "To re-run it: `python scripts/execute_chapters.py kd_basics capacity_gap comparison --profile gpu "
         '--out runs/gpu` from the repository root (on a GPU), or `profile = "gpu"` in its parameters cell.',
         "",
-        f"The prose is {chapter}'s, written for its book-profile results (MLPs on 2 CPU cores). Every number, "
-        "table, figure and verdict on this page comes from this run; where they disagree with the prose, they "
-        "are what holds, and the disagreement is itself a finding.",
+        f"The prose is {chapter}'s, written for its book-profile results (MLPs on 2 CPU cores). {SAYS_WHICH}",
         *(
             [
                 "",
@@ -136,6 +143,54 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     note = provenance(source.name, run, environment, commit, up, left_out, earlier)
     title.source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
     nbformat.write(nb, dest)
+
+
+def shown_by(cell: nbformat.NotebookNode, record: dict) -> list[nbformat.NotebookNode]:
+    """The outputs a chapter's report cell would show for a results record, computed without a kernel: its code
+    runs with only ``results`` and ``P``, as every report cell can (tests/test_redraw.py), and its last
+    expression's Markdown, if any, becomes a display output."""
+    import ast
+
+    from kdcore.params import Params
+
+    tree = ast.parse(cell.source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    namespace = {"results": json.loads(json.dumps(record["results"])), "P": Params(**record["params"])}
+    exec(compile(tree, "prose check", "exec"), namespace)
+    value = eval(compile(ast.Expression(last.value), "prose check", "eval"), namespace) if last else None
+    if value is None:
+        return []
+    return [nbformat.v4.new_output("display_data", {"text/markdown": value.data, "text/plain": repr(value)})]
+
+
+def add_prose_checks(copy_path: Path, book: Path) -> int:
+    """Give a gpu copy its chapter's prose checks (:func:`kdcore.report.prose_check`) if the run predates them.
+
+    The check cells read only the results, so what they show is computed here from the copy's results JSON
+    and placed where the chapter has them (after the same cell), and the provenance note says a box names each
+    verdict of the prose this run does not bear out. A copy whose run had the cells keeps its own outputs.
+    Returns how many cells were added."""
+    from kdcore.batch import chapter_key
+
+    chapter_path = book / copy_path.name
+    nb, chapter = (nbformat.read(p, as_version=4) for p in (copy_path, chapter_path))
+    record = json.loads((copy_path.parent / f"{chapter_key(chapter_path)}.json").read_text())
+    ids = [c.get("id") for c in nb.cells]
+    added = 0
+    for i, cell in enumerate(chapter.cells):
+        if cell.cell_type != "code" or PROSE_CHECK not in cell.source or cell.get("id") in ids:
+            continue
+        before = next((c.get("id") for c in reversed(chapter.cells[:i]) if c.get("id") in ids), None)
+        new = nbformat.v4.new_code_cell(cell.source, id=cell.get("id"), metadata=dict(cell.metadata))
+        new.outputs = shown_by(cell, record)
+        nb.cells.insert(ids.index(before) + 1 if before else len(nb.cells), new)
+        ids = [c.get("id") for c in nb.cells]
+        added += 1
+    if added:
+        title = next(c for c in nb.cells if c.cell_type == "markdown")
+        title.source = title.source.replace(SAID_BEFORE, SAYS_WHICH)
+        nbformat.write(nb, copy_path)
+    return added
 
 
 def add_to_toc(toc_path: Path, files: list[str], part: str) -> None:
@@ -332,11 +387,22 @@ def call_of(check: dict, step: str) -> dict | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--commit", required=True, help="the commit the device ran (git rev-parse HEAD then)")
+    parser.add_argument("run_dir", type=Path, nargs="?")
+    parser.add_argument("--commit", help="the commit the device ran (git rev-parse HEAD then)")
+    parser.add_argument(
+        "--prose-checks",
+        action="store_true",
+        help="no run: give the committed gpu copies the prose checks their chapters gained since",
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests: a copy of the book
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    if args.prose_checks:
+        for copy in sorted((root / "book" / "results" / "gpu").glob("*.ipynb")):
+            print(f"{copy.relative_to(root)}: {add_prose_checks(copy, root / 'book')} prose checks added")
+        return 0
+    if args.run_dir is None or not args.commit:
+        parser.error("RUN_DIR and --commit are needed to import a run")
     gpu = args.run_dir / "gpu"
     if (gpu / "run.json").exists():
         run = json.loads((gpu / "run.json").read_text())
@@ -347,6 +413,7 @@ def main(argv=None) -> int:
             earlier = names[:i]
             import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book", earlier)
             shutil.copyfile(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")  # not its mode
+            add_prose_checks(dest / name, root / "book")
             print(f"book/results/gpu/{name}")
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
     check_path = args.run_dir / "gpu_check.json"

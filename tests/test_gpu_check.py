@@ -254,3 +254,30 @@ def test_imported_streams_read_as_a_terminal_left_them():
     assert as_a_terminal_shows(bars) == "teacher: 100%|██| 18/18\n"  # one line, not every redraw side by side
     warning = "/x/tqdm/auto.py:21: TqdmWarning: IProgress not found. Please update\n  from .autonotebook import tqdm\n"
     assert as_a_terminal_shows(warning + "kept\n") == "kept\n"
+
+
+def test_a_copy_older_than_its_chapters_prose_checks_gets_them_computed_from_its_results(tmp_path):
+    from import_gpu_run import SAID_BEFORE, SAYS_WHICH, add_prose_checks
+
+    book, gpu = tmp_path / "book", tmp_path / "book" / "results" / "gpu"
+    gpu.mkdir(parents=True)
+    chapter = nbformat.read(ROOT / "book" / "01_kd_basics.ipynb", 4)
+    nbformat.write(chapter, book / "01_kd_basics.ipynb")
+    (check,) = [c for c in chapter.cells if "report.prose_check(" in c.source]
+    before = chapter.cells[chapter.cells.index(check) - 1].id
+    chapter.cells.remove(check)  # a run from before the chapter had its check
+    chapter.cells[0].source += f"\n\n{SAID_BEFORE}"
+    nbformat.write(chapter, gpu / "01_kd_basics.ipynb")
+    record = json.loads((ROOT / "book" / "results" / "kd_basics.json").read_text())
+    record["results"]["comparisons"][0]["verdict"] = "within noise"  # this run disagrees on one verdict
+    (gpu / "kd_basics.json").write_text(json.dumps(record))
+
+    assert add_prose_checks(gpu / "01_kd_basics.ipynb", book) == 1
+    copy = nbformat.read(gpu / "01_kd_basics.ipynb", 4).cells
+    ids = [c.id for c in copy]
+    assert ids[ids.index(before) + 1] == check.id  # where the chapter has it: after the verdicts, before the prose
+    (output,) = copy[ids.index(check.id)].outputs
+    box = output["data"]["text/markdown"]
+    assert "in 1 of the 2 verdicts" in box and "**KD (all labels) − CE (all labels)**: within noise here" in box
+    assert SAYS_WHICH in copy[0].source and SAID_BEFORE not in copy[0].source
+    assert add_prose_checks(gpu / "01_kd_basics.ipynb", book) == 0  # once only
