@@ -1,15 +1,15 @@
 """Bring a GPU run (the folder scripts/gpu_check.py wrote, as the device tool returns it) into the book.
 
     python scripts/import_gpu_run.py RUN_DIR --commit SHA     # SHA: the commit the device ran
-    python scripts/import_gpu_run.py --prose-checks           # no run: checks the chapters gained since
+    python scripts/import_gpu_run.py --rerender               # no run: the copies' prose and displays, anew
 
 * ``RUN_DIR/gpu/``: the `gpu` profile's executed chapters become the book part "At CNN scale"
   (``book/results/gpu/NN_name.ipynb``, beside their results JSON). Each copy gets a first cell saying where,
   when, on what device, from which commit and in how long it ran, and which values were overridden; its
   figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
   rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
-  A run older than its chapter's prose checks gets them (:func:`add_prose_checks`): a box above the prose
-  wherever the run's verdicts differ from those the prose states.
+  ``--rerender`` brings the committed copies' prose and displays up to date with their chapters, from each
+  run's results JSON (:func:`rerender`), when the chapters have changed since the runs.
 * ``RUN_DIR/gpu_check.json``: into ``benchmarks/results/gpu_check.json`` (merged with the record of the same
   session's other call, if any: :func:`merged`); the appendix page
   ``book/gpu_measurements.md`` is written from it (every number in it is read from that file, or computed
@@ -17,8 +17,8 @@
   README.md, benchmarks/README.md and a line of each chapter's first cell (``scripts/cost_table.py table
   --write``, from the measured ``benchmarks/results/throughputs_paper.json``).
 
-Nothing is trained or executed in a kernel here: the HTML build renders the committed outputs, as it does for the
-book profile; only the prose checks, which read a run's results alone, are computed from its results JSON.
+Nothing is trained here: the HTML build renders the committed outputs, as it does for the book profile; only
+``--rerender`` runs a kernel, for report cells, which read a run's results alone.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -38,11 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PART = "At CNN scale"
 PREFIX = "gpu-"
 BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy leaves out
-SAID_BEFORE = ("Every number, table, figure and verdict on this page comes from this run; where they disagree with "
-               "the prose, they are what holds, and the disagreement is itself a finding.")  # fmt: skip
 SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts differ "
               "from those the prose states, a box just above that prose says which.")  # fmt: skip
-PROSE_CHECK = "report.prose_check("  # a chapter's cell listing the verdicts its prose states (kdcore.report)
 FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
 
 
@@ -145,52 +143,85 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     nbformat.write(nb, dest)
 
 
-def shown_by(cell: nbformat.NotebookNode, record: dict) -> list[nbformat.NotebookNode]:
-    """The outputs a chapter's report cell would show for a results record, computed without a kernel: its code
-    runs with only ``results`` and ``P``, as every report cell can (tests/test_redraw.py), and its last
-    expression's Markdown, if any, becomes a display output."""
-    import ast
-
-    from kdcore.params import Params
-
-    tree = ast.parse(cell.source)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    namespace = {"results": json.loads(json.dumps(record["results"])), "P": Params(**record["params"])}
-    exec(compile(tree, "prose check", "exec"), namespace)
-    value = eval(compile(ast.Expression(last.value), "prose check", "eval"), namespace) if last else None
-    if value is None:
-        return []
-    return [nbformat.v4.new_output("display_data", {"text/markdown": value.data, "text/plain": repr(value)})]
+RERENDERED = "Its prose, tables, figures and verdicts were re-rendered"  # the note's line, once per copy
 
 
-def add_prose_checks(copy_path: Path, book: Path) -> int:
-    """Give a gpu copy its chapter's prose checks (:func:`kdcore.report.prose_check`) if the run predates them.
+def rerender(copy_path: Path, book: Path, commit: str) -> int:
+    """Bring a gpu copy's prose and displays up to date with its chapter, from the run's results JSON alone.
 
-    The check cells read only the results, so what they show is computed here from the copy's results JSON
-    and placed where the chapter has them (after the same cell), and the provenance note says a box names each
-    verdict of the prose this run does not bear out. A copy whose run had the cells keeps its own outputs.
-    Returns how many cells were added."""
-    from kdcore.batch import chapter_key
+    A chapter's report cells read only ``results`` and ``P`` (tests/test_redraw.py), so they can run again on
+    the copy's results JSON, in a kernel, without training anything. The copy then takes the chapter's
+    Markdown (figure labels and links rewritten as at import) and its report cells with their new outputs, and
+    keeps the run's own experiment cells, their code and their logs, and the values it was given (papermill's
+    injected cell): a chapter cell the run did not have is left out, since it never ran, and so is a cell the
+    chapter no longer has. The provenance note keeps its facts about the run and gains one line saying
+    when and from which commit the rest was re-rendered. Returns how many report cells ran."""
+    import copy as copying
+
+    import papermill
+    from execute_chapters import clean
+
+    from kdcore.batch import KERNEL_START_TIMEOUT, chapter_key
 
     chapter_path = book / copy_path.name
-    nb, chapter = (nbformat.read(p, as_version=4) for p in (copy_path, chapter_path))
-    record = json.loads((copy_path.parent / f"{chapter_key(chapter_path)}.json").read_text())
-    ids = [c.get("id") for c in nb.cells]
-    added = 0
-    for i, cell in enumerate(chapter.cells):
-        if cell.cell_type != "code" or PROSE_CHECK not in cell.source or cell.get("id") in ids:
-            continue
-        before = next((c.get("id") for c in reversed(chapter.cells[:i]) if c.get("id") in ids), None)
-        new = nbformat.v4.new_code_cell(cell.source, id=cell.get("id"), metadata=dict(cell.metadata))
-        new.outputs = shown_by(cell, record)
-        nb.cells.insert(ids.index(before) + 1 if before else len(nb.cells), new)
-        ids = [c.get("id") for c in nb.cells]
-        added += 1
-    if added:
-        title = next(c for c in nb.cells if c.cell_type == "markdown")
-        title.source = title.source.replace(SAID_BEFORE, SAYS_WHICH)
-        nbformat.write(nb, copy_path)
-    return added
+    run, chapter = (nbformat.read(p, as_version=4) for p in (copy_path, chapter_path))
+    book_only = {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
+    cells = [c for c in chapter.cells if c.get("id") not in book_only]
+    report = [c for c in cells if c.cell_type == "code" and "report" in c.metadata.get("tags", [])]
+    setup = nbformat.v4.new_code_cell(
+        "import json\nfrom kdcore.params import Params\n\n"
+        f"record = json.loads(open({chapter_key(chapter_path) + '.json'!r}).read())\n"
+        'results, P = record["results"], Params(**record["params"])'
+    )  # fmt: skip
+    redraw = nbformat.v4.new_notebook(cells=[setup, *copying.deepcopy(report)], metadata=chapter.metadata)
+    scratch = copy_path.with_suffix(".rerender.ipynb")
+    try:
+        nbformat.write(redraw, scratch)
+        papermill.execute_notebook(
+            str(scratch), str(scratch), cwd=str(copy_path.parent), kernel_name="python3", progress_bar=False,
+            start_timeout=KERNEL_START_TIMEOUT,
+        )  # fmt: skip
+        drawn = {c.get("id"): c for c in clean(nbformat.read(scratch, as_version=4)).cells[1:]}
+    finally:
+        scratch.unlink(missing_ok=True)
+    ran = {c.get("id"): c for c in run.cells}
+    kept = []
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            kept.append(copying.deepcopy(cell))
+        elif cell.get("id") in drawn:
+            kept.append(drawn[cell["id"]])  # numbered as in the run, where the run had the cell
+            count = ran[cell["id"]].get("execution_count") if cell["id"] in ran else None
+            kept[-1].execution_count = count
+            for output in kept[-1].outputs:
+                if output.output_type == "execute_result":
+                    output.execution_count = count
+        elif cell.get("id") in ran:
+            kept.append(ran[cell["id"]])  # the code that ran, and what it printed
+    chapter_ids = {c.get("id") for c in chapter.cells}
+    for i, cell in enumerate(run.cells):  # the values a run was given (papermill's cell): where the run had them
+        if cell.get("id") not in chapter_ids and "injected-parameters" in cell.metadata.get("tags", []):
+            before = next((c.get("id") for c in reversed(run.cells[:i]) if c.get("id") in chapter_ids), None)
+            at = next((j + 1 for j, c in enumerate(kept) if c.get("id") == before), 0)
+            kept.insert(at, cell)
+    up = "../" * len(copy_path.parent.relative_to(book).parts)
+    markdown = [c for c in kept if c.cell_type == "markdown"]
+    labels = {m for c in markdown for m in re.findall(r":name:\s*(\S+)", c.source)}
+    for cell in markdown:
+        cell.source = relink(relabel(cell.source, labels), up)
+    note = re.search(r"^:::\{admonition\}.*?^:::$", next(c for c in run.cells if c.cell_type == "markdown").source,
+                     re.MULTILINE | re.DOTALL).group(0)  # fmt: skip
+    note = "\n".join(line for line in note.splitlines() if not line.startswith(RERENDERED))
+    when = time.strftime("%Y-%m-%d")
+    line = (f"{RERENDERED} on {when} from commit `{commit[:12]}`, from this run's results JSON "
+            "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
+            "logs are the run's.")  # fmt: skip
+    note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
+    heading, _, rest = markdown[0].source.partition("\n")
+    markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
+    run.cells = kept
+    nbformat.write(run, copy_path)
+    return len(report)
 
 
 def add_to_toc(toc_path: Path, files: list[str], part: str) -> None:
@@ -390,16 +421,18 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", type=Path, nargs="?")
     parser.add_argument("--commit", help="the commit the device ran (git rev-parse HEAD then)")
     parser.add_argument(
-        "--prose-checks",
+        "--rerender",
         action="store_true",
-        help="no run: give the committed gpu copies the prose checks their chapters gained since",
+        help="no run: re-render the committed gpu copies' prose and displays from their results JSON",
     )
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)  # tests: a copy of the book
     args = parser.parse_args(argv)
     root = args.root.resolve()
-    if args.prose_checks:
+    if args.rerender:
+        commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                               text=True, check=True).stdout.strip()  # fmt: skip
         for copy in sorted((root / "book" / "results" / "gpu").glob("*.ipynb")):
-            print(f"{copy.relative_to(root)}: {add_prose_checks(copy, root / 'book')} prose checks added")
+            print(f"{copy.relative_to(root)}: {rerender(copy, root / 'book', commit)} report cells re-run")
         return 0
     if args.run_dir is None or not args.commit:
         parser.error("RUN_DIR and --commit are needed to import a run")
@@ -413,7 +446,6 @@ def main(argv=None) -> int:
             earlier = names[:i]
             import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book", earlier)
             shutil.copyfile(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")  # not its mode
-            add_prose_checks(dest / name, root / "book")
             print(f"book/results/gpu/{name}")
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
     check_path = args.run_dir / "gpu_check.json"

@@ -256,28 +256,50 @@ def test_imported_streams_read_as_a_terminal_left_them():
     assert as_a_terminal_shows(warning + "kept\n") == "kept\n"
 
 
-def test_a_copy_older_than_its_chapters_prose_checks_gets_them_computed_from_its_results(tmp_path):
-    from import_gpu_run import SAID_BEFORE, SAYS_WHICH, add_prose_checks
+def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(tmp_path):
+    from import_gpu_run import RERENDERED, provenance, rerender
 
     book, gpu = tmp_path / "book", tmp_path / "book" / "results" / "gpu"
     gpu.mkdir(parents=True)
     chapter = nbformat.read(ROOT / "book" / "01_kd_basics.ipynb", 4)
     nbformat.write(chapter, book / "01_kd_basics.ipynb")
-    (check,) = [c for c in chapter.cells if "report.prose_check(" in c.source]
-    before = chapter.cells[chapter.cells.index(check) - 1].id
-    chapter.cells.remove(check)  # a run from before the chapter had its check
-    chapter.cells[0].source += f"\n\n{SAID_BEFORE}"
-    nbformat.write(chapter, gpu / "01_kd_basics.ipynb")
+    # an older run of the chapter: no prose check yet, other prose, a code cell the chapter has since dropped
+    run = nbformat.read(ROOT / "book" / "01_kd_basics.ipynb", 4)
+    (check,) = [c for c in run.cells if "report.prose_check(" in c.source]
+    run.cells.remove(check)
+    printed = next(c for c in run.cells if c.cell_type == "code" and "kd.kd_loss(z_s" in c.source)
+    printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="what the run printed\n")]
+    run.cells.append(nbformat.v4.new_code_cell("print('only in the run')", id="run-only"))
+    parameters = next(i for i, c in enumerate(run.cells) if "parameters" in c.metadata.get("tags", []))
+    given = nbformat.v4.new_code_cell("seeds = [0]", id="given", metadata={"tags": ["injected-parameters"]})
+    run.cells.insert(parameters + 1, given)
+    found = next(c for c in run.cells if c.cell_type == "markdown" and "## Key takeaways" in c.source)
+    found.source = "## Key takeaways\n\nOld words."
+    note = provenance("01_kd_basics.ipynb", {"chapter": "kd_basics", "started": "then", "seconds": 60},
+                      {"device": "NVIDIA H200", "torch": "2"}, "0123456789abcdef", "../../")  # fmt: skip
+    heading, _, rest = run.cells[0].source.partition("\n")
+    run.cells[0].source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
+    nbformat.write(run, gpu / "01_kd_basics.ipynb")
     record = json.loads((ROOT / "book" / "results" / "kd_basics.json").read_text())
     record["results"]["comparisons"][0]["verdict"] = "within noise"  # this run disagrees on one verdict
+    record["results"]["teacher"]["arch"] = "resnet8x4"
     (gpu / "kd_basics.json").write_text(json.dumps(record))
 
-    assert add_prose_checks(gpu / "01_kd_basics.ipynb", book) == 1
-    copy = nbformat.read(gpu / "01_kd_basics.ipynb", 4).cells
-    ids = [c.id for c in copy]
-    assert ids[ids.index(before) + 1] == check.id  # where the chapter has it: after the verdicts, before the prose
-    (output,) = copy[ids.index(check.id)].outputs
-    box = output["data"]["text/markdown"]
-    assert "in 1 of the 2 verdicts" in box and "**KD (all labels) − CE (all labels)**: within noise here" in box
-    assert SAYS_WHICH in copy[0].source and SAID_BEFORE not in copy[0].source
-    assert add_prose_checks(gpu / "01_kd_basics.ipynb", book) == 0  # once only
+    for _ in range(2):  # a second re-render changes nothing but the date line
+        assert rerender(gpu / "01_kd_basics.ipynb", book, "fedcba9876543210") > 0
+    cells = nbformat.read(gpu / "01_kd_basics.ipynb", 4).cells
+    ids = [c.id for c in cells]
+    expected = [c.id for c in chapter.cells]
+    expected.insert(parameters + 1, "given")  # what the run was given, where it was; no cell the chapter dropped
+    assert ids == expected  # the chapter's cells, in its order...
+    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    assert "Old words." not in text and "## Key takeaways\n\n- Temperature" in text  # ...and its prose
+    assert text.count(RERENDERED) == 1 and "from commit `fedcba987654`" in text and "commit `0123456789ab`" in text
+    assert cells[ids.index(printed.id)].outputs[0]["text"] == "what the run printed\n"  # the run's own logs
+    box = "".join(o["data"].get("text/markdown", "") for o in cells[ids.index(check.id)].outputs)
+    assert "**KD (all labels) − CE (all labels)**: within noise here" in box
+    text_mime = "application/papermill.record/text/plain"  # a glued number or text, not a figure
+    glued = {o.metadata["scrapbook"]["name"]: o.data[text_mime]
+             for c in cells if c.cell_type == "code" for o in c.outputs if text_mime in o.get("data", {})}  # fmt: skip
+    assert glued["teacher_arch"] == "'resnet8x4'"  # computed from this run's results
+    assert not list(gpu.glob("*.rerender.ipynb"))
