@@ -205,9 +205,12 @@ def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100
 
 
 # ------------------------------------------------------------------------------------- what the prose claims
+STATED = ("verdict", "mean")  # what a claim says of its comparison; every other key picks the comparison out
+
+
 def claim_name(claim: Mapping) -> str:
     """``"regime: B − A"``: a claim (or a comparison) named by its sides and any other keys it was matched on."""
-    keys = [str(v) for k, v in claim.items() if k not in ("a", "b", "verdict")]
+    keys = [str(v) for k, v in claim.items() if k not in ("a", "b", *STATED)]
     return ": ".join([*keys, f"{claim.get('b', 'B')} − {claim.get('a', 'A')}"])
 
 
@@ -215,18 +218,25 @@ def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> l
     """The ``claims`` this run's ``comparisons`` do not bear out, each with its comparison (None: not run).
 
     A claim is what a chapter's prose says of one comparison: the ``verdict`` it states (``"higher"``,
-    ``"lower"`` or ``"within noise"``, as :func:`kdcore.results.compare` words it) and the keys that pick the
-    comparison out (``a`` and ``b``, and ``regime``, ``setting``… where sides repeat). A claim that matches
-    several comparisons is a mistake in the chapter, not a finding, so it raises ``ValueError``.
+    ``"lower"`` or ``"within noise"``, as :func:`kdcore.results.compare` words it), optionally the side of zero
+    its mean difference falls on (``mean``: ``"higher"`` or ``"lower"``, for prose like "ahead, but within
+    noise"), and the keys that pick the comparison out (``a`` and ``b``, and ``regime``, ``setting``… where
+    sides repeat). A claim that matches several comparisons is a mistake in the chapter, not a finding, so it
+    raises ``ValueError``.
     """
+
+    def bears_out(c: Mapping, claim: Mapping) -> bool:
+        side = {"higher": 1, "lower": -1, None: None}[claim.get("mean")]
+        return c["verdict"] == claim["verdict"] and side in (None, (c["diff"] > 0) - (c["diff"] < 0))
+
     unmet = []
     for claim in claims:
-        keys = {k: v for k, v in claim.items() if k != "verdict"}
+        keys = {k: v for k, v in claim.items() if k not in STATED}
         found = [c for c in comparisons if all(c.get(k) == v for k, v in keys.items())]
         if len(found) > 1:
             raise ValueError(f"the claim {claim_name(claim)!r} matches {len(found)} comparisons; add the key that "
                              "tells them apart")  # fmt: skip
-        if not found or found[0]["verdict"] != claim["verdict"]:
+        if not found or not bears_out(found[0], claim):
             unmet.append((claim, found[0] if found else None))
     return unmet
 
@@ -248,8 +258,9 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
 
     from .results import NO_INTERVAL, fmt_interval
 
-    def said(verdict: str) -> str:
-        return verdict if verdict in ("within noise", NO_INTERVAL) else f"{verdict} beyond noise"
+    def said(verdict: str, mean: str | None = None) -> str:
+        words = verdict if verdict in ("within noise", NO_INTERVAL) else f"{verdict} beyond noise"
+        return f"{words}, {mean} in the mean" if mean else words
 
     def here(c: Mapping | None) -> str:
         if c is None:
@@ -258,7 +269,8 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
         interval = fmt_interval(c["ci"], scale, signed=True)
         return f"{said(c['verdict'])} here ({scale * c['diff']:+.2f} {unit}, {level:g} % CI {interval})"
 
-    lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'])}." for claim, c in unmet]
+    lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'], claim.get('mean'))}."
+             for claim, c in unmet]  # fmt: skip
     n, of = len(unmet), len(claims)
     which = f"{n} of the {of}" if n < of else {1: "the one", 2: "both"}.get(of, f"all {of}")
     return Markdown("\n".join([

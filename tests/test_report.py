@@ -198,6 +198,14 @@ def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_se
     assert all(line.startswith(">") for line in box.splitlines())  # one quote block: Jupyter, Colab and the book
 
 
+def test_a_claim_can_state_the_side_of_zero_a_difference_within_noise_falls_on():
+    noise = _comparison("CE", "KD", [0.80, 0.85, 0.75], [0.81, 0.76, 0.86])  # +1 pp, within noise
+    ahead = {"a": "CE", "b": "KD", "verdict": "within noise", "mean": "higher"}
+    assert report.prose_check([noise], [ahead]) is None
+    box = report.prose_check([noise], [{**ahead, "mean": "lower"}]).data  # "KD came out behind": it did not
+    assert "**KD − CE**: within noise here (+1.00 pp" in box and "the text says within noise, lower in the mean" in box
+
+
 def test_a_claim_that_matches_several_comparisons_is_an_error_not_a_finding():
     twins = [_comparison("CE", "KD", [0.8, 0.81], [0.85, 0.86], regime=r) for r in ("all", "few")]
     with pytest.raises(ValueError, match="matches 2 comparisons"):
