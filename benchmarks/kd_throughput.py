@@ -19,6 +19,7 @@ each speed. Usage::
 
     python benchmarks/kd_throughput.py                       # GPU: resnet32x4 → resnet8x4, 50k images
     python benchmarks/kd_throughput.py --compile             # (b) and (c) through torch.compile
+    python benchmarks/kd_throughput.py --fold-bn             # (b) and (c) with the teacher's BatchNorms folded
     python benchmarks/kd_throughput.py --device cpu --quick  # seconds on CPU (CI keeps it working)
 """
 
@@ -37,7 +38,7 @@ from torchvision import transforms
 from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import write_json
 from kdcore.data import synthetic
-from kdcore.fit import TrainConfig, fit, make_optimizer, prepare_model, prepare_teacher
+from kdcore.fit import TrainConfig, fit, fold_batchnorm, make_optimizer, prepare_model, prepare_teacher
 from kdcore.losses.kd import KD
 from kdcore.models import build_model
 from kdcore.seeding import resolve_device
@@ -122,7 +123,10 @@ def kdcore_throughput(data, args, device: torch.device, batch_size: int, fp32: b
         torch._dynamo.reset()  # a fresh compile for each batch size, no dynamic-shape kernels
     torch.manual_seed(0)
     student = prepare_model(build(args.student, data.image_size), device)
-    teacher = prepare_teacher(build(args.teacher, data.image_size), device, dtype=torch.float32 if fp32 else None)
+    teacher = build(args.teacher, data.image_size)
+    if args.fold_bn:  # the teacher's BatchNorms folded into its convolutions: fewer passes, the same function
+        teacher = fold_batchnorm(teacher)
+    teacher = prepare_teacher(teacher, device, dtype=torch.float32 if fp32 else None)
     config = TrainConfig(
         epochs=args.warmup_epochs + args.epochs, batch_size=batch_size, lr=LR, schedule="constant",
         crop_padding=4, hflip=True,
@@ -154,6 +158,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per measurement")
     parser.add_argument("--compile", nargs="?", const=True, default=False, metavar="MODE",
                         help="torch.compile the KD objective in (b), (c); MODE: e.g. reduce-overhead")  # fmt: skip
+    fold = "(b), (c): the teacher's BatchNorms folded into its layers (kdcore.fit.fold_batchnorm)"
+    parser.add_argument("--fold-bn", action="store_true", help=fold)
     parser.add_argument("--recipe-epochs", type=int, default=240)
     parser.add_argument("--recipe-images", type=int, default=50_000)
     parser.add_argument("--json", help="also write the results to this file")
@@ -173,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"data: {args.num_train} synthetic 3x{args.image_size}x{args.image_size} images, {NUM_CLASSES} classes"
         f" | {args.warmup_epochs} warm-up + {args.epochs} timed epoch(s) each | compile: {args.compile}"
+        f" | fold BN: {args.fold_bn}"
     )
 
     a = baseline_throughput(data, args, device)

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     data = synthetic(args.batch * args.steps, 16, (3, image_size, image_size), NUM_CLASSES)
     # one epoch of exactly --steps steps, nothing untimed inside the profiled run (the warm-up run is outside)
     run_args = SimpleNamespace(baseline_batch=args.batch, num_workers=args.num_workers, warmup_epochs=0, epochs=1,
-                               teacher=args.teacher, student=args.student, compile=False)  # fmt: skip
+                               teacher=args.teacher, student=args.student, compile=False, fold_bn=False)  # fmt: skip
     pipelines = {"a": lambda: baseline_throughput(data, run_args, device),
                  "b": lambda: kdcore_throughput(data, run_args, device, args.batch),
                  "b_fp32": lambda: fp32_kdcore_throughput(data, run_args, device, args.batch)}  # fmt: skip

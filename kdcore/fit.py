@@ -130,6 +130,25 @@ def prepare_teacher(
     return teacher
 
 
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A frozen copy of ``model`` in which every BatchNorm that directly follows a convolution or a linear layer
+    is folded into that layer's weight and bias: the same function, one elementwise pass over the activations
+    fewer per layer (``torch.fx.experimental.optimization.fuse``, which traces the forward to find the pairs).
+
+    For a teacher that only runs forward (eval statistics), e.g. ``KD(student, fold_batchnorm(teacher))``.
+    Outputs match the original's to float rounding, and pruned weights stay zero (folding scales each output
+    channel). A BatchNorm before its layer (a pre-activation block, as in wrn) stays a BatchNorm, and a model
+    torch.fx cannot trace comes back as an unfolded frozen copy: folding is a speed trick, never a change.
+    """
+    from torch.fx.experimental.optimization import fuse
+
+    frozen = copy.deepcopy(model).eval().requires_grad_(False)
+    try:
+        return fuse(frozen, inplace=True).requires_grad_(False)
+    except Exception:  # torch.fx cannot trace it (data-dependent control flow): keep the layers as they are
+        return frozen
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: DeviceBatches) -> Evaluation:
     """Accuracy, mean cross-entropy and logits of ``model`` (in eval mode) over every example of ``batches``.

@@ -14,9 +14,10 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kd_throughput.py"
 
 
-def test_kd_throughput_quick_prints_the_ratios(tmp_path):
+@pytest.mark.parametrize("flags", [[], ["--fold-bn"]], ids=["as-trained", "fold-bn"])
+def test_kd_throughput_quick_prints_the_ratios(tmp_path, flags):
     out = tmp_path / "result.json"
-    command = [sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--json", str(out)]
+    command = [sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--json", str(out), *flags]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -29,6 +30,7 @@ def test_kd_throughput_quick_prints_the_ratios(tmp_path):
     saved = json.loads(out.read_text())
     assert abs(saved["ratio_b_a"] - ratios["b"]) <= 0.005 + 1e-9  # printed with two decimals
     assert saved["best_batch"] in (64, 128, 256)
+    assert saved["args"]["fold_bn"] == bool(flags) and f"fold BN: {bool(flags)}" in text
 
 
 def test_step_profile_quick_writes_the_three_pipelines_tables_and_a_summary(tmp_path):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from kdcore.batches import DeviceBatches
 from kdcore.data import synthetic
-from kdcore.fit import TrainConfig, fit, prepare_teacher
+from kdcore.fit import TrainConfig, fit, fold_batchnorm, prepare_teacher
 from kdcore.losses.kd import KD
 from kdcore.models import build_model
 from kdcore.splits import Split
@@ -73,6 +73,44 @@ def test_prepare_teacher_bf16_keeps_batchnorm_in_fp32():
         for key, value in norm.state_dict().items():
             copied = frozen_modules[name].state_dict()[key]
             assert copied.dtype == value.dtype and torch.equal(copied, value), (name, key)
+
+
+@pytest.mark.parametrize("arch, left", [("resnet8x4", 0), ("resnet20", 0), ("vgg11", 0), ("wrn-16-2", 6)])
+def test_fold_batchnorm_keeps_the_function_and_the_zeros(arch, left):
+    torch.manual_seed(0)
+    teacher = build_model(arch, 3, 10, 16).eval()
+    for norm in (m for m in teacher.modules() if isinstance(m, torch.nn.BatchNorm2d)):  # statistics not 0 / 1
+        norm.running_mean.uniform_(-0.5, 0.5), norm.running_var.uniform_(0.5, 2.0)
+        norm.weight.data.uniform_(0.5, 1.5), norm.bias.data.uniform_(-0.2, 0.2)
+    conv = next(m for m in teacher.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.weight.data[::2] = 0  # a pruned teacher: half of the first convolution's filters
+    folded = fold_batchnorm(teacher)
+    norms = [m for m in folded.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert len(norms) == left  # wrn's pre-activation norms come before their convolutions: they stay
+    assert not folded.training and not any(p.requires_grad for p in folded.parameters())
+    x = torch.randn(4, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), teacher(x), rtol=1e-4, atol=1e-5)
+    first = next(m for m in folded.modules() if isinstance(m, torch.nn.Conv2d))
+    assert torch.equal(first.weight[::2], torch.zeros_like(first.weight[::2]))
+    assert teacher.training is False and any(isinstance(m, torch.nn.BatchNorm2d) for m in teacher.modules())
+
+
+def test_fold_batchnorm_leaves_a_model_it_cannot_trace_unfolded():
+    class Branchy(torch.nn.Module):  # control flow on the data: torch.fx cannot trace it
+        def __init__(self):
+            super().__init__()
+            self.conv, self.norm = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            return self.norm(self.conv(x)) if x.sum() > 0 else x
+
+    model = Branchy().eval()
+    folded = fold_batchnorm(model)
+    assert isinstance(folded, Branchy) and folded is not model and isinstance(folded.norm, torch.nn.BatchNorm2d)
+    x = torch.rand(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(folded(x), model(x))
 
 
 def test_kd_objective_matches_the_fp32_definition():
