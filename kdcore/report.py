@@ -392,6 +392,13 @@ def glue(name: str, value) -> None:
         myst_glue(name, value, display=False)
 
 
+def glue_params(P, *names: str) -> None:
+    """:func:`glue` each named parameter of the run under its own name, so the prose says
+    ``{glue:text}`student``` or ``{glue:text}`student_epochs``` and reads true at every profile."""
+    for name in names:
+        glue(name, getattr(P, name))
+
+
 def in_ipython() -> bool:
     """Whether this runs under IPython (a Jupyter kernel, the IPython shell), where glued values are kept.
 

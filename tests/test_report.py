@@ -210,3 +210,13 @@ def test_a_claim_that_matches_several_comparisons_is_an_error_not_a_finding():
     twins = [_comparison("CE", "KD", [0.8, 0.81], [0.85, 0.86], regime=r) for r in ("all", "few")]
     with pytest.raises(ValueError, match="matches 2 comparisons"):
         report.unmet_claims(twins, [{"a": "CE", "b": "KD", "verdict": "higher"}])
+
+
+def test_glue_params_glues_each_parameter_under_its_name(monkeypatch):
+    from kdcore.params import resolve
+
+    glued = {}
+    monkeypatch.setattr(report, "glue", lambda name, value: glued.__setitem__(name, value))
+    P = resolve("kd_basics", "smoke")
+    report.glue_params(P, "student", "student_epochs", "temperature")
+    assert glued == {"student": P.student, "student_epochs": P.student_epochs, "temperature": P.temperature}
