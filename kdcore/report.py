@@ -392,6 +392,12 @@ def glue(name: str, value) -> None:
         myst_glue(name, value, display=False)
 
 
+def in_words(items: Sequence, empty: str = "none") -> str:
+    """``"36 %, 59 % and 79 %"``: items as the prose lists them (``empty`` for none), for :func:`glue`."""
+    *rest, last = [str(item) for item in items] or [empty]
+    return f"{', '.join(rest)} and {last}" if rest else last
+
+
 def glue_params(P, *names: str) -> None:
     """:func:`glue` each named parameter of the run under its own name, so the prose says
     ``{glue:text}`student``` or ``{glue:text}`student_epochs``` and reads true at every profile."""

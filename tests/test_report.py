@@ -220,3 +220,9 @@ def test_glue_params_glues_each_parameter_under_its_name(monkeypatch):
     P = resolve("kd_basics", "smoke")
     report.glue_params(P, "student", "student_epochs", "temperature")
     assert glued == {"student": P.student, "student_epochs": P.student_epochs, "temperature": P.temperature}
+
+
+def test_in_words_lists_items_as_prose_does():
+    assert report.in_words(["36 %", "59 %", "79 %"]) == "36 %, 59 % and 79 %"
+    assert report.in_words([0.55, 0.45]) == "0.55 and 0.45" and report.in_words(["a"]) == "a"
+    assert report.in_words([]) == "none" and report.in_words([], empty="no sweep") == "no sweep"
