@@ -303,3 +303,26 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
              for c in cells if c.cell_type == "code" for o in c.outputs if text_mime in o.get("data", {})}  # fmt: skip
     assert glued["teacher_arch"] == "'resnet8x4'"  # computed from this run's results
     assert not list(gpu.glob("*.rerender.ipynb"))
+
+
+@pytest.mark.parametrize("copy", sorted((ROOT / "book" / "results" / "gpu").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cells(copy):
+    """One truth: a chapter's prose and report cells, edited after its GPU run, reach its CNN-scale copy through
+    ``scripts/import_gpu_run.py --rerender`` (no GPU needed), not never."""
+    from import_gpu_run import BOOK_ONLY, relabel, relink
+
+    chapter = nbformat.read(ROOT / "book" / copy.name, 4).cells
+    cells = {c.id: c for c in nbformat.read(copy, 4).cells}
+    labels = {m for c in chapter if c.cell_type == "markdown" for m in re.findall(r":name:\s*(\S+)", c.source)}
+    stale = []
+    for i, cell in enumerate(chapter):
+        if BOOK_ONLY in cell.metadata.get("tags", []):
+            continue
+        wanted = relink(relabel(cell.source, labels), "../../") if cell.cell_type == "markdown" else cell.source
+        found = cells[cell.id].source if cell.id in cells else None
+        if i == 0:  # the title, then the copy's note, then the chapter's first cell
+            found, wanted = (found or "").split("\n:::\n", 1)[-1], wanted.partition("\n")[2]
+        is_report = cell.cell_type == "code" and "report" in cell.metadata.get("tags", [])
+        if (cell.cell_type == "markdown" or is_report) and found != wanted:
+            stale.append(cell.id)
+    assert not stale, f"{copy.name}: cells older than the chapter's {stale}; run scripts/import_gpu_run.py --rerender"
