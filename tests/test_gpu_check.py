@@ -282,7 +282,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     nbformat.write(run, gpu / "01_kd_basics.ipynb")
     record = json.loads((ROOT / "book" / "results" / "kd_basics.json").read_text())
     record["results"]["comparisons"][0]["verdict"] = "within noise"  # this run disagrees on one verdict
-    record["results"]["teacher"]["arch"] = "resnet8x4"
+    record["results"]["teacher"]["arch"] = record["params"]["teacher"] = "resnet8x4"
     (gpu / "kd_basics.json").write_text(json.dumps(record))
 
     for _ in range(2):  # a second re-render changes nothing but the date line
@@ -301,7 +301,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     text_mime = "application/papermill.record/text/plain"  # a glued number or text, not a figure
     glued = {o.metadata["scrapbook"]["name"]: o.data[text_mime]
              for c in cells if c.cell_type == "code" for o in c.outputs if text_mime in o.get("data", {})}  # fmt: skip
-    assert glued["teacher_arch"] == "'resnet8x4'"  # computed from this run's results
+    assert glued["teacher"] == "'resnet8x4'"  # computed from this run's record
     assert not list(gpu.glob("*.rerender.ipynb"))
 
 
