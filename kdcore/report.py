@@ -265,6 +265,8 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     def here(c: Mapping | None) -> str:
         if c is None:
             return "not in this run"
+        if c["ci"] is None:  # one unit on a side: a difference, but no interval and no verdict
+            return f"no interval here ({scale * c['diff']:+.2f} {unit}, fewer than 2 {c.get('unit', 'seeds')} a side)"
         level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
         interval = fmt_interval(c["ci"], scale, signed=True)
         return f"{said(c['verdict'])} here ({scale * c['diff']:+.2f} {unit}, {level:g} % CI {interval})"

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest
 
 from kdcore import report
-from kdcore.results import compare
+from kdcore.results import NO_INTERVAL, compare
 
 
 def test_table_renders_html_and_markdown_with_the_same_cells():
@@ -193,6 +193,11 @@ def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_se
     assert "the text says higher beyond noise" in box
     assert "**all: PrUE − CE**: not in this run; the text says lower beyond noise." in box
     assert "all: KD − CE" not in box  # the claim that holds is not listed
+    one_seed = {**noise, "ci": None, "verdict": NO_INTERVAL}
+    assert (
+        "**few: KD − CE**: no interval here (+1.00 pp, fewer than 2 seeds a side)"
+        in report.prose_check([higher, one_seed], claims[:2]).data
+    )
     both = [{**claims[0], "verdict": "lower"}, claims[1]]
     assert "in both verdicts the text states" in report.prose_check([higher, noise], both).data
     assert all(line.startswith(">") for line in box.splitlines())  # one quote block: Jupyter, Colab and the book
