@@ -58,6 +58,27 @@ def relink(markdown: str, up: str) -> str:
     return re.sub(r"\]\((?!https?:|#|/|mailto:)([^)\s]+)\)", lambda m: f"]({up}{m.group(1)})", markdown)
 
 
+def figure_labels(markdown: list[str]) -> set[str]:
+    """The figure labels (``:name: x``) a chapter's Markdown defines."""
+    return {m for source in markdown for m in re.findall(r":name:\s*(\S+)", source)}
+
+
+def book_only(chapter: nbformat.NotebookNode) -> set[str]:
+    """The ids of the cells the chapter tags book-profile-only: its copies leave them out."""
+    return {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
+
+
+def dress(cells: list, up: str, note: str) -> None:
+    """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
+    the title "… (at CNN scale)" over the provenance ``note``."""
+    markdown = [c for c in cells if c.cell_type == "markdown"]
+    labels = figure_labels([c.source for c in markdown])
+    for cell in markdown:
+        cell.source = relink(relabel(cell.source, labels), up)
+    heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
+    markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
+
+
 def changed_from_profile(overrides: dict, chapter: str) -> dict:
     """The ``overrides`` a run was given that differ from the chapter's `gpu` profile (a scale close to 1
     rounds every epoch count back to the profile's)."""
@@ -127,19 +148,11 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
                 tags += [] if "hide-output" in tags else ["hide-output"]  # a toggle, as wide as tqdm made it
     # cells the book's chapter tags book-profile-only (matched by cell id) compare the two scales: the book
     # profile's page has them; in the run of the gpu profile they would compare the run with itself
-    chapter = nbformat.read(book / source.name, as_version=4)
-    book_only = {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
-    kept = [c for c in nb.cells if c.get("id") not in book_only]
+    left = book_only(nbformat.read(book / source.name, as_version=4))
+    kept = [c for c in nb.cells if c.get("id") not in left]
     left_out, nb.cells = len(nb.cells) - len(kept), kept
     up = "../" * len(dest.parent.relative_to(book).parts)
-    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
-    labels = {m for c in markdown for m in re.findall(r":name:\s*(\S+)", c.source)}
-    for cell in markdown:
-        cell.source = relink(relabel(cell.source, labels), up)
-    title = markdown[0]  # the H1, then the provenance note, then the rest of the first cell
-    heading, _, rest = title.source.partition("\n")
-    note = provenance(source.name, run, environment, commit, up, left_out, earlier)
-    title.source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
+    dress(nb.cells, up, provenance(source.name, run, environment, commit, up, left_out, earlier))
     nbformat.write(nb, dest)
 
 
@@ -165,8 +178,8 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
 
     chapter_path = book / copy_path.name
     run, chapter = (nbformat.read(p, as_version=4) for p in (copy_path, chapter_path))
-    book_only = {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
-    cells = [c for c in chapter.cells if c.get("id") not in book_only]
+    left = book_only(chapter)
+    cells = [c for c in chapter.cells if c.get("id") not in left]
     report = [c for c in cells if c.cell_type == "code" and "report" in c.metadata.get("tags", [])]
     setup = nbformat.v4.new_code_cell(
         "import json\nfrom kdcore.params import Params\n\n"
@@ -204,11 +217,6 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             before = next((c.get("id") for c in reversed(run.cells[:i]) if c.get("id") in chapter_ids), None)
             at = next((j + 1 for j, c in enumerate(kept) if c.get("id") == before), 0)
             kept.insert(at, cell)
-    up = "../" * len(copy_path.parent.relative_to(book).parts)
-    markdown = [c for c in kept if c.cell_type == "markdown"]
-    labels = {m for c in markdown for m in re.findall(r":name:\s*(\S+)", c.source)}
-    for cell in markdown:
-        cell.source = relink(relabel(cell.source, labels), up)
     note = re.search(r"^:::\{admonition\}.*?^:::$", next(c for c in run.cells if c.cell_type == "markdown").source,
                      re.MULTILINE | re.DOTALL).group(0)  # fmt: skip
     note = "\n".join(line for line in note.splitlines() if not line.startswith(RERENDERED))
@@ -217,8 +225,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
-    heading, _, rest = markdown[0].source.partition("\n")
-    markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
+    dress(kept, "../" * len(copy_path.parent.relative_to(book).parts), note)
     run.cells = kept
     nbformat.write(run, copy_path)
     return len(report)

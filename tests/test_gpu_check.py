@@ -309,14 +309,15 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
 def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cells(copy):
     """One truth: a chapter's prose and report cells, edited after its GPU run, reach its CNN-scale copy through
     ``scripts/import_gpu_run.py --rerender`` (no GPU needed), not never."""
-    from import_gpu_run import BOOK_ONLY, relabel, relink
+    from import_gpu_run import book_only, figure_labels, relabel, relink
 
-    chapter = nbformat.read(ROOT / "book" / copy.name, 4).cells
+    notebook = nbformat.read(ROOT / "book" / copy.name, 4)
+    chapter, left = notebook.cells, book_only(notebook)
     cells = {c.id: c for c in nbformat.read(copy, 4).cells}
-    labels = {m for c in chapter if c.cell_type == "markdown" for m in re.findall(r":name:\s*(\S+)", c.source)}
+    labels = figure_labels([c.source for c in chapter if c.cell_type == "markdown"])
     stale = []
     for i, cell in enumerate(chapter):
-        if BOOK_ONLY in cell.metadata.get("tags", []):
+        if cell.id in left:
             continue
         wanted = relink(relabel(cell.source, labels), "../../") if cell.cell_type == "markdown" else cell.source
         found = cells[cell.id].source if cell.id in cells else None
