@@ -6,6 +6,8 @@ to the host except the final scalar.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 
@@ -47,6 +49,17 @@ def class_mean_prediction(logits: torch.Tensor, labels: torch.Tensor, num_classe
     sums = torch.zeros(c, logits.shape[1], device=logits.device).index_add_(0, labels, probs)
     counts = torch.bincount(labels, minlength=c).clamp(min=1).unsqueeze(1)
     return sums / counts
+
+
+def in_group_share(class_means: torch.Tensor, groups: Sequence[Sequence[int]]) -> float | None:
+    """Of the wrong-class mass a :func:`class_mean_prediction` matrix puts on the classes of ``groups`` (e.g.
+    Fashion-MNIST's tops and its shoes), the share that stays inside the true class's own group: how much of a
+    teacher's soft targets says which classes look alike. ``None`` without groups."""
+    if not groups:
+        return None
+    wrong = class_means - torch.diag(class_means.diagonal())
+    inside = sum(wrong[g][:, g].sum() for g in groups)
+    return (inside / sum(wrong[g].sum() for g in groups)).item()
 
 
 def true_class_dispersion(logits: torch.Tensor, labels: torch.Tensor) -> float:

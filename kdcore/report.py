@@ -118,21 +118,21 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
-def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp") -> str:
+def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Sequence[str] = ()) -> str:
     """One comparison dict of :func:`kdcore.results.compare` (or :func:`~kdcore.results.holm`) as a sentence.
 
     It names the difference, the interval with what it covers, the correction, and the verdict in words.
+    ``shared`` leaves out the facts (keys of :func:`interval_facts`) that a list states once above its lines.
     """
+    from .results import fmt_signed
+
     name = f"{c.get('b', 'B')} − {c.get('a', 'A')}"
-    diff = f"**{name} = {scale * c['diff']:+.2f} {unit}**"
+    diff = f"**{name} = {fmt_signed(scale * c['diff'])} {unit}**"
     if c.get("ci") is None:
         return f"{diff}: no interval (fewer than 2 {c.get('unit', 'seeds')} on one side), so no verdict."
-    low, high = (scale * x for x in c["ci"])
-    level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
-    units = c.get("unit", "seeds")
-    covers = f"{level:g} % CI {low:+.2f} to {high:+.2f}, over {c.get('n_a', '?')} vs {c.get('n_b', '?')} {units}"
-    if c.get("correction"):
-        covers += f"; {c['correction']}-corrected over {c.get('family_size', '?')} comparisons"
+    low, high = (fmt_signed(scale * x) for x in c["ci"])
+    facts = {key: text for key, text in interval_facts(c).items() if key not in shared}
+    covers = _covers({"level": "CI"} | facts, f"{low} to {high}")  # "CI" alone when the level is said above
     if c["verdict"] == "within noise":
         said = "within noise"
     else:
@@ -140,17 +140,48 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp") -> str:
     return f"{diff} ({covers}): {said}."
 
 
+def interval_facts(c: Mapping) -> dict[str, str]:
+    """What a comparison's interval covers, fact by fact: its ``level`` ("99.6 % CI"), its ``units`` ("over 5
+    vs 5 seeds") and its ``correction`` ("Holm-corrected over 13 comparisons", when there is one)."""
+    level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
+    facts = {"level": f"{level:g} % CI",
+             "units": f"over {c.get('n_a', '?')} vs {c.get('n_b', '?')} {c.get('unit', 'seeds')}"}  # fmt: skip
+    if c.get("correction"):
+        facts["correction"] = f"{c['correction'].capitalize()}-corrected over {c.get('family_size', '?')} comparisons"
+    return facts
+
+
+def shared_facts(comparisons: Sequence[Mapping]) -> dict[str, str]:
+    """The :func:`interval_facts` that every comparison with an interval has in common, when there are at least
+    two: a list of verdicts says them once, above its lines, instead of on every line."""
+    facts = [interval_facts(c) for c in comparisons if c.get("ci") is not None]
+    if len(facts) < 2:
+        return {}
+    return {key: text for key, text in facts[0].items() if all(f.get(key) == text for f in facts)}
+
+
+def _covers(facts: Mapping[str, str], interval: str = "") -> str:
+    """``"99.6 % CI -1.16 to -0.21 over 5 vs 5 seeds; Holm-corrected over 13 comparisons"``, from the facts given."""
+    head = " ".join(text for text in (facts.get("level"), interval, facts.get("units")) if text)
+    return "; ".join(text for text in (head, facts.get("correction")) if text)
+
+
+def _lead(facts: Mapping[str, str]) -> str:
+    """The line above a list of verdicts that says what all its intervals cover."""
+    return f"*Every interval: {_covers(facts)}.*" if facts else ""
+
+
 def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
     """A comparison in a table cell: ``"+0.42 [-0.10, +0.94] within noise"``, or ``"–"`` for none. The
     difference and its interval are joined by no-break spaces: a :func:`table` with ``wrap`` breaks the cell
     before the verdict only."""
-    from .results import NO_INTERVAL, fmt_interval
+    from .results import NO_INTERVAL, fmt_interval, fmt_signed
 
     if c is None:
         return "–"
     if c.get("ci") is None:  # one unit on a side: no interval, so no verdict either
-        return f"{scale * c['diff']:+.2f}, {NO_INTERVAL}"
-    number = f"{scale * c['diff']:+.2f} {fmt_interval(c['ci'], scale, signed=True)}".replace(" ", "\u00a0")
+        return f"{fmt_signed(scale * c['diff'])}, {NO_INTERVAL}"
+    number = f"{fmt_signed(scale * c['diff'])} {fmt_interval(c['ci'], scale, signed=True)}".replace(" ", "\u00a0")
     return f"{number} {c['verdict']}"
 
 
@@ -197,11 +228,13 @@ def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Seq
 
 
 def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp"):
-    """A Markdown list of :func:`verdict_line` sentences (displays in the book, Jupyter and Colab)."""
+    """A Markdown list of :func:`verdict_line` sentences (displays in the book, Jupyter and Colab). What every
+    interval covers (level, units, correction) is said once, above the list, when the lines share it."""
     from IPython.display import Markdown
 
-    lines = [f"- {verdict_line(c, scale, unit)}" for c in comparisons]
-    return Markdown((intro + "\n\n" if intro else "") + "\n".join(lines))
+    facts = shared_facts(comparisons)
+    lines = [f"- {verdict_line(c, scale, unit, shared=facts)}" for c in comparisons]
+    return Markdown("\n\n".join(part for part in (intro, _lead(facts), "\n".join(lines)) if part))
 
 
 # ------------------------------------------------------------------------------------- what the prose claims
@@ -256,7 +289,7 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     if not unmet:
         return None
 
-    from .results import NO_INTERVAL, fmt_interval
+    from .results import NO_INTERVAL, fmt_interval, fmt_signed
 
     def said(verdict: str, mean: str | None = None) -> str:
         words = verdict if verdict in ("within noise", NO_INTERVAL) else f"{verdict} beyond noise"
@@ -266,10 +299,11 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
         if c is None:
             return "not in this run"
         if c["ci"] is None:  # one unit on a side: a difference, but no interval and no verdict
-            return f"no interval here ({scale * c['diff']:+.2f} {unit}, fewer than 2 {c.get('unit', 'seeds')} a side)"
+            units = c.get("unit", "seeds")
+            return f"no interval here ({fmt_signed(scale * c['diff'])} {unit}, fewer than 2 {units} a side)"
         level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
         interval = fmt_interval(c["ci"], scale, signed=True)
-        return f"{said(c['verdict'])} here ({scale * c['diff']:+.2f} {unit}, {level:g} % CI {interval})"
+        return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {level:g} % CI {interval})"
 
     lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'], claim.get('mean'))}."
              for claim, c in unmet]  # fmt: skip
@@ -498,16 +532,18 @@ def bars(ax, values: Sequence[float], labels: Sequence[str], highlight: int | No
 def verdicts_by(comparisons: Sequence[Mapping], by: Sequence[str], intro: str = "", scale: float = 100.0,
                 unit: str = "pp"):  # fmt: skip
     """:func:`verdicts` under a bold heading per group: the comparisons that share their values of the keys
-    ``by`` (e.g. ``("student", "measure")``), groups in order of first appearance."""
+    ``by`` (e.g. ``("student", "measure")``), groups in order of first appearance. What the whole family's
+    intervals share is said once, above the first group."""
     from IPython.display import Markdown
 
     groups: dict[tuple, list] = {}
     for c in comparisons:
         groups.setdefault(tuple(str(c.get(key, "")) for key in by), []).append(c)
-    parts = [intro] if intro else []
+    facts = shared_facts(comparisons)
+    parts = [part for part in (intro, _lead(facts)) if part]
     for heading, group in groups.items():
-        lines = "\n".join(f"- {verdict_line(c, scale, unit)}" for c in group)
-        parts.append(f"**{', '.join(heading)}:**\n\n{lines}")
+        lines = "\n".join(f"- {verdict_line(c, scale, unit, shared=facts)}" for c in group)
+        parts.append(f"**{', '.join(heading).rstrip(':')}:**\n\n{lines}")
     return Markdown("\n\n".join(parts))
 
 

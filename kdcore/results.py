@@ -3,7 +3,7 @@
 The statistics come from :mod:`scipy.stats`:
 
 * :func:`mean_std`: mean ± sample standard deviation over seeds (``kdcore.report.mean_std`` prints it);
-  :func:`fmt_interval`;
+  :func:`fmt_interval` and :func:`fmt_signed` print intervals and differences;
 * :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values);
 * :func:`compare`: the difference of means ``b − a`` with a Welch interval, p-value and verdict, optionally
   over the teacher means of grouped runs (see below); the one comparison dict every chapter writes;
@@ -242,9 +242,17 @@ def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool =
     ``scale``, or ``"no interval (n < 2)"`` when it is ``None``, so a one-seed run prints no fake precision."""
     if interval is None:
         return NO_INTERVAL
-    sign = "+" if signed else ""
     low, high = (scale * x for x in interval)
-    return f"[{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
+    if signed:
+        return f"[{fmt_signed(low, digits)}, {fmt_signed(high, digits)}]"
+    return f"[{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def fmt_signed(value: float, digits: int = 2) -> str:
+    """``"+0.42"``, ``"-1.30"``: a difference with its sign. One that rounds to zero reads ``"+0.00"``, never
+    ``"-0.00"`` (Python's ``"-0.004:+.2f"`` prints a minus for a difference nobody could call negative)."""
+    text = f"{value:+.{digits}f}"
+    return "+" + text[1:] if float(text) == 0 else text
 
 
 def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 1000) -> int | None:

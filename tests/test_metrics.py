@@ -28,6 +28,17 @@ def test_class_mean_prediction_rows_are_class_averages():
     assert torch.allclose(matrix, torch.tensor([[0.7, 0.3], [0.3, 0.7]]), atol=1e-6)
 
 
+def test_in_group_share_counts_the_wrong_class_mass_that_stays_among_look_alikes():
+    means = torch.tensor([[0.6, 0.3, 0.1, 0.0],  # class 0: of 0.4 wrong, 0.3 stays in group {0, 1}
+                          [0.2, 0.7, 0.0, 0.1],  # class 1: of 0.3 wrong, 0.2 stays
+                          [0.1, 0.1, 0.5, 0.3],  # class 2: in no group, not counted
+                          [0.0, 0.5, 0.0, 0.5]])  # fmt: skip
+    assert math.isclose(metrics.in_group_share(means, [[0, 1]]), 0.5 / 0.7, rel_tol=1e-6)
+    # with class 3 as a group of one, none of its wrong mass can stay inside: 0.5 / 1.2
+    assert math.isclose(metrics.in_group_share(means, [[0, 1], [3]]), 0.5 / 1.2, rel_tol=1e-6)
+    assert metrics.in_group_share(means, []) is None
+
+
 def test_true_class_dispersion_is_mean_absolute_deviation_within_class():
     probs = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.4, 0.6]])
     labels = torch.tensor([0, 0, 1, 1])

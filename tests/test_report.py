@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest
 
 from kdcore import report
-from kdcore.results import NO_INTERVAL, compare
+from kdcore.results import NO_INTERVAL, compare, holm
 
 
 def test_table_renders_html_and_markdown_with_the_same_cells():
@@ -33,6 +33,21 @@ def test_verdict_line_says_what_the_interval_covers():
     assert "95 % CI" in line and "KD higher beyond noise" in line
     assert "within noise" in report.verdict_line({**c, "verdict": "within noise"})
     assert "no interval" in report.verdict_line({**c, "ci": None})
+
+
+def test_a_list_of_verdicts_says_once_what_all_its_intervals_cover_and_each_line_what_is_its_own():
+    family = holm([compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD"),
+                   compare([0.80, 0.81, 0.79, 0.80], [0.80, 0.8099, 0.79], label_a="CE", label_b="KR")])  # fmt: skip
+    text = report.verdicts(family, intro="Intro.").data
+    lead, kd, kr = text.split("\n\n")[1], *text.splitlines()[-2:]
+    assert lead == "*Every interval: 97.5 % CI; Holm-corrected over 2 comparisons.*"
+    assert kd.startswith("- **KD − CE = +5.00 pp** (CI +2.15 to +7.85 over 3 vs 3 seeds):")
+    assert "over 4 vs 3 seeds" in kr and "97.5" not in kr and "Holm" not in kr
+    # the difference rounds to zero: "+0.00", not "-0.00"
+    assert kr.startswith("- **KR − CE = +0.00 pp**") and family[1]["diff"] < 0
+    # one line says everything itself
+    assert report.verdicts(family[:1]).data == "- " + report.verdict_line(family[0])
+    assert "97.5 % CI +2.15 to +7.85 over 3 vs 3 seeds; Holm-corrected" in report.verdict_line(family[0])
 
 
 def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
@@ -106,7 +121,7 @@ def test_verdicts_by_puts_each_group_under_its_heading_in_first_seen_order():
     family = [{**c, "student": "s1", "measure": "test"}, {**c, "student": "s2", "measure": "test"},
               {**c, "student": "s1", "measure": "test", "b": "KR"}]  # fmt: skip
     text = report.verdicts_by(family, by=("student", "measure"), intro="Intro.").data
-    assert text.startswith("Intro.\n\n**s1, test:**\n\n- **KD − CE")
+    assert text.startswith("Intro.\n\n*Every interval: 95 % CI over 3 vs 3 seeds.*\n\n**s1, test:**\n\n- **KD − CE")
     assert text.index("**KR − CE") < text.index("**s2, test:**")  # grouped, not in input order
     assert text.count("- **") == 3
 
