@@ -142,10 +142,15 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Seq
 
 def interval_facts(c: Mapping) -> dict[str, str]:
     """What a comparison's interval covers, fact by fact: its ``level`` ("99.6 % CI"), its ``units`` ("over 5
-    vs 5 seeds") and its ``correction`` ("Holm-corrected over 13 comparisons", when there is one)."""
+    vs 5 seeds", or "over 6 no-teacher runs vs 3 teachers" where the sides count different things: the keys
+    ``unit_a`` and ``unit_b``) and its ``correction`` ("Holm-corrected over 13 comparisons", when there is one)."""
     level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
-    facts = {"level": f"{level:g} % CI",
-             "units": f"over {c.get('n_a', '?')} vs {c.get('n_b', '?')} {c.get('unit', 'seeds')}"}  # fmt: skip
+    n_a, n_b = c.get("n_a", "?"), c.get("n_b", "?")
+    if "unit_a" in c and "unit_b" in c:
+        units = f"over {n_a} {c['unit_a']} vs {n_b} {c['unit_b']}"
+    else:
+        units = f"over {n_a} vs {n_b} {c.get('unit', 'seeds')}"
+    facts = {"level": f"{level:g} % CI", "units": units}
     if c.get("correction"):
         facts["correction"] = f"{c['correction'].capitalize()}-corrected over {c.get('family_size', '?')} comparisons"
     return facts

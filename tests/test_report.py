@@ -45,6 +45,9 @@ def test_a_list_of_verdicts_says_once_what_all_its_intervals_cover_and_each_line
     assert "over 4 vs 3 seeds" in kr and "97.5" not in kr and "Holm" not in kr
     # the difference rounds to zero: "+0.00", not "-0.00"
     assert kr.startswith("- **KR − CE = +0.00 pp**") and family[1]["diff"] < 0
+    # sides that count different things are named each
+    mixed = {**family[1], "unit": "units", "unit_a": "no-teacher runs", "unit_b": "teachers"}
+    assert "over 4 no-teacher runs vs 3 teachers" in report.verdict_line(mixed)
     # one line says everything itself
     assert report.verdicts(family[:1]).data == "- " + report.verdict_line(family[0])
     assert "97.5 % CI +2.15 to +7.85 over 3 vs 3 seeds; Holm-corrected" in report.verdict_line(family[0])
