@@ -292,6 +292,13 @@ def test_numbers_in_the_prose_are_glued_by_report_cells(notebook):
 
 
 @chapters
+def test_signed_numbers_in_the_prose_never_read_minus_zero(notebook):
+    # "{glue:text}`diff:+.2f`" prints -0.00 for a difference of -0.004; the z option (Python >= 3.11) prints +0.00
+    signed = re.findall(r"\{glue:text\}`[\w.]+:([^`]*\+[^`]*)`", markdown(notebook))
+    assert all("z" in spec for spec in signed), f"{notebook.name}: signed glue without z: {signed}"
+
+
+@chapters
 def test_the_prose_states_only_verdicts_the_committed_run_bears_out(notebook):
     """Each chapter lists the verdicts its prose states (``report.prose_check``, a report cell that shows only
     its output): against the committed book-profile run, the run the prose was written for, every one holds,
