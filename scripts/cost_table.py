@@ -269,9 +269,10 @@ def markdown_table(plan_: dict, throughputs: dict, folder: Path = ROOT, top: int
     for name, chapter in plan_["chapters"].items():
         cost = chapter_cost(chapter["rows"], throughputs)
         total_seconds, total_runs = total_seconds + cost["seconds"], total_runs + cost["runs"]
+        largest = [(label, s) for label, s in cost["items"] if hours(s) != hours(0)][:top]  # none reads "0.0 min"
         items = "; ".join(
             f"{cost['counts'][label]} × {label}: {hours(s)}" if cost["counts"][label] else f"{label}: {hours(s)}"
-            for label, s in cost["items"][:top]
+            for label, s in largest
         )
         link = Path(os.path.relpath(ROOT / chapter["notebook"], folder)).as_posix()
         lines.append(f"| [{name}]({link}) | {cost['runs']} | {hours(cost['seconds'])} | {items} |")

@@ -4,6 +4,7 @@ benchmark's --plan mode: the plan counts what a real run trains, and the table's
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import json
 import os
@@ -203,9 +204,19 @@ def test_the_table_prices_training_teacher_validation_and_evaluation_exactly():
     # in book order with one cache, chapter 2's run toward runs/s-1 is loaded, not trained: 155 + 61
     assert cost_table.shared_cache_seconds(PLAN, THROUGHPUTS) == pytest.approx(216.0)
     text = cost_table.markdown_table(PLAN, THROUGHPUTS)
-    assert "| [01_kd_basics](book/01_kd_basics.ipynb) | 3 | 2.6 min | 3 × s ← t, 2 epochs: 2.5 min;" in text
+    assert "| [01_kd_basics](book/01_kd_basics.ipynb) | 3 | 2.6 min | 3 × s ← t, 2 epochs: 2.5 min |" in text
     assert "| **every chapter** | 5 | 4.5 min | in book order with one cache: 3.6 min |" in text
     assert "one NVIDIA Test GPU" in text and "2000-01-02" in text
+
+
+def test_the_table_lists_no_item_too_small_to_read():
+    small = copy.deepcopy(PLAN)
+    small["chapters"]["01_kd_basics"]["rows"][1]["examples"] = 2000 * 6  # 12 s of evaluation: "0.2 min"
+    row = next(line for line in cost_table.markdown_table(small, THROUGHPUTS).splitlines() if "01_kd" in line)
+    assert row.endswith("3 × s ← t, 2 epochs: 2.5 min; evaluations and pruning scores: 0.2 min |")
+    # 2 s would read "0.0 min": left out
+    row = next(line for line in cost_table.markdown_table(PLAN, THROUGHPUTS).splitlines() if "01_kd" in line)
+    assert row.endswith("3 × s ← t, 2 epochs: 2.5 min |")
 
 
 def test_a_missing_throughput_names_the_architecture():
