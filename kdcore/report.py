@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 PAGE_WIDTH = 6.8  # inches: the HTML column is ~700 px at 100 dpi, so nothing is shrunk
 STYLE = {
@@ -118,7 +118,7 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
-def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Sequence[str] = ()) -> str:
+def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Collection[str] = ()) -> str:
     """One comparison dict of :func:`kdcore.results.compare` (or :func:`~kdcore.results.holm`) as a sentence.
 
     It names the difference, the interval with what it covers, the correction, and the verdict in words.

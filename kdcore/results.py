@@ -250,7 +250,7 @@ def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool =
 
 def fmt_signed(value: float, digits: int = 2) -> str:
     """``"+0.42"``, ``"-1.30"``: a difference with its sign. One that rounds to zero reads ``"+0.00"``, never
-    ``"-0.00"`` (Python's ``"-0.004:+.2f"`` prints a minus for a difference nobody could call negative)."""
+    ``"-0.00"``, which is what ``f"{-0.004:+.2f}"`` prints for a difference nobody could call negative."""
     text = f"{value:+.{digits}f}"
     return "+" + text[1:] if float(text) == 0 else text
 
