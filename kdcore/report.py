@@ -176,6 +176,11 @@ def _lead(facts: Mapping[str, str]) -> str:
     return f"*Every interval: {_covers(facts)}.*" if facts else ""
 
 
+def _list(comparisons: Sequence[Mapping], shared: Mapping[str, str], scale: float, unit: str) -> str:
+    """The Markdown list of :func:`verdict_line` sentences under a :func:`_lead` that says ``shared``."""
+    return "\n".join(f"- {verdict_line(c, scale, unit, shared=shared)}" for c in comparisons)
+
+
 def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
     """A comparison in a table cell: ``"+0.42 [-0.10, +0.94] within noise"``, or ``"–"`` for none. The
     difference and its interval are joined by no-break spaces: a :func:`table` with ``wrap`` breaks the cell
@@ -238,8 +243,7 @@ def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100
     from IPython.display import Markdown
 
     facts = shared_facts(comparisons)
-    lines = [f"- {verdict_line(c, scale, unit, shared=facts)}" for c in comparisons]
-    return Markdown("\n\n".join(part for part in (intro, _lead(facts), "\n".join(lines)) if part))
+    return Markdown("\n\n".join(part for part in (intro, _lead(facts), _list(comparisons, facts, scale, unit)) if part))
 
 
 # ------------------------------------------------------------------------------------- what the prose claims
@@ -306,9 +310,8 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
         if c["ci"] is None:  # one unit on a side: a difference, but no interval and no verdict
             units = c.get("unit", "seeds")
             return f"no interval here ({fmt_signed(scale * c['diff'])} {unit}, fewer than 2 {units} a side)"
-        level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
-        interval = fmt_interval(c["ci"], scale, signed=True)
-        return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {level:g} % CI {interval})"
+        interval = f"{interval_facts(c)['level']} {fmt_interval(c['ci'], scale, signed=True)}"
+        return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {interval})"
 
     lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'], claim.get('mean'))}."
              for claim, c in unmet]  # fmt: skip
@@ -547,8 +550,7 @@ def verdicts_by(comparisons: Sequence[Mapping], by: Sequence[str], intro: str = 
     facts = shared_facts(comparisons)
     parts = [part for part in (intro, _lead(facts)) if part]
     for heading, group in groups.items():
-        lines = "\n".join(f"- {verdict_line(c, scale, unit, shared=facts)}" for c in group)
-        parts.append(f"**{', '.join(heading).rstrip(':')}:**\n\n{lines}")
+        parts.append(f"**{', '.join(heading).rstrip(':')}:**\n\n{_list(group, facts, scale, unit)}")
     return Markdown("\n\n".join(parts))
 
 

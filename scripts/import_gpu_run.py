@@ -58,6 +58,11 @@ def relink(markdown: str, up: str) -> str:
     return re.sub(r"\]\((?!https?:|#|/|mailto:)([^)\s]+)\)", lambda m: f"]({up}{m.group(1)})", markdown)
 
 
+def up_to(book: Path, copy_path: Path) -> str:
+    """``"../../"``: the way from a copy's folder back up to the book's, for its relative links."""
+    return "../" * len(copy_path.parent.relative_to(book).parts)
+
+
 def figure_labels(markdown: list[str]) -> set[str]:
     """The figure labels (``:name: x``) a chapter's Markdown defines."""
     return {m for source in markdown for m in re.findall(r":name:\s*(\S+)", source)}
@@ -151,7 +156,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     left = book_only(nbformat.read(book / source.name, as_version=4))
     kept = [c for c in nb.cells if c.get("id") not in left]
     left_out, nb.cells = len(nb.cells) - len(kept), kept
-    up = "../" * len(dest.parent.relative_to(book).parts)
+    up = up_to(book, dest)
     dress(nb.cells, up, provenance(source.name, run, environment, commit, up, left_out, earlier))
     nbformat.write(nb, dest)
 
@@ -225,7 +230,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
-    dress(kept, "../" * len(copy_path.parent.relative_to(book).parts), note)
+    dress(kept, up_to(book, copy_path), note)
     run.cells = kept
     nbformat.write(run, copy_path)
     return len(report)
