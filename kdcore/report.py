@@ -142,7 +142,7 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Col
 
 def interval_facts(c: Mapping) -> dict[str, str]:
     """What a comparison's interval covers, fact by fact: its ``level`` ("99.6 % CI"), its ``units`` ("over 5
-    vs 5 seeds", or "over 6 no-teacher runs vs 3 teachers" where the sides count different things: the keys
+    vs 5 seeds", or "over 6 student seeds vs 3 teachers" where the sides count different things: the keys
     ``unit_a`` and ``unit_b``) and its ``correction`` ("Holm-corrected over 13 comparisons", when there is one)."""
     level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
     n_a, n_b = c.get("n_a", "?"), c.get("n_b", "?")

@@ -7,6 +7,7 @@ The statistics come from :mod:`scipy.stats`:
 * :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values);
 * :func:`compare`: the difference of means ``b − a`` with a Welch interval, p-value and verdict, optionally
   over the teacher means of grouped runs (see below); the one comparison dict every chapter writes;
+  :func:`compare_runs` does it for two lists of student runs, each grouped by its teacher seed;
 * :func:`holm`: Holm–Bonferroni over a family of comparisons;
 * :func:`spearman`: rank correlation; :func:`bootstrap_ci`: a (cluster) bootstrap interval of a mean.
 
@@ -136,6 +137,37 @@ def compare(
         result.update(ci=[float(interval.low), float(interval.high)], p=float(test.pvalue), se=se, df=float(test.df))
     result["verdict"] = _verdict(diff, result["ci"])
     return result
+
+
+def by_teacher(runs: Sequence[Mapping], metric: str = "test_acc") -> tuple[list[float], list | None]:
+    """``(values, groups)`` of student runs for :func:`compare`: each run's ``metric``, and the ``teacher_seed``
+    of each run as its group, or ``None`` when the runs have no teacher seed (then each run is its own unit)."""
+    values = [r[metric] for r in runs]
+    seeds = [r.get("teacher_seed") for r in runs]
+    return values, None if any(seed is None for seed in seeds) else seeds
+
+
+def compare_runs(
+    runs_a: Sequence[Mapping],
+    runs_b: Sequence[Mapping],
+    level: float = 0.95,
+    *,
+    label_a: str | None = None,
+    label_b: str | None = None,
+    metric: str = "test_acc",
+) -> dict:
+    """:func:`compare` of two lists of student runs, with the teacher as the unit wherever a side has one.
+
+    Runs with a ``teacher_seed`` are averaged per teacher first (:func:`by_teacher`); runs without one (no
+    teacher) count one unit each. The dict says what it counted: ``unit`` ("teachers", or "seeds" when no side
+    has teachers), or ``unit_a`` and ``unit_b`` when the sides differ ("student seeds" vs "teachers").
+    """
+    (a, groups_a), (b, groups_b) = by_teacher(runs_a, metric), by_teacher(runs_b, metric)
+    c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b)
+    if (groups_a is None) == (groups_b is None):
+        return c | {"unit": "seeds" if groups_a is None else "teachers"}
+    unit_a, unit_b = ("student seeds" if g is None else "teachers" for g in (groups_a, groups_b))
+    return c | {"unit_a": unit_a, "unit_b": unit_b}
 
 
 def _verdict(diff: float, ci) -> str:

@@ -83,6 +83,24 @@ def test_grouped_compare_is_welch_over_group_means():
     assert grouped["p"] == pytest.approx(stats.ttest_ind(means_b, means_a, equal_var=False).pvalue)
 
 
+def test_compare_runs_takes_each_teacher_as_a_unit_and_says_what_each_side_counted():
+    from kdcore.results import compare_runs
+
+    no_teacher = [{"seed": s, "test_acc": x} for s, x in enumerate([0.80, 0.82, 0.78, 0.79])]
+    taught = [{"seed": s, "teacher_seed": t, "test_acc": x}
+              for s, (t, x) in enumerate(zip([5, 5, 6, 6, 7, 7], [0.84, 0.85, 0.80, 0.83, 0.86, 0.82]))]  # fmt: skip
+    mixed = compare_runs(no_teacher, taught, label_a="none", label_b="KD")
+    expected = compare([0.80, 0.82, 0.78, 0.79], [0.845, 0.815, 0.84])  # the teacher means, by hand
+    for key in ("diff", "ci", "p", "verdict"):
+        assert mixed[key] == pytest.approx(expected[key])
+    assert (mixed["n_a"], mixed["n_b"], mixed["test"]) == (4, 3, "welch over teacher means")
+    assert (mixed["unit_a"], mixed["unit_b"], mixed["a"], mixed["b"]) == ("student seeds", "teachers", "none", "KD")
+    assert "unit" not in mixed
+    assert compare_runs(taught, taught)["unit"] == "teachers" and "unit_a" not in compare_runs(taught, taught)
+    assert compare_runs(no_teacher, no_teacher)["unit"] == "seeds"
+    assert compare_runs(no_teacher, taught, metric="seed")["diff"] == pytest.approx(2.5 - 1.5)
+
+
 def test_group_means_keep_first_appearance_order_and_check_lengths():
     assert group_means([1, 2, 3, 5], ["t1", "t0", "t1", "t0"]).tolist() == [2.0, 3.5]
     with pytest.raises(ValueError, match="group labels"):
