@@ -32,7 +32,7 @@ from .prune import (
     snip_scores,
 )
 from .recipes import Distilled, EarlyStopped, Plain, Pruned, Recipe, Retrained
-from .seeding import pin_threads, resolve_device, seed_everything
+from .seeding import derived_seed, pin_threads, resolve_device, seed_everything
 from .splits import Split, Splits, holdout_split
 from .teachers import cached_run, derive_or_load, describe, train_or_load
 
@@ -230,13 +230,15 @@ def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
         "scope": recipe.scope,
         "retrain": recipe.retrain.to_dict(),
     }
+    if recipe.criterion == "random":  # the stream its scores are drawn from
+        key["scores_seed"] = derived_seed(recipe.seed, "random-scores")
 
     def prune_and_retrain(model: nn.Module, partial: Path) -> list:
         if recipe.scope == "prue":
             params = prue_prunable(model)
         else:
             params = prunable_parameters(model)
-        scores = pruning_scores(model, params, recipe.criterion, bench)
+        scores = pruning_scores(model, params, recipe.criterion, bench, recipe.seed)
         prune_global(params, scores, step)
         # a killed retraining resumes from `partial`: the pruning above is
         # deterministic, so it is redone
@@ -258,9 +260,10 @@ def pruning_scores(
     params,
     criterion: str,
     bench: Bench,
+    seed: int = 0,
 ) -> list[torch.Tensor]:
     """The scores a criterion prunes by (lowest first); ``snip`` and ``prue``
-    score on the training split.
+    score on the training split, ``random`` draws from ``seed``'s own stream.
 
     IMP prunes the remaining weights by magnitude; the masks already in place
     keep pruned weights at 0, and ``prune_global`` counts the fraction of the
@@ -269,7 +272,10 @@ def pruning_scores(
     if criterion == "magnitude":
         return magnitude_scores(params)
     if criterion == "random":
-        generator = torch.Generator(bench.device).manual_seed(0)
+        # a stream of its own: the model's seed itself would replay the draws
+        # of its initial weights, and "random" would keep the largest of them
+        generator = torch.Generator(bench.device)
+        generator.manual_seed(derived_seed(seed, "random-scores"))
         return random_scores(params, generator)
     # unshuffled batches over the training split, as PrUE's code scores on train
     data, train, device = bench.data, bench.splits.train, bench.device

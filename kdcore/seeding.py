@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import zlib
 
 import numpy as np
 import torch
@@ -18,6 +19,16 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds the legacy global RNG that user code may call)
     torch.manual_seed(seed)
+
+
+def derived_seed(seed: int, stream: str) -> int:
+    """A seed for one named use of ``seed`` (e.g. ``"random-scores"``), statistically independent of ``seed``
+    itself and of every other stream (NumPy's ``SeedSequence`` with the stream's name as its spawn key).
+
+    Why: a generator seeded with the model's own seed replays the draws that initialised the model.
+    """
+    sequence = np.random.SeedSequence(seed, spawn_key=(zlib.crc32(stream.encode()),))
+    return int(sequence.generate_state(1, np.uint64)[0] >> 1)  # < 2**63: a valid torch seed
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -1,6 +1,7 @@
 """Teacher recipes: one path trains or loads every teacher, pruned ones included, through the cache."""
 
 import pytest
+import torch
 
 from kdcore import experiment
 from kdcore.fit import TrainConfig
@@ -129,3 +130,24 @@ def test_unaugmented_train_lets_a_model_be_evaluated_on_an_augmented_training_sp
     P.augment = False
     plain_bench = experiment.prepare(P)
     assert plain_bench.unaugmented_train() is plain_bench.train
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_pruning_draws_independently_of_the_teachers_initial_weights(bench, seed):
+    # seeded with the model's own seed, torch.rand replays the draws that initialised its first layer, and
+    # "random" pruning keeps that layer's largest initial weights (rank correlation 1.0)
+    from scipy.stats import spearmanr
+
+    from kdcore.models import build_model
+    from kdcore.prune import prue_prunable
+    from kdcore.seeding import seed_everything
+
+    seed_everything(seed)  # as a teacher of this seed is initialised
+    model = build_model("mlp-512-512")
+    params = prue_prunable(model)
+    scores = experiment.pruning_scores(model, params, "random", bench, seed)
+    first = getattr(*params[0]).detach().flatten()
+    rho = spearmanr(first.numpy(), scores[0].flatten().numpy()).statistic
+    assert abs(rho) < 0.01  # 400k independent pairs: |rho| ~ 0.0016
+    again = experiment.pruning_scores(model, params, "random", bench, seed)
+    assert all(torch.equal(a, b) for a, b in zip(scores, again))  # and reproducible
