@@ -13,25 +13,25 @@ def kd_loss(
     teacher_logits: torch.Tensor,
     temperature: float,
 ) -> torch.Tensor:
-    """``T² · KL(softmax(t/T) ‖ softmax(s/T))``, averaged over the batch.
+    """``T² · KL(softmax(z_t/T) ‖ softmax(z_s/T))``, averaged over the batch.
 
-    Its gradient in the student's logits is ``T · (p_s − p_t)``. For large ``T``
-    (logits centred) the unscaled KL's gradient approaches ``(s − t) / (N T²)``,
-    so the ``T²`` makes the KD term's scale independent of ``T`` in that limit
-    only; at small ``T`` the weights of the CE and KD terms still interact with
-    ``T``.
+    Its gradient in the student's logits ``z_s`` is ``T · (p_s − p_t)``. For
+    large ``T`` (logits centred) the unscaled KL's gradient approaches
+    ``(z_s − z_t) / (C T²)`` for ``C`` classes, so the ``T²`` makes the KD
+    term's scale independent of ``T`` in that limit only; at small ``T`` the
+    weights of the CE and KD terms still interact with ``T``.
     """
-    t = temperature
-    log_p_student = F.log_softmax(student_logits.float() / t, dim=1)
-    log_p_teacher = F.log_softmax(teacher_logits.float() / t, dim=1)
+    T = temperature
+    log_p_student = F.log_softmax(student_logits.float() / T, dim=1)
+    log_p_teacher = F.log_softmax(teacher_logits.float() / T, dim=1)
     kl = F.kl_div(
         log_p_student, log_p_teacher, reduction="batchmean", log_target=True
     )
-    return kl * (t * t)
+    return kl * (T * T)
 
 
 class KD(Distiller):
-    """``w_ce · CE(y, s) + w_kd · kd_loss(s, t, T)``.
+    """``w_ce · CE(y, z_s) + w_kd · kd_loss(z_s, z_t, T)``.
 
     The weights are explicit because papers disagree on the convention: PrUE
     uses ``w_ce=0.9, w_kd=0.1, T=4``; prune-then-distill ``w_ce=0.05, w_kd=0.95,
