@@ -386,6 +386,8 @@ def test_page_as_a_reader_sees_it(page, html, browser):
     }  # fmt: skip
     (SCREENSHOTS / "pages.json").write_text(json.dumps(MEASURED, indent=1))
     found = problems(report)
+    if "# fmt:" in path.read_text():  # _ext/strip_fmt.py: the formatter's directives are not for the reader
+        found.append("a code cell shows a '# fmt:' directive")
     if page in CHAPTERS:
         figures = figures_in(ROOT / f"{page}.ipynb")
         if figures < 1:
@@ -397,6 +399,15 @@ def test_page_as_a_reader_sees_it(page, html, browser):
         if colab not in report["colab"]:
             found.append(f"no Colab launch link to {colab}: {report['colab']}")
     assert not found, f"{page} (screenshot {MEASURED[page]['screenshot']}):\n- " + "\n- ".join(found)
+
+
+def test_the_html_drops_ruffs_directives_and_nothing_else():
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from strip_fmt import strip_directives
+
+    code = "x = f(a,  b)  # fmt: skip\n# fmt: off\ny = 1  # why: one line\n# fmt: on\nz = '# fmt: skip'\n"
+    assert strip_directives(code) == "x = f(a,  b)\ny = 1  # why: one line\nz = '# fmt: skip'\n"
+    assert "strip_fmt" in CONFIG["sphinx"]["local_extensions"]
 
 
 def test_the_table_of_contents_lists_the_chapters_in_order():
