@@ -9,7 +9,9 @@
   figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
   rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
   ``--rerender`` brings the committed copies' prose and displays up to date with their chapters, from each
-  run's results JSON (:func:`rerender`), when the chapters have changed since the runs.
+  run's results JSON (:func:`rerender`), when the chapters have changed since the runs. Either way the copy's
+  Colab install cell then installs ``kdcore_ref`` (``scripts/sync_install_cell.py``), the library its report
+  cells were drawn with, not the run's older commit.
 * ``RUN_DIR/gpu_check.json``: into ``benchmarks/results/gpu_check.json`` (merged with the record of the same
   session's other call, if any: :func:`merged`); the appendix page
   ``book/gpu_measurements.md`` is written from it (every number in it is read from that file, or computed
@@ -428,6 +430,14 @@ def call_of(check: dict, step: str) -> dict | None:
     return next((c for c in check.get("calls", []) if step in c["steps"]), None)
 
 
+def pin_install_cell(copy: Path) -> None:
+    """Set a copy's Colab install cell to the book's ``kdcore_ref`` (tests/test_install_cell.py checks it)."""
+    import sync_install_cell as sync
+
+    notebook = json.loads(copy.read_text())
+    copy.write_text(sync.dumps(sync.synced(notebook, sync.install_source(*sync.read_config()))))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, nargs="?")
@@ -445,10 +455,14 @@ def main(argv=None) -> int:
                                                text=True, check=True).stdout.strip()  # fmt: skip
         for copy in sorted((root / "book" / "results" / "gpu").glob("*.ipynb")):
             print(f"{copy.relative_to(root)}: {rerender(copy, root / 'book', commit)} report cells re-run")
+            pin_install_cell(copy)
         return 0
     if args.run_dir is None or not args.commit:
         parser.error("RUN_DIR and --commit are needed to import a run")
-    gpu = args.run_dir / "gpu"
+    gpu, check_path = args.run_dir / "gpu", args.run_dir / "gpu_check.json"
+    if not (gpu / "run.json").exists() and not check_path.exists():
+        parser.error(f"{args.run_dir} holds neither gpu/run.json nor gpu_check.json: pass the folder a device call "
+                     "returned (the one holding them), once per call")  # fmt: skip
     if (gpu / "run.json").exists():
         run = json.loads((gpu / "run.json").read_text())
         dest = root / "book" / "results" / "gpu"
@@ -457,10 +471,10 @@ def main(argv=None) -> int:
         for i, (name, info) in enumerate(run["chapters"].items()):
             earlier = names[:i]
             import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book", earlier)
+            pin_install_cell(dest / name)
             shutil.copyfile(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")  # not its mode
             print(f"book/results/gpu/{name}")
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
-    check_path = args.run_dir / "gpu_check.json"
     if check_path.exists():
         check = merged(
             root / "benchmarks" / "results" / "gpu_check.json", json.loads(check_path.read_text()), args.commit

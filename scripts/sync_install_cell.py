@@ -1,6 +1,7 @@
 """Write every chapter's Colab install cell, pinned to the kdcore commit that produced the outputs.
 
-The first code cell of each chapter (``kdcore.batch.chapter_notebooks``) installs kdcore where it is missing
+The first code cell of each chapter (``kdcore.batch.chapter_notebooks``), and of each chapter's CNN-scale copy
+(``book/results/gpu/``, whose report cells need today's library too), installs kdcore where it is missing
 (Colab), from GitHub at ``kdcore_ref`` of ``_config.yml``, so a reader in Colab runs the code that produced
 the page they read, not whatever the default branch holds today. The cell is tagged ``remove-cell``: the
 HTML book does not show it.
@@ -100,6 +101,11 @@ def new_cell_id(cells: list[dict]) -> str:
     return f"install-kdcore-{n}" if n else "install-kdcore"
 
 
+def pinned_notebooks(book: Path) -> list[Path]:
+    """Every notebook with an install cell: the chapters, then their CNN-scale copies."""
+    return chapter_notebooks(book) + sorted((book / "results" / "gpu").glob("[0-9][0-9]_*.ipynb"))
+
+
 def synced(notebook: dict, source: str) -> dict:
     """``notebook`` with its install cell set to ``source`` and tagged (a new dict; the input is unchanged)."""
     nb = json.loads(json.dumps(notebook))
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     source = install_source(repository, ref)
 
     stale = []
-    for path in chapter_notebooks(args.book):
+    for path in pinned_notebooks(args.book):
         notebook = json.loads(path.read_text())
         new = synced(notebook, source)
         if new != notebook:

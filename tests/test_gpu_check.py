@@ -127,6 +127,8 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
         for link in re.findall(r"\]\((?!https?:|#)([^)\s#]+)", markdown):  # every relative link still resolves
             assert (gpu / link).resolve().exists(), link
         assert (gpu / f"{run['chapters'][name + '.ipynb']['chapter']}.json").exists()
+        install = next(c.source for c in nbformat.read(gpu / f"{name}.ipynb", 4).cells if c.cell_type == "code")
+        assert f'@{yaml.safe_load((ROOT / "_config.yml").read_text())["kdcore_ref"]}"' in install  # not the run's
     appendix = (tmp_path / "book" / "gpu_measurements.md").read_text()
     assert f"{report['kd_throughput']['json']['ratio_c_a']:.2f}" in appendix  # call 1's, kept after call 2
     ran = ", ".join(f"[chapter {int(n[:2])}](results/gpu/{n}.ipynb)" for n in ("01_kd_basics", "02_capacity_gap"))
@@ -154,6 +156,13 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     for cell in (c for c in copy if c.cell_type == "code"):  # training logs behind a toggle, as a terminal left them
         if cell.outputs and all(o.get("name") == "stderr" for o in cell.outputs):
             assert "hide-output" in cell.metadata.tags and not any("\r" in o.text for o in cell.outputs)
+
+
+def test_import_refuses_a_folder_that_holds_no_run(tmp_path):
+    (tmp_path / "gpu").mkdir()  # e.g. RUN_DIR/gpu passed instead of RUN_DIR
+    done = subprocess.run([sys.executable, "scripts/import_gpu_run.py", str(tmp_path / "gpu"), "--commit", "0123abc",
+                           "--root", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and "holds neither gpu/run.json nor gpu_check.json" in done.stderr
 
 
 def test_calls_merge_into_one_record_per_device(tmp_path):

@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kdcore.batch import chapter_notebooks
-
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REF = str(CONFIG.get("kdcore_ref"))
-CHAPTERS = chapter_notebooks(ROOT / "book")
 
 spec = importlib.util.spec_from_file_location("sync_install_cell", ROOT / "scripts" / "sync_install_cell.py")
 sync = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(sync)
+PINNED = sync.pinned_notebooks(ROOT / "book")  # the chapters and their CNN-scale copies
 
 
 def first_code_cell(path: Path) -> dict:
@@ -34,7 +32,7 @@ def test_the_config_pins_a_full_commit_id():
     assert re.fullmatch(r"[0-9a-f]{40}", REF), f"_config.yml: kdcore_ref {REF!r} is not a 40-hex commit id"
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+@pytest.mark.parametrize("path", PINNED, ids=[str(p.relative_to(ROOT / "book").with_suffix("")) for p in PINNED])
 def test_the_install_cell_installs_the_pinned_commit(path):
     cell = first_code_cell(path)
     source = "".join(cell["source"])
