@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint data browser vendor install html clean
+.PHONY: book test lint data browser vendor install html lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ book: $(STAMP) data
 
 html: $(STAMP) vendor
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
+
+# Open the chapters in JupyterLab. It is installed into the venv on first use only: neither the tests nor the
+# book need it, and it is the one unpinned package (an editor, not something results depend on).
+lab: $(STAMP) data
+	test -x $(BIN)/jupyter-lab || $(BIN)/pip install -q jupyterlab
+	$(BIN)/jupyter lab book/
 
 clean:
 	rm -rf _build

@@ -410,6 +410,19 @@ def test_the_html_drops_ruffs_directives_and_nothing_else():
     assert "strip_fmt" in CONFIG["sphinx"]["local_extensions"]
 
 
+def test_the_bibliography_labels_its_entries_as_the_chapters_cite_them():
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from author_year import author_year
+    from pybtex.database import parse_file
+
+    entries = parse_file(ROOT / "book" / "references.bib").entries
+    labels = {key: author_year(entry) for key, entry in entries.items()}
+    assert labels["hinton2015distilling"] == "Hinton et al., 2015"
+    assert labels["cho2019efficacy"] == "Cho and Hariharan, 2019"
+    assert len(set(labels.values())) == len(labels), "two entries would share a label"
+    assert ":style: authoryear" in (ROOT / "book" / "bibliography.md").read_text()
+
+
 def test_the_table_of_contents_lists_the_chapters_in_order():
     assert PAGES[0] == "book/intro" and CHAPTERS == sorted(CHAPTERS) and CHAPTERS
     for page in PAGES:
