@@ -219,7 +219,8 @@ def summarize(runs: list[Run], out: Path) -> list[dict]:
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="kdcore-batch", description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="+", help="notebook paths, chapter keys, or 'all'")
-    parser.add_argument("--profile", help="smoke, book or paper (default: $KDCORE_PROFILE, else book)")
+    parser.add_argument("--profile", help="smoke, book, paper, or gpu for chapters 1, 2 and 9 "
+                        "(default: $KDCORE_PROFILE, else book)")  # fmt: skip
     parser.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a parameter override; VALUE is parsed as YAML")  # fmt: skip
     parser.add_argument("--config", type=Path, help="YAML file: a mapping of overrides, or a list of them")

@@ -238,7 +238,8 @@ def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
             params = prue_prunable(model)
         else:
             params = prunable_parameters(model)
-        scores = pruning_scores(model, params, recipe.criterion, bench, recipe.seed)
+        criterion, seed = recipe.criterion, recipe.seed
+        scores = pruning_scores(model, params, criterion, bench, seed)
         prune_global(params, scores, step)
         # a killed retraining resumes from `partial`: the pruning above is
         # deterministic, so it is redone

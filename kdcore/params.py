@@ -274,10 +274,16 @@ def parameters_cell(chapter: str) -> str:
         "# scripts/sync_parameters.py: edit the spec there, not this cell. Each help",
         "# stays on its parameter's line, where papermill --help-notebook reads it:",
         "# fmt: off",
-        "profile: str = None  # book (default), smoke (tests), paper (GPU, CIFAR), gpu (GPU, CNNs on Fashion-MNIST)",
+        f"profile: str = None  # {profile_help(chapter)}",
     ]
     lines += [f"{name}: {p.type} = None  # {p.help}" for name, p in spec(chapter).params.items()]
     return "\n".join(lines)
+
+
+def profile_help(chapter: str) -> str:
+    """The profiles a chapter has, for its parameters cell and ``--help-notebook``: ``gpu`` only where defined."""
+    gpu = ", gpu (GPU, CNNs on Fashion-MNIST)" if spec(chapter).gpu is not None else ""
+    return f"book (default), smoke (tests), paper (GPU, CIFAR){gpu}"
 
 
 def help_table(chapter: str) -> list[tuple[str, Any, Any, Any, str]]:

@@ -13,8 +13,8 @@ choice of formulas for those two sentences:
   when the examples that get much of class ``a`` also get much of class ``b``
   (T-shirt and Shirt), negative when they exclude each other (Shirt and
   Sneaker).
-* :func:`icc_loss`: the student's ICC matrix against the teacher's, ``‖G_S −
-  G_T‖²_F / C²`` (:class:`ICCKD` adds it to Hinton's KD).
+* :func:`icc_loss`: the student's ICC matrix against the teacher's, ``‖G_s −
+  G_t‖²_F / C²`` (:class:`ICCKD` adds it to Hinton's KD).
 * :func:`class_consistency_loss`: the teacher-side regularizer. The teacher
   keeps an explicit ``C×C`` matrix of class relations ``R`` (row ``c``: how
   examples of class ``c`` spread their *non-target* probability over the other
@@ -87,7 +87,7 @@ def icc_loss(
     teacher_logits: torch.Tensor,
     temperature: float = 4.0,
 ) -> torch.Tensor:
-    """**Reconstructed.** ICC matching: ``‖G_S − G_T‖²_F / C²`` on the same
+    """**Reconstructed.** ICC matching: ``‖G_s − G_t‖²_F / C²`` on the same
     batch, at temperature ``T``.
 
     The mean squared difference of the two ``C×C`` correlation matrices (0 iff
