@@ -285,7 +285,8 @@ def markdown_table(plan_: dict, throughputs: dict, folder: Path = ROOT, top: int
         f"measured on {throughputs['measured']} (`benchmarks/teacher_training.py --plan`), for the runs planned in "
         f"`benchmarks/plan/{plan_['profile']}.json` (`scripts/cost_table.py plan`); each chapter alone, from an "
         "empty cache. A distillation run counts its student's training and its teacher's forward passes"
-        f".{derived_note(plan_)}*",
+        f".{derived_note(plan_)} Read a chapter's time as ±50 %, the whole book's as closer (the model against a "
+        'measured `make book`: benchmarks/README.md, "How far to trust it").*',
     ]
     return "\n".join(lines)
 

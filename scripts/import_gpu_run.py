@@ -42,7 +42,7 @@ PART = "At CNN scale"
 PREFIX = "gpu-"
 BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy leaves out
 SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts differ "
-              "from those the prose states, a box just above that prose says which.")  # fmt: skip
+              "from those the prose states, the box below this note says which, before any of that prose.")  # fmt: skip
 FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
 
 
@@ -77,13 +77,31 @@ def book_only(chapter: nbformat.NotebookNode) -> set[str]:
 
 def dress(cells: list, up: str, note: str) -> None:
     """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
-    the title "… (at CNN scale)" over the provenance ``note``."""
+    the title "… (at CNN scale)" over the provenance ``note`` and, where this run's verdicts differ from the
+    prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
+    that box may state verdicts too."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
     labels = figure_labels([c.source for c in markdown])
     for cell in markdown:
         cell.source = relink(relabel(cell.source, labels), up)
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
-    markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n{rest}"
+    box = differences(cells)
+    markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
+
+
+BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for the freshness test
+
+
+def differences(cells: list) -> str | None:
+    """The Markdown of the box ``kdcore.report.prose_check`` drew in a copy's cells (the verdicts of the prose
+    this run does not bear out), or None where it drew none."""
+    for cell in cells:
+        if cell.cell_type == "code" and "prose_check(" in cell.source:
+            for output in cell.get("outputs", []):
+                box = output.get("data", {}).get("text/markdown")
+                if box:
+                    return box.strip()
+    return None
 
 
 def changed_from_profile(overrides: dict, chapter: str) -> dict:

@@ -318,7 +318,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
 def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cells(copy):
     """One truth: a chapter's prose and report cells, edited after its GPU run, reach its CNN-scale copy through
     ``scripts/import_gpu_run.py --rerender`` (no GPU needed), not never."""
-    from import_gpu_run import book_only, figure_labels, relabel, relink
+    from import_gpu_run import BOX_END, book_only, differences, figure_labels, relabel, relink
 
     notebook = nbformat.read(ROOT / "book" / copy.name, 4)
     chapter, left = notebook.cells, book_only(notebook)
@@ -330,9 +330,14 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
             continue
         wanted = relink(relabel(cell.source, labels), "../../") if cell.cell_type == "markdown" else cell.source
         found = cells[cell.id].source if cell.id in cells else None
-        if i == 0:  # the title, then the copy's note, then the chapter's first cell
+        if i == 0:  # the title, the copy's note (and the box of differences), then the chapter's first cell
             found, wanted = (found or "").split("\n:::\n", 1)[-1], wanted.partition("\n")[2]
+            found = found.split(f"{BOX_END}\n", 1)[-1]
         is_report = cell.cell_type == "code" and "report" in cell.metadata.get("tags", [])
         if (cell.cell_type == "markdown" or is_report) and found != wanted:
             stale.append(cell.id)
     assert not stale, f"{copy.name}: cells older than the chapter's {stale}; run scripts/import_gpu_run.py --rerender"
+    copied = list(cells.values())
+    box = differences(copied)  # the verdicts this run does not bear out: said first, before any prose states them
+    first = next(c.source for c in copied if c.cell_type == "markdown")
+    assert (box is None and BOX_END not in first) or (box is not None and f"\n{box}\n{BOX_END}\n" in first)
