@@ -432,6 +432,10 @@ def glue(name: str, value) -> None:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
+    import numpy as np
+
+    if isinstance(value, np.generic):  # NumPy 2 writes np.float64(0.5), which the prose could not format
+        value = value.item()
     if in_ipython():
         myst_glue(name, value, display=False)
 

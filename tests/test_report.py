@@ -249,3 +249,16 @@ def test_in_words_lists_items_as_prose_does():
     assert report.in_words(["36 %", "59 %", "79 %"]) == "36 %, 59 % and 79 %"
     assert report.in_words([0.55, 0.45]) == "0.55 and 0.45" and report.in_words(["a"]) == "a"
     assert report.in_words([]) == "none" and report.in_words([], empty="no sweep") == "no sweep"
+
+
+def test_glue_hands_the_prose_plain_numbers_not_numpy_scalars(monkeypatch):
+    import myst_nb
+    import numpy as np
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.update({name: value}))
+    monkeypatch.setattr(report, "in_ipython", lambda: True)
+    report.glue("share", np.float64(0.23))
+    report.glue("count", np.int64(3))
+    assert glued == {"share": 0.23, "count": 3} and {type(v) for v in glued.values()} == {float, int}
+    assert repr(glued["share"]) == "0.23"  # what myst-nb formats with the prose's spec
