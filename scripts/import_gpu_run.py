@@ -245,6 +245,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     note = re.search(r"^:::\{admonition\}.*?^:::$", next(c for c in run.cells if c.cell_type == "markdown").source,
                      re.MULTILINE | re.DOTALL).group(0)  # fmt: skip
     note = "\n".join(line for line in note.splitlines() if not line.startswith(RERENDERED))
+    note = re.sub(r"Every number, table, figure and verdict on this page comes from this run;[^\n]*", SAYS_WHICH, note)
     when = time.strftime("%Y-%m-%d")
     line = (f"{RERENDERED} on {when} from commit `{commit[:12]}`, from this run's results JSON "
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "

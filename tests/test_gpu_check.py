@@ -318,7 +318,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
 def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cells(copy):
     """One truth: a chapter's prose and report cells, edited after its GPU run, reach its CNN-scale copy through
     ``scripts/import_gpu_run.py --rerender`` (no GPU needed), not never."""
-    from import_gpu_run import BOX_END, book_only, differences, figure_labels, relabel, relink
+    from import_gpu_run import BOX_END, SAYS_WHICH, book_only, differences, figure_labels, relabel, relink
 
     notebook = nbformat.read(ROOT / "book" / copy.name, 4)
     chapter, left = notebook.cells, book_only(notebook)
@@ -341,3 +341,4 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
     box = differences(copied)  # the verdicts this run does not bear out: said first, before any prose states them
     first = next(c.source for c in copied if c.cell_type == "markdown")
     assert (box is None and BOX_END not in first) or (box is not None and f"\n{box}\n{BOX_END}\n" in first)
+    assert SAYS_WHICH in first  # the note says where that box is
