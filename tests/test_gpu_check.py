@@ -342,3 +342,22 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
     first = next(c.source for c in copied if c.cell_type == "markdown")
     assert (box is None and BOX_END not in first) or (box is not None and f"\n{box}\n{BOX_END}\n" in first)
     assert SAYS_WHICH in first  # the note says where that box is
+
+
+def test_numbers_a_chapter_quotes_from_the_cnn_scale_run_are_that_runs():
+    """Chapters 4 to 7 quote chapter 9's CNN-scale verdicts as literals (their own results cannot hold them),
+    after naming ``results/gpu/comparison.json``: every decimal number from there to the end of the paragraph
+    must be a difference or interval bound of that file (in pp, to the digits written), or a new device run
+    would leave them stale."""
+    record = json.loads((ROOT / "book" / "results" / "gpu" / "comparison.json").read_text())
+    values = [abs(100 * x) for c in record["results"]["comparisons"] for x in (c["diff"], *(c["ci"] or ()))]
+    checked = 0
+    for path in sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, 4).cells:
+            for paragraph in cell.source.split("\n\n") if cell.cell_type == "markdown" else ():
+                _, named, quoted = paragraph.partition("results/gpu/comparison.json")
+                for number in re.findall(r"\d+\.\d+", quoted) if named else ():
+                    digits = len(number.split(".")[1])
+                    assert any(abs(round(v, digits) - float(number)) < 1e-9 for v in values), (path.name, number)
+                    checked += 1
+    assert checked >= 14  # chapters 4, 5, 6 and 7 quote 2, 2, 4 and 6 differences and bounds today
