@@ -37,6 +37,7 @@ from .splits import Split, Splits, holdout_split
 from .teachers import cached_run, derive_or_load, describe, train_or_load
 
 SPLIT_SEED = 0  # the validation split is the same in every chapter and for every experiment seed
+RANDOM_SCORES = "random-scores"  # the seed stream random pruning draws from, named in its cache key too
 
 
 @dataclass
@@ -231,7 +232,7 @@ def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
         "retrain": recipe.retrain.to_dict(),
     }
     if recipe.criterion == "random":  # the stream its scores are drawn from
-        key["scores_seed"] = derived_seed(recipe.seed, "random-scores")
+        key["scores_seed"] = derived_seed(recipe.seed, RANDOM_SCORES)
 
     def prune_and_retrain(model: nn.Module, partial: Path) -> list:
         if recipe.scope == "prue":
@@ -276,7 +277,7 @@ def pruning_scores(
         # a stream of its own: the model's seed itself would replay the draws
         # of its initial weights, and "random" would keep the largest of them
         generator = torch.Generator(bench.device)
-        generator.manual_seed(derived_seed(seed, "random-scores"))
+        generator.manual_seed(derived_seed(seed, RANDOM_SCORES))
         return random_scores(params, generator)
     # unshuffled batches over the training split, as PrUE's code scores on train
     data, train, device = bench.data, bench.splits.train, bench.device
