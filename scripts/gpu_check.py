@@ -232,12 +232,9 @@ def chapter_kd_step(args) -> dict:
     """Images/s of ``experiment.train_student`` (what every chapter calls) distilling resnet32x4 into
     resnet8x4 on augmented CIFAR-100-shaped data at ``batch``: compare with the benchmark's (b)/(c)."""
     from kdcore import experiment
-    from kdcore.batches import DeviceBatches
     from kdcore.data import synthetic
-    from kdcore.fit import TrainConfig
-    from kdcore.losses import KD
+    from kdcore.fit import fold_batchnorm
     from kdcore.params import resolve
-    from kdcore.splits import Split
 
     teacher, student = ("resnet8", "resnet8") if args.tiny else ("resnet32x4", "resnet8x4")
     P = resolve("kd_basics", "paper", dataset="synthetic-cifar100", device=args.device,
@@ -248,6 +245,25 @@ def chapter_kd_step(args) -> dict:
     # the step. The benchmark's 50,000 images, batched as experiment.prepare batches a chapter's data.
     data = synthetic(512 if args.tiny else 50_000, 16, (3, 32, 32), 100)
     teacher_model = bench.build(teacher).eval()
+    result = {"teacher": teacher, "student": student, "images": data.train_x.shape[0]}
+    # --fold-bn: each batch size again with the teacher's BatchNorms folded (fit.fold_batchnorm), to decide
+    # whether prepare_teacher should fold on CUDA
+    variants = {"images_per_s": teacher_model}
+    if args.fold_bn:
+        variants["images_per_s_fold_bn"] = fold_batchnorm(teacher_model)
+    for key, frozen in variants.items():
+        result[key], result["steps_per_epoch"] = kd_step_rates(args, bench, data, student, frozen, key)
+    return result
+
+
+def kd_step_rates(args, bench, data, student: str, teacher_model, label: str) -> tuple[dict, dict]:
+    """Images/s of the chapters' KD step at each of ``args.kd_batches``, and the steps of an epoch."""
+    from kdcore import experiment
+    from kdcore.batches import DeviceBatches
+    from kdcore.fit import TrainConfig
+    from kdcore.losses import KD
+    from kdcore.splits import Split
+
     rows, steps = {}, {}
     for batch in args.kd_batches:
         # fit batches as its DeviceBatches do (TrainConfig.batch_size only labels the run): one per batch size
@@ -261,9 +277,8 @@ def chapter_kd_step(args) -> dict:
         )
         seconds = run_.history[-1]["seconds"]  # the second epoch: warm
         rows[batch], steps[batch] = train.num_examples / seconds, len(train)
-        print(f"  chapters' KD step, batch {batch}: {rows[batch]:.1f} images/s", flush=True)
-    return {"teacher": teacher, "student": student, "images": data.train_x.shape[0], "images_per_s": rows,
-            "steps_per_epoch": steps}  # fmt: skip
+        print(f"  chapters' KD step ({label}), batch {batch}: {rows[batch]:.1f} images/s", flush=True)
+    return rows, steps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="a gpu_check.json of an earlier call: its throughputs, not measured again, if it ran on this device",
+    )
+    parser.add_argument(
+        "--fold-bn", action="store_true", help="chapter_kd_step: also with the teacher's BatchNorms folded"
     )
     parser.add_argument("--workers", type=int, default=3, help="paper-profile chapters run at once (step 7)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)

@@ -26,7 +26,7 @@ from gpu_check import STEPS, book_scale, scaled_epochs
 def device_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gpu_check")
     command = [sys.executable, "scripts/gpu_check.py", "--out", str(out), "--tiny", "--chapters", "01_kd_basics",
-               "02_capacity_gap", "--skip", "tests"]  # fmt: skip
+               "02_capacity_gap", "--skip", "tests", "--fold-bn"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KDCORE_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -42,6 +42,7 @@ def test_gpu_check_tiny_on_cpu_writes_every_step(device_run):
     step = report["chapter_kd_step"]  # each batch size really ran at that size (the first H200 run's did not)
     assert set(step["images_per_s"]) == {"32", "64"} and all(v > 0 for v in step["images_per_s"].values())
     assert step["steps_per_epoch"] == {"32": 16, "64": 8}
+    assert set(step["images_per_s_fold_bn"]) == {"32", "64"}  # --fold-bn: the same step, teacher folded
     for profile in ("paper", "gpu"):  # every network of the profile's cost plan, timed training and forward
         plan = json.loads((ROOT / "benchmarks" / "plan" / f"{profile}.json").read_text())
         archs = {r["arch"] for c in plan["chapters"].values() for r in c["rows"] if r["kind"] == "train"}
