@@ -51,6 +51,9 @@ class Bench:
     val: DeviceBatches
     test: DeviceBatches
     resume_runs: bool = False  # cache finished student runs and resume killed ones (the paper profile)
+    # student runs' torch.compile mode (fit's ``compile``), an opt-in for CUDA: "reduce-overhead" (CUDA
+    # graphs) ran KD's step 3.4x faster at batch 64 on an H200 (benchmarks/README.md)
+    compile: bool | str = False
 
     @property
     def data(self) -> ImageData:
@@ -336,7 +339,7 @@ def train_student(
         if isinstance(objective, Distiller) and not train.augments:
             objective.cache_teacher_logits(train)  # exact without augmentation, and much cheaper on CPU
         return fit(objective, train, config, bench.val, restore_best=restore_best, checkpoint=checkpoint,
-                   progress=False)  # fmt: skip
+                   progress=False, compile=bench.compile)  # fmt: skip
 
     if bench.resume_runs:
         key = {"arch": arch, "shapes": [list(p.shape) for p in model.state_dict().values()], "seed": seed,

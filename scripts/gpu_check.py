@@ -241,11 +241,12 @@ def chapter_kd_step(args) -> dict:
                 **({"allow_cpu": True} if args.device == "cpu" else {}))  # fmt: skip
     bench = experiment.prepare(P)
     bench.resume_runs = False  # a measurement, not a result to keep
+    bench.compile = args.compile
     # synthetic-cifar100 has 413 training images: one batch an epoch would time the per-epoch overhead, not
     # the step. The benchmark's 50,000 images, batched as experiment.prepare batches a chapter's data.
     data = synthetic(512 if args.tiny else 50_000, 16, (3, 32, 32), 100)
     teacher_model = bench.build(teacher).eval()
-    result = {"teacher": teacher, "student": student, "images": data.train_x.shape[0]}
+    result = {"teacher": teacher, "student": student, "images": data.train_x.shape[0], "compile": args.compile}
     # --fold-bn: each batch size again with the teacher's BatchNorms folded (fit.fold_batchnorm), to decide
     # whether prepare_teacher should fold on CUDA
     variants = {"images_per_s": teacher_model}
@@ -325,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--fold-bn", action="store_true", help="chapter_kd_step: also with the teacher's BatchNorms folded"
+    )
+    parser.add_argument(
+        "--compile", default=False, metavar="MODE", help="chapter_kd_step: the student runs' torch.compile mode"
     )
     parser.add_argument("--workers", type=int, default=3, help="paper-profile chapters run at once (step 7)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)
