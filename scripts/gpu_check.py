@@ -14,7 +14,8 @@ Steps, in order (the slow and optional ones last):
 1. ``tests``: pytest of the tests CI skips for want of CUDA, and the kill-and-resume test on this device;
 2. ``kd_throughput``: ``benchmarks/kd_throughput.py`` (a), (b), (c), without ``torch.compile``;
 3. ``chapter_kd_step``: images/s of the chapters' own KD step (``kdcore.experiment.train_student``, the path
-   every chapter runs) at the benchmark's batch sizes, to compare with (b)/(c);
+   every chapter runs) at the benchmark's batch sizes, to compare with (b)/(c); then, in the same call, the
+   student runs compiled (``--compile``, ``Bench.compile``) and, with ``--fold-bn``, the teacher folded;
 4. ``paper_throughputs``: ``benchmarks/teacher_training.py --plan benchmarks/plan/paper.json``: images/s of
    every network of the paper profile (its teachers, resnet32x4 at batch 64 and VGG-19 at 128, included),
    training and forward, from which ``scripts/cost_table.py`` computes the paper profile's cost table;
@@ -27,7 +28,8 @@ Steps, in order (the slow and optional ones last):
 7. ``chapters``: every chapter at the paper profile, one epoch per training run, on ``synthetic-cifar100``
    with a small training subset, each to its end (``--workers`` at once: they prove the path, they time
    nothing);
-8. ``kd_throughput_compile``: (b) and (c) through ``torch.compile``, if time is left.
+8. ``kd_throughput_compile``: (b) and (c) through ``torch.compile`` (``--compile``'s mode: by default
+   reduce-overhead, CUDA graphs), if time is left.
 """
 
 from __future__ import annotations
@@ -241,31 +243,38 @@ def chapter_kd_step(args) -> dict:
                 **({"allow_cpu": True} if args.device == "cpu" else {}))  # fmt: skip
     bench = experiment.prepare(P)
     bench.resume_runs = False  # a measurement, not a result to keep
-    bench.compile = args.compile
     # synthetic-cifar100 has 413 training images: one batch an epoch would time the per-epoch overhead, not
     # the step. The benchmark's 50,000 images, batched as experiment.prepare batches a chapter's data.
     data = synthetic(512 if args.tiny else 50_000, 16, (3, 32, 32), 100)
     teacher_model = bench.build(teacher).eval()
-    result = {"teacher": teacher, "student": student, "images": data.train_x.shape[0], "compile": args.compile}
-    # --fold-bn: each batch size again with the teacher's BatchNorms folded (fit.fold_batchnorm), to decide
-    # whether prepare_teacher should fold on CUDA
-    variants = {"images_per_s": teacher_model}
+    result = {"teacher": teacher, "student": student, "images": data.train_x.shape[0]}
+    # each batch size as the chapters run it, then in the same call the variants asked for: the teacher's
+    # BatchNorms folded (--fold-bn: should prepare_teacher fold on CUDA?), student runs compiled (--compile)
+    variants = {"images_per_s": (teacher_model, False)}
     if args.fold_bn:
-        variants["images_per_s_fold_bn"] = fold_batchnorm(teacher_model)
-    for key, frozen in variants.items():
-        result[key], result["steps_per_epoch"] = kd_step_rates(args, bench, data, student, frozen, key)
+        variants["images_per_s_fold_bn"] = (fold_batchnorm(teacher_model), False)
+    if args.compile:
+        variants["images_per_s_compiled"] = (teacher_model, args.compile)
+        result["compile"] = args.compile
+    for key, (frozen, mode) in variants.items():
+        bench.compile = mode
+        rates, result["steps_per_epoch"], extra = kd_step_rates(args, bench, data, student, frozen, key)
+        result[key] = rates
+        if mode:  # what compiling costs once per run: the first epoch's time beyond a warm epoch's
+            result["compile_seconds"] = extra
     return result
 
 
-def kd_step_rates(args, bench, data, student: str, teacher_model, label: str) -> tuple[dict, dict]:
-    """Images/s of the chapters' KD step at each of ``args.kd_batches``, and the steps of an epoch."""
+def kd_step_rates(args, bench, data, student: str, teacher_model, label: str) -> tuple[dict, dict, dict]:
+    """Images/s of the chapters' KD step at each of ``args.kd_batches``, the steps of an epoch, and the seconds
+    the first epoch took beyond the second (warm-up: compilation, CUDA graph capture)."""
     from kdcore import experiment
     from kdcore.batches import DeviceBatches
     from kdcore.fit import TrainConfig
     from kdcore.losses import KD
     from kdcore.splits import Split
 
-    rows, steps = {}, {}
+    rows, steps, extra = {}, {}, {}
     for batch in args.kd_batches:
         # fit batches as its DeviceBatches do (TrainConfig.batch_size only labels the run): one per batch size
         train = DeviceBatches(
@@ -276,10 +285,10 @@ def kd_step_rates(args, bench, data, student: str, teacher_model, label: str) ->
         run_ = experiment.train_student(
             bench, student, lambda s: KD(s, teacher_model), seed=0, config=config, train=train
         )
-        seconds = run_.history[-1]["seconds"]  # the second epoch: warm
-        rows[batch], steps[batch] = train.num_examples / seconds, len(train)
+        first, seconds = (row["seconds"] for row in run_.history)  # the second epoch: warm
+        rows[batch], steps[batch], extra[batch] = train.num_examples / seconds, len(train), first - seconds
         print(f"  chapters' KD step ({label}), batch {batch}: {rows[batch]:.1f} images/s", flush=True)
-    return rows, steps
+    return rows, steps, extra
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,7 +337,11 @@ def main(argv: list[str] | None = None) -> int:
         "--fold-bn", action="store_true", help="chapter_kd_step: also with the teacher's BatchNorms folded"
     )
     parser.add_argument(
-        "--compile", default=False, metavar="MODE", help="chapter_kd_step: the student runs' torch.compile mode"
+        "--compile",
+        default=None,
+        metavar="MODE",
+        help="torch.compile mode of kd_throughput_compile and of chapter_kd_step's compiled variant (none: no "
+        "variant); default: reduce-overhead (CUDA graphs, the mode that paid on an H200), none with --tiny",
     )
     parser.add_argument("--workers", type=int, default=3, help="paper-profile chapters run at once (step 7)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)
@@ -342,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     args.chapter_timeout = 600 if args.tiny else 240
     args.kd_batches = [32, 64] if args.tiny else [64, 256, 512]
     args.deadline_s = args.deadline_s or (None if args.tiny else 570)
+    args.compile = args.compile or (None if args.tiny else "reduce-overhead")
+    args.compile = None if args.compile == "none" else args.compile
     args.gpu_book_seconds = args.gpu_book_overhead = None  # set by step gpu_throughputs
     if args.data_dir:  # every child process (tests, chapters, papermill kernels) finds the data there
         os.environ["KDCORE_DATA_DIR"] = str(Path(args.data_dir).resolve())
@@ -366,11 +381,13 @@ def main(argv: list[str] | None = None) -> int:
         result = run([python, script, "--device", args.device, *quick, *flags, "--json", str(path)], timeout)
         return {**result, "json": json.loads(path.read_text()) if path.exists() else None}
 
-    def compiled() -> dict:  # each compiled batch size costs a fresh compile (tens of seconds): 64 and 512 only
+    def compiled() -> dict:  # each compiled batch size costs a fresh compile (tens of seconds): 64, 512, 2048
         if args.tiny:  # compiling on a CPU takes minutes and measures nothing of interest
             return {"skipped": "no compile on CPU"}
-        return benchmark("benchmarks/kd_throughput.py", "kd_throughput_compile", "--compile", "--batch-sizes", "512",
-                         timeout=min(300, max(60, seconds_left())))  # fmt: skip
+        if not args.compile:
+            return {"skipped": "--compile none"}
+        return benchmark("benchmarks/kd_throughput.py", "kd_throughput_compile", "--compile", args.compile,
+                         "--batch-sizes", "512", "2048", timeout=min(300, max(60, seconds_left())))  # fmt: skip
 
     def throughputs(profile: str) -> dict:
         """Images/s of every network and batch size of a profile's cost plan (benchmarks/plan/PROFILE.json):

@@ -296,7 +296,8 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         if not kd:
             continue
         rates, a = kd["images_per_s"], kd["args"]
-        lines += [f"## KD throughput, {a['teacher']} → {a['student']}, {title} `torch.compile`", "",
+        mode = f" (mode `{a['compile']}`)" if isinstance(a.get("compile"), str) else ""
+        lines += [f"## KD throughput, {a['teacher']} → {a['student']}, {title} `torch.compile`{mode}", "",
                   "| pipeline | batch | images/s | × (a) |", "|---|---|---|---|",
                   f"| (a) RepDistiller-style | {a['baseline_batch']} | {rates['a']:,.0f} | 1.00 |",
                   f"| (b) kdcore fast path | {a['baseline_batch']} | {rates['b']:,.0f} | {kd['ratio_b_a']:.2f} |",
@@ -322,16 +323,9 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
             lines += [gpu_book_sentence(check, folder), ""]
     step = check.get("chapter_kd_step") or {}
     if "images_per_s" in step:
+        lines += chapter_step_table(check, step)
         paths = fast_paths(check)
-        lines += [f"## The chapters' own KD step, {step['teacher']} → {step['student']}", "",
-                  "| batch | chapters' step, images/s | "
-                  + " | ".join(f"fast path, {name} | ÷ chapters" for name, _, _ in paths) + " |",
-                  "|---|---|" + "---|---|" * len(paths)]  # fmt: skip
-        for batch, rate in step["images_per_s"].items():
-            cells = [f"{sweep[str(batch)]:,.0f} | {sweep[str(batch)] / rate:.2f}" if str(batch) in sweep else "– | –"
-                     for _, _, sweep in paths]  # fmt: skip
-            lines.append(f"| {batch} | {rate:,.0f} | " + " | ".join(cells) + " |")
-        calls_of = {s: call_of(check, s) for s in ("chapter_kd_step", *(s for _, s, _ in paths))}
+        calls_of = {s: call_of(check, s) for s in ("chapter_kd_step", *(s for _, s, _, _ in paths))}
         if len({c["started"] for c in calls_of.values() if c}) > 1:
             lines += ["", "Measured in different calls (" + "; ".join(f"`{s}`: {c['started']}" for s, c in
                       calls_of.items() if c) + "), possibly on different machines of the same kind: a ratio "
@@ -346,6 +340,28 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     if check.get("notes"):
         lines += ["## Notes", "", *(f"* {note}" for note in check["notes"]), ""]
     return "\n".join(lines)
+
+
+def chapter_step_table(check: dict, step: dict) -> list[str]:
+    """The chapters' own KD step beside the benchmark's fast path at each batch size, compiled with compiled
+    and eager with eager, and what the step's other variants (a folded teacher, compiling) measured."""
+    paths = [path for path in fast_paths(check) if path[3]]
+    lines = [f"## The chapters' own KD step, {step['teacher']} → {step['student']}", "",
+             "| batch | " + " | ".join(f"{name}: chapters' step | fast path | ÷" for name, *_ in paths) + " |",
+             "|---|" + "---|---|---|" * len(paths)]  # fmt: skip
+    for batch in step["images_per_s"]:
+        cells = [f"{chapters[batch]:,.0f} | " + (f"{sweep[batch]:,.0f} | {sweep[batch] / chapters[batch]:.2f}"
+                 if batch in sweep else "– | –") for _, _, sweep, chapters in paths]  # fmt: skip
+        lines.append(f"| {batch} | " + " | ".join(cells) + " |")
+    plain, folded = step["images_per_s"], step.get("images_per_s_fold_bn")
+    if folded:
+        lines += ["", "With the teacher's BatchNorms folded into its convolutions (`kdcore.fit.fold_batchnorm`), "
+                  "the chapters' step ran at " + ", ".join(f"{folded[b] / plain[b]:.2f} ×" for b in plain)
+                  + f" its speed unfolded (batch {', '.join(plain)}), in the same call."]  # fmt: skip
+    if extra := step.get("compile_seconds"):
+        lines += ["", f"Compiling (`{step['compile']}`) made each run's first epoch {min(extra.values()):.0f}–"
+                  f"{max(extra.values()):.0f} s longer than its second: a cost paid once per student run."]  # fmt: skip
+    return lines
 
 
 def paper_profile_runs(check: dict) -> list[str]:
@@ -408,17 +424,26 @@ def not_measured(record) -> str | None:
     return None
 
 
-def fast_paths(check: dict) -> list[tuple[str, str, dict]]:
-    """The benchmark's fast-path sweeps in the record: (name, step, images/s by batch), compiled or not."""
-    return [(f"{word} compile", step, kd["images_per_s"]["sweep"]) for step, word in FAST_PATHS
-            if (kd := (check.get(step) or {}).get("json"))]  # fmt: skip
+def fast_paths(check: dict) -> list[tuple[str, str, dict, dict]]:
+    """The benchmark's fast-path sweeps in the record, each beside the chapters' KD step run the same way
+    (compiled or not): (name, step, the fast path's images/s by batch, the chapters' step's)."""
+    chapters = check.get("chapter_kd_step") or {}
+    paths = []
+    for step, word in FAST_PATHS:
+        if kd := (check.get(step) or {}).get("json"):
+            mode = kd["args"].get("compile")
+            name = f"{word} compile" + (f" ({mode})" if isinstance(mode, str) else "")
+            rates = chapters.get("images_per_s_compiled" if mode else "images_per_s") or {}
+            if mode and chapters.get("compile") != mode:  # the chapters' step compiled another way, or not
+                rates = {}
+            paths.append((name, step, kd["images_per_s"]["sweep"], rates))
+    return paths
 
 
 def goals(check: dict) -> list[str]:
     """The GPU-path issue's three goals, each as the ratio this record measured (rows for what it has)."""
-    step = check.get("chapter_kd_step") or {}
     rows = []
-    for name, source, _ in fast_paths(check):
+    for name, source, _, _ in fast_paths(check):
         kd = check[source]["json"]
         rates, args = kd["images_per_s"], kd["args"]
         recipe = args["recipe_images"] * args["recipe_epochs"] / rates["c"] / 60
@@ -426,12 +451,12 @@ def goals(check: dict) -> list[str]:
                  f"{'yes' if kd['ratio_c_a'] >= 10 else 'no'} |",
                  f"| {args['recipe_epochs']}-epoch recipe at (c), teacher aside, {name} | ≤ 10 min | "
                  f"{recipe:.1f} min | {'yes' if recipe <= 10 else 'no'} |"]  # fmt: skip
-    for name, source, sweep in fast_paths(check):
+    for name, source, sweep, chapters in fast_paths(check):
         one_call = call_of(check, source) == call_of(check, "chapter_kd_step")
-        for batch, rate in (step.get("images_per_s") or {}).items():
+        for batch, rate in chapters.items():
             if str(batch) in sweep:
                 ratio = sweep[str(batch)] / rate
-                rows.append(f"| fast path ({name}) ÷ chapters' KD step, images/s, batch {batch}"
+                rows.append(f"| fast path {name} ÷ chapters' KD step, images/s, batch {batch}"
                             f"{'' if one_call else ', two calls'} | ≤ 1.5 | {ratio:.2f} | "
                             f"{'yes' if ratio <= 1.5 else 'no'} |")  # fmt: skip
     if not rows:

@@ -26,7 +26,7 @@ from gpu_check import STEPS, book_scale, scaled_epochs
 def device_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("gpu_check")
     command = [sys.executable, "scripts/gpu_check.py", "--out", str(out), "--tiny", "--chapters", "01_kd_basics",
-               "02_capacity_gap", "--skip", "tests", "--fold-bn"]  # fmt: skip
+               "02_capacity_gap", "--skip", "tests", "--fold-bn", "--compile", "default"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KDCORE_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -43,6 +43,7 @@ def test_gpu_check_tiny_on_cpu_writes_every_step(device_run):
     assert set(step["images_per_s"]) == {"32", "64"} and all(v > 0 for v in step["images_per_s"].values())
     assert step["steps_per_epoch"] == {"32": 16, "64": 8}
     assert set(step["images_per_s_fold_bn"]) == {"32", "64"}  # --fold-bn: the same step, teacher folded
+    assert set(step["images_per_s_compiled"]) == set(step["compile_seconds"]) == {"32", "64"}  # --compile
     for profile in ("paper", "gpu"):  # every network of the profile's cost plan, timed training and forward
         plan = json.loads((ROOT / "benchmarks" / "plan" / f"{profile}.json").read_text())
         archs = {r["arch"] for c in plan["chapters"].values() for r in c["rows"] if r["kind"] == "train"}
@@ -229,6 +230,35 @@ def test_the_appendix_names_the_chapters_gpu_book_ran():
     assert "ran in 9.0 min (step `gpu_book`), at the profile's epochs." in sentence
     del check["gpu_book"]["chapters"]  # a record from before the step said which: it ran all three
     assert "[chapter 1](results/gpu/01_kd_basics.ipynb), [chapter 2]" in gpu_book_sentence(check, ROOT / "book")
+
+
+def test_the_chapters_step_is_compared_with_the_fast_path_run_the_same_way():
+    from import_gpu_run import goals
+
+    def kd(compile_, a, sweep):
+        args = {"compile": compile_, "recipe_images": 50_000, "recipe_epochs": 240}
+        return {"json": {"args": args, "images_per_s": {"a": a, "c": max(sweep.values()), "sweep": sweep},
+                         "ratio_c_a": max(sweep.values()) / a}}  # fmt: skip
+
+    check = {
+        "kd_throughput": kd(False, 5000, {"64": 5000}),
+        "kd_throughput_compile": kd("reduce-overhead", 5000, {"64": 20000}),
+        "chapter_kd_step": {"images_per_s": {"64": 4000}, "images_per_s_compiled": {"64": 16000},
+                            "compile": "reduce-overhead"},
+    }  # fmt: skip
+    rows = [r for r in goals(check) if "chapters' KD step" in r]
+    assert [r.split(" | ")[2] for r in rows] == ["1.25", "1.25"]  # eager with eager, CUDA graphs with CUDA graphs
+    check["chapter_kd_step"]["compile"] = "default"  # compiled another way than the fast path: no comparison
+    assert [r.split(" | ")[2] for r in goals(check) if "chapters' KD step" in r] == ["1.25"]
+
+
+def test_the_committed_appendix_is_drawn_from_the_committed_record():
+    from import_gpu_run import appendix
+
+    check = json.loads((ROOT / "benchmarks" / "results" / "gpu_check.json").read_text())
+    plans = {p: json.loads((ROOT / "benchmarks" / "plan" / f"{p}.json").read_text()) for p in ("paper", "gpu")}
+    committed = (ROOT / "book" / "gpu_measurements.md").read_text()
+    assert committed == appendix(check, plans, ROOT / "book") + "\n", "rerun import_gpu_run.appendix on the record"
 
 
 def test_throughputs_are_reused_only_from_the_same_device(tmp_path):
