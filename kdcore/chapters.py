@@ -155,6 +155,9 @@ BOOK_COMMON = {
     "output_dir": Param("results", check.output_dir, "where the results JSON goes"),
     "widgets": Param(True, check.boolean, "interactive sliders (False: static figures); KDCORE_WIDGETS 0/1 sets it"),
     "allow_cpu": Param(False, check.boolean, "let the paper profile run without a GPU (it then takes days)"),
+    "compile_mode": Param(None, check.one_of(None, "default", "reduce-overhead", "max-autotune"),
+                          "torch.compile mode of training runs, e.g. reduce-overhead (CUDA graphs); None: eager",
+                          "str"),
 }
 SEEDS = Param(5, check.seeds, "number of seeds (0, 1, …) or a list of seeds")
 TEACHER_PATH = Param(None, check.existing_file, "a teacher file from kdcore's cache to use instead of training one",

@@ -51,8 +51,8 @@ class Bench:
     val: DeviceBatches
     test: DeviceBatches
     resume_runs: bool = False  # cache finished student runs and resume killed ones (the paper profile)
-    # student runs' torch.compile mode (fit's ``compile``), an opt-in for CUDA: "reduce-overhead" (CUDA
-    # graphs) ran KD's step 3.4x faster at batch 64 on an H200 (benchmarks/README.md)
+    # torch.compile mode of every training run (fit's ``compile``; P.compile_mode): "reduce-overhead" (CUDA
+    # graphs) ran the chapters' KD step 3.75x faster at batch 64 on an H200 (benchmarks/README.md)
     compile: bool | str = False
 
     @property
@@ -115,7 +115,9 @@ def prepare(P: Params) -> Bench:
     test = DeviceBatches(splits.test, data.mean, data.std, eval_batch, **common)
     # At the paper profile a student trains for hours: each is checkpointed and, once done, cached, so a
     # re-run after a crash or pre-emption redoes nothing. Book runs take seconds and always train afresh.
-    return Bench(P, device, splits, train, val, test, resume_runs=getattr(P, "profile", None) == "paper")
+    resume = getattr(P, "profile", None) == "paper"
+    compile_mode = getattr(P, "compile_mode", None) or False  # eager unless a chapter's parameter asks
+    return Bench(P, device, splits, train, val, test, resume_runs=resume, compile=compile_mode)
 
 
 def train_config(
@@ -210,6 +212,7 @@ def _trained_teacher(bench: Bench, recipe: Plain, stop_after: int | None = None)
     return train_or_load(
         recipe.arch, bench.splits, recipe.train, bench.train, bench.val, objective=objective,
         objective_key=key, seed=recipe.seed, progress=f"teacher {recipe.arch}", stop_after=stop_after,
+        compile=bench.compile,
     )  # fmt: skip
 
 
@@ -218,7 +221,10 @@ def _retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict
     key = {"from": start_record["hash"], "criterion": "none", "retrain": recipe.retrain.to_dict()}
 
     def retrain(model: nn.Module, partial: Path) -> list:
-        return fit(CrossEntropy(model), bench.train, recipe.retrain, bench.val, checkpoint=partial, progress=False)
+        return fit(
+            CrossEntropy(model), bench.train, recipe.retrain, bench.val, checkpoint=partial, progress=False,
+            compile=bench.compile,
+        )  # fmt: skip
 
     return derive_or_load(start, key, retrain, f"{recipe.arch}-retrained-{recipe.rounds}")
 
@@ -254,6 +260,7 @@ def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
             bench.val,
             checkpoint=partial,
             progress=False,
+            compile=bench.compile,
         )
 
     name = f"{recipe.arch}-{recipe.criterion}-{round(100 * recipe.sparsity)}"

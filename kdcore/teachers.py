@@ -71,6 +71,7 @@ def train_or_load(
     seed: int = 0,
     progress: bool | str = True,
     stop_after: int | None = None,
+    compile: bool | str = False,
 ) -> tuple[nn.Module, dict]:
     """Return a trained teacher and its record, training it only if the cache does not have it.
 
@@ -86,6 +87,7 @@ def train_or_load(
         stop_after: an early-stopped teacher: the run of ``config`` stopped after this many epochs (its own
             cache entry). It checkpoints its last state to the full run's partial file, so the full run, asked
             for later, resumes from there instead of training those epochs again (the same numbers on CPU).
+        compile: ``fit``'s ``torch.compile`` mode; a speed trick, so not part of the cache key.
 
     Returns:
         ``(model, record)``: the model in eval mode on ``train.device``; the record holds ``key``,
@@ -114,7 +116,7 @@ def train_or_load(
         lock = stopped and not distributed.is_distributed()  # the whole run's partial file is shared
         with file_lock(full.with_suffix(".lock")) if lock else contextlib.nullcontext():
             history = fit(objective(model), train, config, val, checkpoint=partial, progress=progress,
-                          stop_after=stop_after if stopped else None)  # fmt: skip
+                          stop_after=stop_after if stopped else None, compile=compile)  # fmt: skip
             # an early stop keeps its state for the whole run, unless that run has finished already
             _save_result(path, key, model, history, partial if not stopped or full.exists() else None)
         return history

@@ -64,3 +64,23 @@ def test_without_autocast_switches_off_fits_bf16_autocast_and_restores_it():
     with without_autocast():
         assert isinstance(kdcore.fit._autocast(cuda), contextlib.nullcontext)
     assert isinstance(kdcore.fit._autocast(cuda), torch.autocast)
+
+
+@pytest.mark.slow
+def test_compile_objectives_quick_compiles_every_objective_to_the_eager_loss(tmp_path):
+    out = tmp_path / "result.json"
+    command = [sys.executable, str(SCRIPT.parent / "compile_objectives.py"), "--device", "cpu", "--quick", "--json",
+               str(out)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    objectives = json.loads(out.read_text())["objectives"]
+    assert set(objectives) == {"cross-entropy", "kd", "tolerant (tsd)", "icc teacher", "icc kd", "kr"}
+    for name, runs in objectives.items():
+        failed = {label: run["error"] for label, run in runs.items() if "error" in run}
+        assert not failed, (name, failed)
+        loss = {label: run["first_epoch_loss"] for label, run in runs.items()}
+        # compiled code computes the eager loss, for the student it was compiled for and for the next seed's
+        assert loss["compiled"] == pytest.approx(loss["eager"], rel=1e-4), name
+        assert loss["compiled, next seed"] == pytest.approx(loss["eager, next seed"], rel=1e-4), name
+        assert runs["compiled"]["graphs_compiled"] >= 1 and runs["eager"]["graphs_compiled"] == 0, name

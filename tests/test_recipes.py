@@ -5,6 +5,7 @@ import torch
 
 from kdcore import experiment
 from kdcore.fit import TrainConfig
+from kdcore.objectives import CrossEntropy
 from kdcore.params import Params
 from kdcore.prune import sparsity_report
 from kdcore.recipes import ICC, Distilled, EarlyStopped, LabelSmoothing, Plain, Pruned, Retrained, Tolerant
@@ -151,3 +152,22 @@ def test_random_pruning_draws_independently_of_the_teachers_initial_weights(benc
     assert abs(rho) < 0.01  # 400k independent pairs: |rho| ~ 0.0016
     again = experiment.pruning_scores(model, params, "random", bench, seed)
     assert all(torch.equal(a, b) for a, b in zip(scores, again))  # and reproducible
+
+
+def test_compile_mode_reaches_every_training_run_and_no_cache_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("KDCORE_CACHE_DIR", str(tmp_path))
+    modes = []
+    monkeypatch.setattr(torch, "compile", lambda step, mode=None: modes.append(mode) or step)  # records, runs eager
+    P = Params(dataset="synthetic", data_dir=None, device="cpu", val_fraction=0.2, train_subset=None,
+               batch_size=128, augment=False, compile_mode="reduce-overhead")  # fmt: skip
+    bench = experiment.prepare(P)
+    assert bench.compile == "reduce-overhead"
+    pruned = Pruned(Plain("mlp-16", CONFIG), "magnitude", 0.5, retrain=CONFIG)
+    _, record = experiment.teacher(bench, pruned)  # the teacher, then its retraining after pruning
+    experiment.teacher(bench, Retrained(Plain("mlp-16", CONFIG), retrain=CONFIG))
+    experiment.train_student(bench, "mlp-16", CrossEntropy, seed=0, config=CONFIG)
+    assert modes == ["reduce-overhead"] * 4
+    eager = experiment.prepare(Params(**{**vars(P), "compile_mode": None}))
+    assert eager.compile is False
+    _, again = experiment.teacher(eager, pruned)  # a speed trick: the same cache entries
+    assert again["cached"] and again["hash"] == record["hash"] and modes == ["reduce-overhead"] * 4
