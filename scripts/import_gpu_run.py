@@ -79,7 +79,8 @@ def dress(cells: list, up: str, note: str) -> None:
     """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
     the title "… (at CNN scale)" over the provenance ``note`` and, where this run's verdicts differ from the
     prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
-    that box may state verdicts too."""
+    that box may state verdicts too. The HTML then leaves out the box's own cell further down, and papermill's
+    cell of injected values, which the note states (every value the profile's, or the ones changed)."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
     labels = figure_labels([c.source for c in markdown])
     for cell in markdown:
@@ -87,6 +88,11 @@ def dress(cells: list, up: str, note: str) -> None:
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
     box = differences(cells)
     markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
+    for cell in cells:  # shown once on the page: the box stands first, the values the run was given in the note
+        tags = cell.metadata.setdefault("tags", [])
+        moved = box and cell.cell_type == "code" and "prose_check(" in cell.source
+        if (moved or "injected-parameters" in tags) and "remove-cell" not in tags:
+            tags.append("remove-cell")
 
 
 BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for the freshness test

@@ -373,6 +373,10 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
     first = next(c.source for c in copied if c.cell_type == "markdown")
     assert (box is None and BOX_END not in first) or (box is not None and f"\n{box}\n{BOX_END}\n" in first)
     assert SAYS_WHICH in first  # the note says where that box is
+    tags = {c.id: c.metadata.get("tags", []) for c in copied}
+    again = [c.id for c in copied if "injected-parameters" in tags[c.id] or (box and "prose_check(" in c.source)]
+    shown_twice = [i for i in again if "remove-cell" not in tags[i]]
+    assert not shown_twice, f"{copy.name}: the box, or the values the note states, shown again in {shown_twice}"
 
 
 def test_numbers_a_chapter_quotes_from_the_cnn_scale_run_are_that_runs():
