@@ -27,6 +27,7 @@ import sys
 import traceback
 
 import torch
+from kd_throughput import NUM_CLASSES, add_pair_arguments, benchmark_device
 
 from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import write_json
@@ -35,10 +36,9 @@ from kdcore.fit import TrainConfig, fit, prepare_model
 from kdcore.losses import ICCKD, KD, KR, ICCTeacher, TolerantTeacher
 from kdcore.models import build_model
 from kdcore.objectives import CrossEntropy
-from kdcore.seeding import resolve_device, seed_everything
+from kdcore.seeding import seed_everything
 from kdcore.splits import Split
 
-NUM_CLASSES = 100
 # name -> objective(student, teacher): each as its chapter builds it (defaults, or the chapter's settings)
 OBJECTIVES = {
     "cross-entropy": lambda s, t: CrossEntropy(s),  # every teacher, every baseline student
@@ -86,12 +86,7 @@ def one_run(make, data, args, device, teacher, compile_: str | bool, seed: int) 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="auto", help="auto (cuda if available), cuda, cpu, ...")
-    parser.add_argument("--quick", action="store_true", help="tiny models and data: a CPU smoke test")
-    parser.add_argument("--teacher", default="resnet32x4")
-    parser.add_argument("--student", default="resnet8x4")
-    parser.add_argument("--num-train", type=int, default=10_000, help="synthetic training images")
-    parser.add_argument("--image-size", type=int, default=32)
+    add_pair_arguments(parser, num_train=10_000)
     parser.add_argument("--batch", type=int, default=64, help="the paper recipes' batch size")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (the first is the warm-up)")
     parser.add_argument("--compile", default="reduce-overhead", metavar="MODE", help="torch.compile mode")
@@ -102,13 +97,10 @@ def main(argv: list[str] | None = None) -> dict:
                             epochs=2, compile="default")  # fmt: skip
     args = parser.parse_args(argv)
 
-    device = resolve_device(args.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    device, name = benchmark_device(args.device)
     data = synthetic(args.num_train, 16, (3, args.image_size, args.image_size), NUM_CLASSES)
     seed_everything(0)
     teacher = prepare_model(build_model(args.teacher, 3, NUM_CLASSES, data.image_size), device).eval()
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     print(f"device: {name} | torch {torch.__version__} | {args.teacher} -> {args.student} | batch {args.batch} | "
           f"{args.num_train} images x {args.epochs} epochs a run | compile: {args.compile}", flush=True)  # fmt: skip
     result = {"device": name, "torch": torch.__version__, "args": vars(args), "objectives": {}}

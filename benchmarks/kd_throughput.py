@@ -139,18 +139,32 @@ def kdcore_throughput(data, args, device: torch.device, batch_size: int, fp32: b
     return train.num_examples * args.epochs / seconds
 
 
+def add_pair_arguments(parser: argparse.ArgumentParser, num_train: int) -> None:
+    """The options every KD benchmark shares: the device, a CPU smoke mode, the pair and the synthetic data."""
+    parser.add_argument("--device", default="auto", help="auto (cuda if available), cuda, cpu, ...")
+    parser.add_argument("--quick", action="store_true", help="tiny models and data: a CPU smoke test")
+    parser.add_argument("--teacher", default="resnet32x4")
+    parser.add_argument("--student", default="resnet8x4")
+    parser.add_argument("--num-train", type=int, default=num_train, help="synthetic training images")
+    parser.add_argument("--image-size", type=int, default=32)
+
+
+def benchmark_device(name: str) -> tuple[torch.device, str]:
+    """The device to time on, with cuDNN's autotuner on for CUDA's fixed shapes, and how to name it."""
+    device = resolve_device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        return device, torch.cuda.get_device_name(device)
+    return device, f"cpu ({torch.get_num_threads()} threads)"
+
+
 def duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="auto", help="auto (cuda if available), cuda, cpu, ...")
-    parser.add_argument("--quick", action="store_true", help="tiny models and data: a CPU smoke test")
-    parser.add_argument("--teacher", default="resnet32x4")
-    parser.add_argument("--student", default="resnet8x4")
-    parser.add_argument("--num-train", type=int, default=50_000, help="synthetic training images")
-    parser.add_argument("--image-size", type=int, default=32)
+    add_pair_arguments(parser, num_train=50_000)
     parser.add_argument("--baseline-batch", type=int, default=64, help="batch of (a) and (b)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
     parser.add_argument("--num-workers", type=int, default=8, help="DataLoader workers of (a) (RepDistiller: 8)")
@@ -170,11 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
         )  # fmt: skip
     args = parser.parse_args(argv)
 
-    device = resolve_device(args.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    device, name = benchmark_device(args.device)
     data = synthetic(args.num_train, 16, (3, args.image_size, args.image_size), NUM_CLASSES)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
     print(f"device: {name} | torch {torch.__version__} | {args.teacher} -> {args.student}")
     print(
         f"data: {args.num_train} synthetic 3x{args.image_size}x{args.image_size} images, {NUM_CLASSES} classes"

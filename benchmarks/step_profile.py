@@ -31,10 +31,9 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kd_throughput import NUM_CLASSES, baseline_throughput, kdcore_throughput
+from kd_throughput import NUM_CLASSES, baseline_throughput, benchmark_device, kdcore_throughput
 
 from kdcore.data import synthetic
-from kdcore.seeding import resolve_device
 
 
 def profiled(run, device: torch.device, steps: int) -> tuple[dict, str]:
@@ -86,9 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         args.teacher = args.student = "resnet8"
         args.steps, args.num_workers = 4, 1
-    device = resolve_device(args.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+    device, _ = benchmark_device(args.device)
     image_size = 16 if args.quick else 32
     data = synthetic(args.batch * args.steps, 16, (3, image_size, image_size), NUM_CLASSES)
     # one epoch of exactly --steps steps, nothing untimed inside the profiled run (the warm-up run is outside)
