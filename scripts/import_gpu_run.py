@@ -354,7 +354,7 @@ def chapter_step_table(check: dict, step: dict) -> list[str]:
     paths = [path for path in fast_paths(check) if path[3]]
     lines = [f"## The chapters' own KD step, {step['teacher']} → {step['student']}", "",
              "| batch | " + " | ".join(f"{name}: chapters' step | fast path | ÷" for name, *_ in paths) + " |",
-             "|---|" + "---|---|---|" * len(paths)]  # fmt: skip
+             "|---:|" + "---:|---:|---:|" * len(paths)]  # fmt: skip
     for batch in step["images_per_s"]:
         cells = [f"{chapters[batch]:,.0f} | " + (f"{sweep[batch]:,.0f} | {sweep[batch] / chapters[batch]:.2f}"
                  if batch in sweep else "– | –") for _, _, sweep, chapters in paths]  # fmt: skip
