@@ -1,10 +1,10 @@
 """Does every objective the chapters train with run under ``torch.compile``, and does compiling pay for it?
 
 CUDA graphs (``fit(..., compile="reduce-overhead")``) made the chapters' KD step 3.75 × faster at batch 64 on
-an H200 (benchmarks/README.md), but only KD had run compiled on a GPU, and compiling costs time once per run.
-For each objective the chapters use (cross-entropy, KD, the tolerant teacher's TSD, the ICC teacher and its
-student, KR) this times three runs of :func:`kdcore.fit.fit` on CIFAR-100-shaped synthetic data, one after
-the other in one process, as a chapter trains its students:
+an H200 (benchmarks/README.md), but only KD had run compiled on a GPU, and compiling costs time at the start
+of a run. For each objective the chapters use (cross-entropy, KD, the tolerant teacher's TSD, the ICC teacher
+and its student, KR) this times four runs of :func:`kdcore.fit.fit` on CIFAR-100-shaped synthetic data, one
+after the other in one process, as a chapter trains its students:
 
 1. eager;
 2. compiled, from the same seed (the same initial student, the same batches);

@@ -260,7 +260,7 @@ def chapter_kd_step(args) -> dict:
         bench.compile = mode
         rates, result["steps_per_epoch"], extra = kd_step_rates(args, bench, data, student, frozen, key)
         result[key] = rates
-        if mode:  # what compiling costs once per run: the first epoch's time beyond a warm epoch's
+        if mode:  # what compiling costs at the start of a run: the first epoch's time beyond a warm epoch's
             result["compile_seconds"] = extra
     return result
 

@@ -10,7 +10,7 @@
   rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
   ``--rerender`` brings the committed copies' prose and displays up to date with their chapters, from each
   run's results JSON (:func:`rerender`), when the chapters have changed since the runs. Either way the copy's
-  Colab install cell then installs ``kdcore_ref`` (``scripts/sync_install_cell.py``), the library its report
+  Colab install cell installs ``kdcore_ref`` (``scripts/sync_install_cell.py``), the library its report
   cells were drawn with, not the run's older commit.
 * ``RUN_DIR/gpu_check.json``: into ``benchmarks/results/gpu_check.json`` (merged with the record of the same
   session's other call, if any: :func:`merged`); the appendix page
@@ -184,7 +184,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     left_out, nb.cells = len(nb.cells) - len(kept), kept
     up = up_to(book, dest)
     dress(nb.cells, up, provenance(source.name, run, environment, commit, up, left_out, earlier))
-    nbformat.write(nb, dest)
+    write_copy(nb, dest)
 
 
 RERENDERED = "Its prose, tables, figures and verdicts were re-rendered"  # the note's line, once per copy
@@ -259,7 +259,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
     dress(kept, up_to(book, copy_path), note)
     run.cells = kept
-    nbformat.write(run, copy_path)
+    write_copy(run, copy_path)
     return len(report)
 
 
@@ -366,7 +366,8 @@ def chapter_step_table(check: dict, step: dict) -> list[str]:
                   + f" its speed unfolded (batch {', '.join(plain)}), in the same call."]  # fmt: skip
     if extra := step.get("compile_seconds"):
         lines += ["", f"Compiling (`{step['compile']}`) made each run's first epoch {min(extra.values()):.0f}–"
-                  f"{max(extra.values()):.0f} s longer than its second: a cost paid once per student run."]  # fmt: skip
+                  f"{max(extra.values()):.0f} s longer than its second: compiling and graph capture at the start "
+                  "of each run (each at a new batch size here)."]  # fmt: skip
     return lines
 
 
@@ -493,12 +494,13 @@ def call_of(check: dict, step: str) -> dict | None:
     return next((c for c in check.get("calls", []) if step in c["steps"]), None)
 
 
-def pin_install_cell(copy: Path) -> None:
-    """Set a copy's Colab install cell to the book's ``kdcore_ref`` (tests/test_install_cell.py checks it)."""
+def write_copy(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write a copy with its Colab install cell set to the book's ``kdcore_ref``, the library its report cells
+    were drawn with (tests/test_install_cell.py checks it), in ``sync_install_cell``'s layout."""
     import sync_install_cell as sync
 
-    notebook = json.loads(copy.read_text())
-    copy.write_text(sync.dumps(sync.synced(notebook, sync.install_source(*sync.read_config()))))
+    notebook = json.loads(nbformat.writes(nb))
+    path.write_text(sync.dumps(sync.synced(notebook, sync.install_source(*sync.read_config()))))
 
 
 def main(argv=None) -> int:
@@ -518,7 +520,6 @@ def main(argv=None) -> int:
                                                text=True, check=True).stdout.strip()  # fmt: skip
         for copy in sorted((root / "book" / "results" / "gpu").glob("*.ipynb")):
             print(f"{copy.relative_to(root)}: {rerender(copy, root / 'book', commit)} report cells re-run")
-            pin_install_cell(copy)
         return 0
     if args.run_dir is None or not args.commit:
         parser.error("RUN_DIR and --commit are needed to import a run")
@@ -534,7 +535,6 @@ def main(argv=None) -> int:
         for i, (name, info) in enumerate(run["chapters"].items()):
             earlier = names[:i]
             import_notebook(gpu / name, dest / name, info, run["environment"], args.commit, root / "book", earlier)
-            pin_install_cell(dest / name)
             shutil.copyfile(gpu / f"{info['chapter']}.json", dest / f"{info['chapter']}.json")  # not its mode
             print(f"book/results/gpu/{name}")
         add_to_toc(root / "_toc.yml", [f"book/results/gpu/{Path(n).stem}" for n in run["chapters"]], PART)
