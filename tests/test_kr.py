@@ -68,6 +68,10 @@ def test_layer_matching_by_relative_depth_within_kind_and_kernel():
     t_linears = [m for m in teacher.modules() if isinstance(m, torch.nn.Linear)]
     assert match_layers(student, teacher) == list(zip(s_linears, t_linears))
     with torch.device("meta"):
+        student = build_model("mlp-32-32-32")
+    s_linears = [m for m in student.modules() if isinstance(m, torch.nn.Linear)]
+    assert match_layers(student, teacher) == list(zip(s_linears[:2], t_linears[:2]))
+    with torch.device("meta"):
         student, teacher = build_model("resnet8x4", 3, 100, 32), build_model("resnet32x4", 3, 100, 32)
     pairs = match_layers(student, teacher)
     assert len(pairs) == 11  # 7 3×3 convs, 3 shortcuts, fc
@@ -78,6 +82,25 @@ def test_layer_matching_by_relative_depth_within_kind_and_kernel():
     named = {s_names[id(s)]: t_names[id(t)] for s, t in pairs}
     assert named["stages.1.0.conv1"] == "stages.1.2.conv1"  # relative depth 3/6 of the 3×3 convs: 15 of 30
     assert all(s.split(".")[:2] == t.split(".")[:2] for s, t in named.items())  # every pair in the same stage
+
+
+def test_a_shallower_mlp_gets_a_prior_only_where_its_units_have_one_teacher_counterpart():
+    """mlp-32 against mlp-512-512: relative depth would pool the student's
+    output layer from the teacher's, whose inputs are the teacher's *second*
+    hidden units, while the student's hidden units are pooled from the first.
+    Matching from the input leaves the output layer without a prior."""
+    student, teacher = build_model("mlp-32"), build_model("mlp-512-512")
+    s_linears = [m for m in student.modules() if isinstance(m, torch.nn.Linear)]
+    t_linears = [m for m in teacher.modules() if isinstance(m, torch.nn.Linear)]
+    assert match_layers(student, teacher) == [(s_linears[0], t_linears[0])]
+    objective = KR(student, teacher)
+    assert objective.student_layers == [s_linears[0]]
+    # the prior's gradient reaches the hidden layer and nothing else
+    objective.prior().backward()
+    assert s_linears[0].weight.grad.abs().sum() > 0
+    assert s_linears[1].weight.grad is None
+    with pytest.raises(ValueError, match="counterpart"):
+        KR(build_model("mlp"), teacher)  # no hidden layer: nothing matches
 
 
 def test_top_fraction_keeps_exactly_the_requested_fraction_of_largest_magnitudes():

@@ -15,6 +15,9 @@ description, not the paper's formulation:
   ``round(i · (n_t − 1) / (n_s − 1))``: first to first, last to last, and the
   ``i``-th to the ``i``-th when the counts are equal (an MLP's ``i``-th Linear
   to the teacher's ``i``-th Linear). A group the teacher lacks gets no prior.
+  Two MLPs of different depths are matched from the input instead
+  (:func:`chain_pairs`), so that each student unit is pooled from the same
+  teacher units on its way in and on its way out.
 * **Aggregation** (:func:`aggregate`): the matched teacher weight is
   average-pooled to the student weight's shape, axis by axis
   (``adaptive_avg_pool1d`` on every axis whose size differs; matched layers have
@@ -82,11 +85,54 @@ def relative_depth_index(i: int, n_student: int, n_teacher: int) -> int:
     return math.floor(i * (n_teacher - 1) / (n_student - 1) + 0.5)
 
 
+def linear_chain(model: nn.Module) -> list[nn.Linear]:
+    """The Linear layers of ``model`` if it is a chain of them (an MLP: every
+    parametrized leaf is a Linear and each feeds the next); raises
+    ``ValueError`` otherwise."""
+    leaves = [
+        m
+        for m in model.modules()
+        if next(m.children(), None) is None
+        and any(True for _ in m.parameters())
+    ]
+    chain = [m for m in leaves if isinstance(m, nn.Linear)]
+    links_fit = all(a.out_features == b.in_features for a, b in pairwise(chain))
+    if not chain or len(chain) != len(leaves) or not links_fit:
+        raise ValueError(
+            "not an MLP (a chain of Linear layers with elementwise activations)"
+        )
+    return chain
+
+
+def chain_pairs(
+    student: list[nn.Linear], teacher: list[nn.Linear]
+) -> list[tuple[nn.Linear, nn.Linear]]:
+    """Match two MLPs' Linear layers from the input: the ``i``-th to the
+    ``i``-th while both have a hidden layer there, and output layer to output
+    layer only if the depths are equal (**our choice**).
+
+    A student unit's prior must come from the same teacher units on the way in
+    (its row of layer ``i``) and on the way out (its column of layer ``i+1``),
+    or the prior does not describe one network. With ``mlp-32`` (two Linear
+    layers) against ``mlp-512-512`` (three), the student's output layer would
+    need a teacher layer from the *first* hidden layer to the classes, which a
+    deeper teacher does not have; so only its hidden layer gets a prior.
+    (Matching from the output would keep the classifier and drop the first
+    layer instead; we keep the layer whose inputs, the pixels, are the same
+    in both networks.)
+    """
+    hidden = min(len(student), len(teacher)) - 1
+    pairs = list(zip(student[:hidden], teacher[:hidden]))
+    if len(student) == len(teacher):
+        pairs.append((student[-1], teacher[-1]))
+    return pairs
+
+
 def match_layers(
     student: nn.Module, teacher: nn.Module
 ) -> list[tuple[nn.Module, nn.Module]]:
     """``(student_layer, teacher_layer)`` pairs, by relative depth within each
-    group of :func:`weight_layers`.
+    group of :func:`weight_layers`; two MLPs by :func:`chain_pairs`.
 
     **Reconstructed** rule (the abstract does not say how layers are matched).
     Two MLPs of the same depth: the ``i``-th Linear to the ``i``-th Linear.
@@ -96,6 +142,10 @@ def match_layers(
     teacher's three, and fc takes fc; teacher layers in between are not used.
     Pairs keep their order but need not sit in the same stage.
     """
+    try:
+        return chain_pairs(linear_chain(student), linear_chain(teacher))
+    except ValueError:
+        pass  # not two MLPs
     teacher_groups = weight_layers(teacher)
     pairs = []
     for key, s_layers in weight_layers(student).items():
@@ -137,26 +187,6 @@ def aggregate(
             )
             out = pooled.reshape(*moved.shape[:-1], size).movedim(-1, axis)
     return out
-
-
-def linear_chain(model: nn.Module) -> list[nn.Linear]:
-    """The Linear layers of ``model`` if it is a chain of them (an MLP: every
-    parametrized leaf is a Linear and each feeds the next); raises
-    ``ValueError`` otherwise."""
-    leaves = [
-        m
-        for m in model.modules()
-        if next(m.children(), None) is None
-        and any(True for _ in m.parameters())
-    ]
-    chain = [m for m in leaves if isinstance(m, nn.Linear)]
-    links_fit = all(a.out_features == b.in_features for a, b in pairwise(chain))
-    if not chain or len(chain) != len(leaves) or not links_fit:
-        raise ValueError(
-            "order_units needs an MLP (a chain of Linear layers with "
-            "elementwise activations)"
-        )
-    return chain
 
 
 def similarity_order(vectors: torch.Tensor) -> torch.Tensor:
@@ -351,6 +381,11 @@ class KR(Distiller):
             student,
             order_units(teacher) if unit_order == "similar" else teacher,
         )
+        if not pairs:
+            raise ValueError(
+                "KR needs a student layer with a teacher counterpart; "
+                "none matched (see match_layers)"
+            )
         # a plain list: the modules are registered in self.model
         self.student_layers = [s for s, _ in pairs]
         # A_l / std(A_l), once: rescale_std(A_l, W) = that · std(W) at every
