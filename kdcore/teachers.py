@@ -198,20 +198,28 @@ def cached_run(model: nn.Module, key: dict, train: Callable[[Path], list], name:
 
 
 def describe(objective: nn.Module) -> dict:
-    """What defines an objective, for a cache key: its class, its number/string settings, and a fingerprint
-    of every frozen network it holds (a distiller's teacher), so another teacher never shares a key."""
+    """What defines an objective, for a cache key: its class, its number/string settings, a fingerprint
+    of every frozen network it holds (a distiller's teacher), so another teacher never shares a key, and
+    one of the objective's own buffers if it has any (KR's priors: built another way, another key)."""
     settings = {k: v for k, v in vars(objective).items() if isinstance(v, (int, float, str, bool)) and k[0] != "_"}
     teachers = {
         name: fingerprint(module) for name, module in objective.named_children() if name != "model"
     }  # the model being trained is not part of what defines the objective
-    return {"class": type(objective).__name__, **settings, **teachers}
+    own = [buffer for _, buffer in objective.named_buffers(recurse=False)]
+    buffers = {"buffers": fingerprint_tensors(own)} if own else {}  # objectives without keep their keys
+    return {"class": type(objective).__name__, **settings, **teachers, **buffers}
 
 
-@torch.no_grad()
 def fingerprint(module: nn.Module) -> list[float]:
     """Sum and sum of squares of all weights and buffers in float64: cheap, and differs between any two
     trained networks."""
-    tensors = [t.double() for t in (*module.parameters(), *module.buffers()) if t.is_floating_point()]
+    return fingerprint_tensors([*module.parameters(), *module.buffers()])
+
+
+@torch.no_grad()
+def fingerprint_tensors(tensors: list[torch.Tensor]) -> list[float]:
+    """:func:`fingerprint` of a list of tensors (integer ones are skipped)."""
+    tensors = [t.double() for t in tensors if t.is_floating_point()]
     if not tensors:
         return [0.0, 0.0]
     return [float(sum(t.sum() for t in tensors)), float(sum((t * t).sum() for t in tensors))]

@@ -200,3 +200,27 @@ def test_recoded_prior_gradient_reaches_the_student_in_one_fit_step():
         expected = lr * (grad - top_fraction(grad, 0.25))
         assert torch.allclose(topk_w - none_w, expected, atol=1e-6)
         assert int(expected.count_nonzero()) == grad.numel() - round(0.25 * grad.numel())
+
+
+def test_a_student_cache_key_tells_kr_objectives_apart_by_their_rules_and_priors():
+    """Student runs are cached by ``describe(objective)``: two KR objectives that would train differently
+    must not share a key, while objectives without buffers of their own keep the keys they had."""
+    from kdcore.losses import KD
+    from kdcore.teachers import config_hash, describe
+
+    teacher = build_model("mlp-512-512")
+
+    def key(**settings):
+        torch.manual_seed(0)
+        return config_hash(describe(KR(build_model("mlp-32-32"), teacher, **settings)))
+
+    base = key()
+    assert key() == base  # the same objective, the same key
+    for other in ({"rho": 0.2}, {"recode": "soft"}, {"tau": 2.0}, {"unit_order": "index"}):
+        assert key(**other) != base, other
+    objective = KR(build_model("mlp-32-32"), teacher)
+    before = describe(objective)
+    with torch.no_grad():  # a prior built by another rule
+        objective.prior_1.mul_(-1)
+    assert describe(objective)["buffers"] != before["buffers"]
+    assert "buffers" not in describe(KD(build_model("mlp-32-32"), teacher))

@@ -372,6 +372,9 @@ class KR(Distiller):
             w_ce,
             w_kd,
         )
+        # settings, so that a cache key (teachers.describe) tells rules apart
+        self.recode_rule, self.rho, self.tau = recode, rho, tau
+        self.unit_order = unit_order
         self.recode = make_recoder(recode, rho, tau)
         if unit_order not in ("similar", "index"):
             raise ValueError(
