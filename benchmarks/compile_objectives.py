@@ -27,9 +27,8 @@ import sys
 import traceback
 
 import torch
-from kd_throughput import NUM_CLASSES, add_pair_arguments, benchmark_device
+from kd_throughput import NUM_CLASSES, add_pair_arguments, augmented_batches, benchmark_device
 
-from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import write_json
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig, fit, prepare_model
@@ -37,7 +36,6 @@ from kdcore.losses import ICCKD, KD, KR, ICCTeacher, TolerantTeacher
 from kdcore.models import build_model
 from kdcore.objectives import CrossEntropy
 from kdcore.seeding import seed_everything
-from kdcore.splits import Split
 
 # name -> objective(student, teacher): each as its chapter builds it (defaults, or the chapter's settings)
 OBJECTIVES = {
@@ -59,10 +57,7 @@ def dynamo_counts() -> tuple[int, int]:
 
 def one_run(make, data, args, device, teacher, compile_: str | bool, seed: int) -> dict:
     """One ``fit`` of a fresh student with ``make(student, teacher)``: images/s, warm-up cost, loss, counts."""
-    train = DeviceBatches(
-        Split(data.train_x, data.train_y), data.mean, data.std, args.batch, shuffle=True, crop_padding=4,
-        hflip=True, with_index=True, device=device, channels_last=device.type == "cuda",
-    )  # fmt: skip
+    train = augmented_batches(data, args.batch, device, with_index=True)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=0.05, schedule="constant", seed=seed,
                          crop_padding=4, hflip=True)  # fmt: skip
     seed_everything(seed)

@@ -109,15 +109,24 @@ def baseline_throughput(data, args, device: torch.device) -> float:
     return len(dataset) * args.epochs / seconds
 
 
+def augmented_batches(data, batch_size: int, device: torch.device, **options) -> DeviceBatches:
+    """``data``'s training images as the CIFAR recipes feed them: shuffled, random 4-pixel-padded crops and
+    flips, resident on ``device``, channels-last on CUDA. ``options`` go to DeviceBatches (``drop_last``,
+    ``dtype``, ``with_index``)."""
+    return DeviceBatches(
+        Split(data.train_x, data.train_y), data.mean, data.std, batch_size, shuffle=True, crop_padding=4,
+        hflip=True, device=device, channels_last=device.type == "cuda", **options,
+    )  # fmt: skip
+
+
 def kdcore_throughput(data, args, device: torch.device, batch_size: int, fp32: bool = False) -> float:
     """(b), (c): images/s of ``fit`` on device-resident batches at ``batch_size``. ``fp32``: the batches and
     the teacher in fp32 (step_profile.py pairs it with fit's autocast switched off)."""
     on_gpu = device.type == "cuda"
-    train = DeviceBatches(
-        Split(data.train_x, data.train_y), data.mean, data.std, batch_size, shuffle=True,
-        crop_padding=4, hflip=True, device=device,
+    train = augmented_batches(
+        data, batch_size, device,
         dtype=torch.bfloat16 if on_gpu and not fp32 else torch.float32,  # what autocast feeds the convolutions
-        channels_last=on_gpu, drop_last=True,  # drop_last: static shapes for torch.compile
+        drop_last=True,  # static shapes for torch.compile
     )  # fmt: skip
     if args.compile:
         torch._dynamo.reset()  # a fresh compile for each batch size, no dynamic-shape kernels

@@ -30,6 +30,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from kd_throughput import augmented_batches
 
 from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import write_json
@@ -58,11 +59,7 @@ DERIVED_STAND_INS = {
 
 def teacher_throughput(arch: str, batch_size: int, data, device, epochs: int, compile: bool) -> float:
     """Images/s of ``fit`` training ``arch`` from scratch over ``epochs`` timed epochs (one warm-up first)."""
-    on_gpu = device.type == "cuda"
-    train = DeviceBatches(
-        Split(data.train_x, data.train_y), data.mean, data.std, batch_size, shuffle=True, crop_padding=4,
-        hflip=True, device=device, channels_last=on_gpu, drop_last=True,
-    )  # fmt: skip
+    train = augmented_batches(data, batch_size, device, drop_last=True)
     torch.manual_seed(0)
     model = prepare_model(build_model(arch, 3, data.num_classes, data.image_size), device)
     config = TrainConfig(epochs=1 + epochs, batch_size=batch_size, lr=0.05, crop_padding=4, hflip=True)
@@ -101,10 +98,7 @@ def timed_training(arch: str, batch_size: int, data, device, min_seconds: float)
     """Images/s of ``fit`` (cross-entropy, SGD, crop and flip) training ``arch`` at ``batch_size``: whole epochs
     over ``data`` until ``min_seconds`` are timed, after a warm-up of three batches (cuDNN autotuning)."""
     whole = len(data.train_y) >= batch_size  # whole batches (one shape), unless --quick has fewer images
-    train = DeviceBatches(
-        Split(data.train_x, data.train_y), data.mean, data.std, batch_size, shuffle=True, crop_padding=4,
-        hflip=True, device=device, channels_last=device.type == "cuda", drop_last=whole,
-    )  # fmt: skip
+    train = augmented_batches(data, batch_size, device, drop_last=whole)
     torch.manual_seed(0)
     objective = CrossEntropy(prepare_model(build_for_timing(arch, data), device))
     config = TrainConfig(epochs=1, batch_size=batch_size, lr=0.05, crop_padding=4, hflip=True)
