@@ -336,3 +336,9 @@ def write_results(path: str | os.PathLike, chapter: str, params: dict, results: 
         "seconds": round(time.time() - started, 1),
     }
     return write_json(record, path)
+
+
+def write_chapter_results(chapter: str, P, results: dict, started: float) -> Path:
+    """:func:`write_results` for a chapter's run: ``P.output_dir/<chapter>.json`` (the name ``kdcore-batch``
+    and the book's tests look for), with the resolved parameters ``P`` (:func:`kdcore.params.resolve`)."""
+    return write_results(Path(P.output_dir) / f"{chapter}.json", chapter, P.as_dict(), results, started)

@@ -1,7 +1,7 @@
 """Every chapter redraws its figures, tables and verdicts from its committed results JSON alone (issue 15).
 
 A chapter is results-first: its experiment cells fill the runs, one cell writes ``book/results/NAME.json``
-with :func:`kdcore.results.write_results`, and every display below it is a code cell tagged ``report`` that
+with :func:`kdcore.results.write_chapter_results`, and every display below it is a code cell tagged ``report`` that
 reads only ``results`` and ``P``. This test takes each chapter notebook and its committed JSON and, with no
 training and no kernel:
 
@@ -74,15 +74,15 @@ def markdown(notebook: Path) -> str:
     return "\n".join(source(c) for c in cells(notebook) if c["cell_type"] == "markdown")
 
 
-WRITE_RESULTS = re.compile(r"write_results\(\s*Path\(P\.output_dir\)\s*/\s*[\"']([\w.-]+\.json)[\"']")
+WRITE_RESULTS = re.compile(r"write_chapter_results\(\s*[\"'](\w+)[\"']")
 
 
 def results_json(notebook: Path) -> Path:
-    """The committed JSON the chapter writes: its ``write_results(Path(P.output_dir) / "NAME.json", …)`` call,
+    """The committed JSON the chapter writes: ``NAME.json`` of its ``write_chapter_results("NAME", …)`` call,
     else ``NAME`` = the chapter key; ``P.output_dir`` is ``results`` (next to the notebook) at the book profile."""
     code = "\n".join(source(c) for c in cells(notebook) if c["cell_type"] == "code")
     found = WRITE_RESULTS.findall(code)
-    return notebook.parent / "results" / (found[0] if found else f"{chapter_key(notebook)}.json")
+    return notebook.parent / "results" / f"{found[0] if found else chapter_key(notebook)}.json"
 
 
 GLUE_FIGURE = re.compile(r"^\s*(?:`{3,}|:{3,})\s*\{glue:figure\}\s*(\S+)", re.MULTILINE)
@@ -247,7 +247,7 @@ def test_chapter_has_report_cells_and_a_committed_results_json(notebook):
     path = results_json(notebook)
     assert path.is_file(), f"{notebook.name}: no committed results JSON at {path}"
     record = json.loads(path.read_text())
-    assert {"chapter", "params", "results"} <= set(record), f"{path}: not written by kdcore.results.write_results"
+    assert {"chapter", "params", "results"} <= set(record), f"{path}: not written by write_chapter_results"
     assert record["params"].get("profile") == "book", f"{path}: committed results must come from the book profile"
 
 

@@ -29,7 +29,7 @@ from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint, write_json
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig
-from kdcore.results import write_results
+from kdcore.results import write_chapter_results, write_results
 from kdcore.splits import holdout_split
 from kdcore.teachers import cache_dir, load_teacher, train_or_load
 
@@ -78,6 +78,17 @@ def test_a_results_write_that_crashes_before_the_rename_leaves_the_previous_resu
 
     assert target.read_text() == before and json.loads(before)["results"] == {"acc": 0.5}
     assert _leftovers(target.parent) == []
+
+
+def test_a_chapter_writes_its_results_where_the_batch_looks_for_them(tmp_path):
+    from kdcore.params import resolve
+
+    P = resolve("kd_basics", "smoke", output_dir=str(tmp_path / "out"))
+    path = write_chapter_results("kd_basics", P, {"acc": 0.5}, started=time.time())
+    assert path == tmp_path / "out" / "kd_basics.json"  # kdcore.batch reads <output_dir>/<chapter>.json
+    record = json.loads(path.read_text())
+    assert record["chapter"] == "kd_basics" and record["results"] == {"acc": 0.5}
+    assert record["params"] == json.loads(json.dumps(P.as_dict()))
 
 
 def test_unserializable_results_leave_no_file(tmp_path):
