@@ -201,7 +201,9 @@ ICC_TEACHER = {"icc_beta": Param(1.0, WEIGHT, "teacher: weight β of the class-c
 KR_PRIOR = {"kr_beta": Param(0.3, WEIGHT, "β, the weight of the prior (a weight-decay-like rate toward the teacher)"),
             "kr_recode": Param("topk", check.one_of("topk", "soft", "none"),
                                "recoding of the prior gradient: topk, soft, none"),
-            "kr_rho": Param(0.1, check.number(0, 1, high_open=False), "topk: fraction ρ of the prior gradient kept")}
+            "kr_rho": Param(0.1, check.number(0, 1, high_open=False), "topk: fraction ρ of the prior gradient kept"),
+            "kr_matching": Param("chain", check.one_of("chain", "depth"),
+                                 "two MLPs of different depths: chain (from the input) or depth (relative depth)")}
 
 SMOKE_COMMON = {"teacher": "mlp-64", "teacher_epochs": 1, "train_subset": 3000, "seeds": 2,
                 "output_dir": "results/smoke"}  # never overwrite the book's committed results

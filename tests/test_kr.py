@@ -101,6 +101,11 @@ def test_a_shallower_mlp_gets_a_prior_only_where_its_units_have_one_teacher_coun
     assert s_linears[1].weight.grad is None
     with pytest.raises(ValueError, match="counterpart"):
         KR(build_model("mlp"), teacher)  # no hidden layer: nothing matches
+    # relative depth, kept to show what the mismatch costs: the output layer takes the teacher's
+    assert match_layers(student, teacher, "depth") == [(s_linears[0], t_linears[0]), (s_linears[1], t_linears[2])]
+    assert KR(student, teacher, matching="depth").student_layers == s_linears
+    with pytest.raises(ValueError, match="matching"):
+        match_layers(student, teacher, "nearest")
 
 
 def test_top_fraction_keeps_exactly_the_requested_fraction_of_largest_magnitudes():
@@ -216,7 +221,7 @@ def test_a_student_cache_key_tells_kr_objectives_apart_by_their_rules_and_priors
 
     base = key()
     assert key() == base  # the same objective, the same key
-    for other in ({"rho": 0.2}, {"recode": "soft"}, {"tau": 2.0}, {"unit_order": "index"}):
+    for other in ({"rho": 0.2}, {"recode": "soft"}, {"tau": 2.0}, {"unit_order": "index"}, {"matching": "depth"}):
         assert key(**other) != base, other
     objective = KR(build_model("mlp-32-32"), teacher)
     before = describe(objective)

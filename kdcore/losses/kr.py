@@ -129,10 +129,12 @@ def chain_pairs(
 
 
 def match_layers(
-    student: nn.Module, teacher: nn.Module
+    student: nn.Module, teacher: nn.Module, matching: str = "chain"
 ) -> list[tuple[nn.Module, nn.Module]]:
     """``(student_layer, teacher_layer)`` pairs, by relative depth within each
-    group of :func:`weight_layers`; two MLPs by :func:`chain_pairs`.
+    group of :func:`weight_layers`; two MLPs by :func:`chain_pairs` unless
+    ``matching="depth"`` (relative depth for them too, which misaligns a
+    shallower MLP's prior: kept to show what that costs).
 
     **Reconstructed** rule (the abstract does not say how layers are matched).
     Two MLPs of the same depth: the ``i``-th Linear to the ``i``-th Linear.
@@ -142,10 +144,15 @@ def match_layers(
     teacher's three, and fc takes fc; teacher layers in between are not used.
     Pairs keep their order but need not sit in the same stage.
     """
-    try:
-        return chain_pairs(linear_chain(student), linear_chain(teacher))
-    except ValueError:
-        pass  # not two MLPs
+    if matching not in ("chain", "depth"):
+        raise ValueError(
+            f"unknown matching {matching!r}: use 'chain' or 'depth'"
+        )
+    if matching == "chain":
+        try:
+            return chain_pairs(linear_chain(student), linear_chain(teacher))
+        except ValueError:
+            pass  # not two MLPs
     teacher_groups = weight_layers(teacher)
     pairs = []
     for key, s_layers in weight_layers(student).items():
@@ -349,6 +356,7 @@ class KR(Distiller):
         unit_order: ``"similar"`` merges similar teacher units
             (:func:`order_units`; MLP teachers only); ``"index"`` pools the
             teacher's units in their stored order (any architecture).
+        matching: how layers are paired, see :func:`match_layers`.
         temperature, w_ce, w_kd: as in :class:`~kdcore.losses.kd.KD`.
     """
 
@@ -364,6 +372,7 @@ class KR(Distiller):
         w_ce: float = 1.0,
         w_kd: float = 0.0,
         unit_order: str = "similar",
+        matching: str = "chain",
     ):
         super().__init__(student, teacher)
         self.beta, self.temperature, self.w_ce, self.w_kd = (
@@ -374,7 +383,7 @@ class KR(Distiller):
         )
         # settings, so that a cache key (teachers.describe) tells rules apart
         self.recode_rule, self.rho, self.tau = recode, rho, tau
-        self.unit_order = unit_order
+        self.unit_order, self.matching = unit_order, matching
         self.recode = make_recoder(recode, rho, tau)
         if unit_order not in ("similar", "index"):
             raise ValueError(
@@ -383,6 +392,7 @@ class KR(Distiller):
         pairs = match_layers(
             student,
             order_units(teacher) if unit_order == "similar" else teacher,
+            matching,
         )
         if not pairs:
             raise ValueError(
