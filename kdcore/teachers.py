@@ -206,7 +206,7 @@ def describe(objective: nn.Module) -> dict:
         name: fingerprint(module) for name, module in objective.named_children() if name != "model"
     }  # the model being trained is not part of what defines the objective
     own = [buffer for _, buffer in objective.named_buffers(recurse=False)]
-    buffers = {"buffers": fingerprint_tensors(own)} if own else {}  # objectives without keep their keys
+    buffers = {"buffers": fingerprint_tensors(own)} if own else {}  # others keep the keys they had
     return {"class": type(objective).__name__, **settings, **teachers, **buffers}
 
 
