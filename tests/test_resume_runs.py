@@ -1,13 +1,17 @@
 """At the paper profile every student run is checkpointed and cached: a re-run after a kill redoes nothing."""
 
+import inspect
+
 import pytest
 import torch
 
 from kdcore import experiment
 from kdcore.fit import TrainConfig
-from kdcore.losses import KD
+from kdcore.losses import ICCKD, KD, KR, ICCTeacher, TolerantTeacher
+from kdcore.models import build_model
 from kdcore.objectives import CrossEntropy
 from kdcore.params import resolve
+from kdcore.teachers import describe
 
 CONFIG = TrainConfig(epochs=2, batch_size=64, lr=0.05, crop_padding=4, hflip=True)  # the paper profile's batches
 
@@ -43,3 +47,34 @@ def test_another_teacher_or_seed_is_another_run(bench, tmp_path):
     narrower = bench.build("mlp-12")  # e.g. a student derived from a pruned teacher, passed as `model`
     experiment.train_student(bench, "mlp-16", lambda s: KD(s, teachers[0]), seed=1, config=CONFIG, model=narrower)
     assert len(list((tmp_path / "cache" / "runs").glob("*.pt"))) == 5
+
+
+# a valid other value for each string setting of kdcore's objectives
+OTHER_CHOICE = {"prob": "logit", "gt": "argmax", "topk": "soft", "similar": "index", "chain": "depth"}
+
+
+@pytest.mark.parametrize("objective_class", [CrossEntropy, KD, ICCKD, KR, TolerantTeacher, ICCTeacher])
+def test_every_setting_of_an_objective_is_in_its_student_cache_key(objective_class):
+    """A student run is cached under ``describe(objective)``: an objective built with any one setting changed
+    must get another key, or a rerun with that setting would reload a run made without it (KR's ρ once did)."""
+    teacher = build_model("mlp-64-64")
+    required = {"teacher": teacher, "eta": 0.5, "num_classes": 10}
+    settings = list(inspect.signature(objective_class).parameters.values())[1:]  # after the model
+
+    def key(**changed):
+        given = {p.name: required[p.name] for p in settings if p.default is p.empty}
+        return describe(objective_class(build_model("mlp-32-32"), **given, **changed))
+
+    base, changed = key(), 0
+    for p in settings:
+        if p.default is p.empty:
+            continue
+        value = p.default
+        other = (
+            OTHER_CHOICE[value] if isinstance(value, str) else value + 1 if isinstance(value, int) else value / 2 or 0.1
+        )
+        assert key(**{p.name: other}) != base, (
+            f"{objective_class.__name__}: {p.name}={other!r} keeps the key of {value!r}"
+        )
+        changed += 1
+    assert changed, f"{objective_class.__name__} has no setting to change"
