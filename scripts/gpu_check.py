@@ -29,7 +29,11 @@ Steps, in order (the slow and optional ones last):
    with a small training subset, each to its end (``--workers`` at once: they prove the path, they time
    nothing);
 8. ``kd_throughput_compile``: (b) and (c) through ``torch.compile`` (``--compile``'s mode: by default
-   reduce-overhead, CUDA graphs), if time is left.
+   reduce-overhead, CUDA graphs), if time is left;
+9. ``compile_objectives``: ``benchmarks/compile_objectives.py`` in that mode: every objective the chapters
+   train with (cross-entropy, KD, TSD, the ICC teacher and student, KR), eager and compiled, for two seeds:
+   whether it compiles, to the eager loss, and pays (``--only compile_objectives`` makes it a call of its own;
+   with ``--tiny``, KD alone, at tiny size).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ KEEP_PAPER = ARCH_PARAMETERS | {"dataset", "train_subset", "output_dir", "teache
 # the steps, in the order they run (environment is recorded first, always); scripts/import_gpu_run.py reads them
 GPU_CHAPTERS = ("kd_basics", "capacity_gap", "comparison")  # step gpu_book: the book part "At CNN scale"
 STEPS = ("tests", "kd_throughput", "chapter_kd_step", "paper_throughputs", "gpu_throughputs", "gpu_book", "chapters",
-         "kd_throughput_compile")  # fmt: skip
+         "kd_throughput_compile", "compile_objectives")  # fmt: skip
 
 
 def reusable(path: Path | None, profile: str, device: str, plan: dict) -> dict | None:
@@ -340,8 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         "--compile",
         default=None,
         metavar="MODE",
-        help="torch.compile mode of kd_throughput_compile and of chapter_kd_step's compiled variant (none: no "
-        "variant); default: reduce-overhead (CUDA graphs, the mode that paid on an H200), none with --tiny",
+        help="torch.compile mode of kd_throughput_compile, compile_objectives and chapter_kd_step's compiled "
+        "variant (none: no variant); default: reduce-overhead (CUDA graphs, the mode that paid on an H200), none "
+        "with --tiny",
     )
     parser.add_argument("--workers", type=int, default=3, help="paper-profile chapters run at once (step 7)")
     parser.add_argument("--execute", nargs=2, metavar=("NOTEBOOK", "PARAMS_JSON"), help=argparse.SUPPRESS)
@@ -389,6 +394,13 @@ def main(argv: list[str] | None = None) -> int:
         return benchmark("benchmarks/kd_throughput.py", "kd_throughput_compile", "--compile", args.compile,
                          "--batch-sizes", "512", "2048", timeout=min(300, max(60, seconds_left())))  # fmt: skip
 
+    def objectives_compiled() -> dict:  # on CPU (--tiny) one objective: compiling there takes a while
+        if not args.compile:
+            return {"skipped": "--compile none"}
+        flags = ["--compile", args.compile, *(["--only", "kd"] if args.tiny else [])]
+        return benchmark("benchmarks/compile_objectives.py", "compile_objectives", *flags,
+                         timeout=min(420, max(60, seconds_left())))  # fmt: skip
+
     def throughputs(profile: str) -> dict:
         """Images/s of every network and batch size of a profile's cost plan (benchmarks/plan/PROFILE.json):
         the paper profile's cost table, and the time the gpu profile's chapters will take (step gpu_book)."""
@@ -420,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         "gpu_book": lambda: gpu_book(args, out, work, seconds_left() - args.reserve_s),
         "chapters": lambda: chapters_step(args, work),
         "kd_throughput_compile": compiled,
+        "compile_objectives": objectives_compiled,
     }
     assert tuple(steps) == STEPS, "STEPS names the steps in the order they run"
     failed = False

@@ -337,6 +337,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
                       calls_of.items() if c) + "), possibly on different machines of the same kind: a ratio "
                       "between two calls carries the spread between machines too."]  # fmt: skip
         lines.append("")
+    lines += objectives_table(check)
     missing = [(step, why) for step in STEPS if (why := not_measured(check.get(step)))]
     if missing:
         lines += ["## Not measured in this record", "", "| step | why |", "|---|---|"]
@@ -415,6 +416,40 @@ def gpu_book_sentence(check: dict, book_dir: Path) -> str:
     )
     return (f"The `gpu` profile's {which} projected at {said} from these, and ran in "
             f"{book['seconds'] / 60:.1f} min (step `gpu_book`), {epochs}.")  # fmt: skip
+
+
+def objectives_table(check: dict) -> list[str]:
+    """Step ``compile_objectives``: each objective the chapters train with, eager and compiled, for two seeds
+    (benchmarks/compile_objectives.py): images/s, what compiling cost, whether the losses agree."""
+    result = (check.get("compile_objectives") or {}).get("json")
+    if not result:
+        return []
+    a = result["args"]
+    lines = [f"## Every objective compiled (mode `{a['compile']}`), {a['teacher']} → {a['student']}, "
+             f"batch {a['batch']}", "",
+             f"Four runs an objective, one after the other in one process, {a['num_train']:,} images × "
+             f"{a['epochs']} epochs each (the first a warm-up): eager; compiled; compiled for a fresh student "
+             "(a chapter's next seed); eager for that seed. Images/s over the warm epochs; *extra s*: how much "
+             "longer the first epoch took than a warm one; the loss is the first epoch's mean, the same seed's "
+             "eager and compiled runs starting from the same student and batches.", "",
+             "| objective | eager, images/s | compiled, images/s | × eager | extra s, compiled | "
+             "extra s, next seed (graphs) | loss, eager / compiled | graph breaks |",
+             "|---|---:|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+    for name, runs in result["objectives"].items():
+        failed = [f"{label}: {run['error'][:120]}" for label, run in runs.items() if "error" in run]
+        if failed:
+            lines.append(f"| {name} | failed: {'; '.join(failed)} | | | | | | |")
+            continue
+        eager, compiled, again = runs["eager"], runs["compiled"], runs["compiled, next seed"]
+        extra = [round(r["first_epoch_extra_s"], 1) or 0.0 for r in (compiled, again)]  # no "-0.0"
+        lines.append(
+            f"| {name} | {eager['images_per_s']:,.0f} | {compiled['images_per_s']:,.0f} | "
+            f"{compiled['images_per_s'] / eager['images_per_s']:.2f} | {extra[0]:.1f} | "
+            f"{extra[1]:.1f} ({again['graphs_compiled']}) | "
+            f"{eager['first_epoch_loss']:.4f} / {compiled['first_epoch_loss']:.4f} | "
+            f"{compiled['graph_breaks'] + again['graph_breaks']} |"
+        )
+    return [*lines, ""]
 
 
 def not_measured(record) -> str | None:

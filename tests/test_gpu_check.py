@@ -39,6 +39,9 @@ def test_gpu_check_tiny_on_cpu_writes_every_step(device_run):
     assert report["environment"]["device"] == "cpu"
     assert report["kd_throughput"]["exit"] == 0 and report["kd_throughput"]["json"]["ratio_c_a"] > 0
     assert report["kd_throughput_compile"] == {"skipped": "no compile on CPU"}
+    kd = report["compile_objectives"]["json"]["objectives"]["kd"]  # --tiny: KD alone, compiled on the CPU
+    assert kd["compiled"]["first_epoch_loss"] == pytest.approx(kd["eager"]["first_epoch_loss"], rel=1e-4)
+    assert kd["compiled, next seed"]["graphs_compiled"] == 0  # the next seed reuses the compiled graph
     step = report["chapter_kd_step"]  # each batch size really ran at that size (the first H200 run's did not)
     assert set(step["images_per_s"]) == {"32", "64"} and all(v > 0 for v in step["images_per_s"].values())
     assert step["steps_per_epoch"] == {"32": 16, "64": 8}
@@ -140,6 +143,8 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     # what the tiny run did not measure, and why: its pytest step is skipped here, and compile on the CPU
     assert "| `tests` | no record: the step never ran" in appendix
     assert "| `kd_throughput_compile` | skipped: no compile on CPU |" in appendix
+    assert "## Every objective compiled (mode `default`), resnet8 → resnet8, batch 64" in appendix
+    assert re.search(r"\n\| kd \| [\d,]+ \| [\d,]+ \| \d+\.\d\d \|", appendix)  # KD's row, measured
     for readme in (tmp_path / "README.md", tmp_path / "benchmarks" / "README.md"):  # the cost table filled in
         table = readme.read_text().split("<!-- cost-table:start -->")[1].split("<!-- cost-table:end -->")[0]
         assert "Not measured yet" not in table and "| **every chapter** |" in table, readme
