@@ -273,18 +273,16 @@ def kd_step_rates(args, bench, data, student: str, teacher_model, label: str) ->
     """Images/s of the chapters' KD step at each of ``args.kd_batches``, the steps of an epoch, and the seconds
     the first epoch took beyond the second (warm-up: compilation, CUDA graph capture)."""
     from kdcore import experiment
-    from kdcore.batches import DeviceBatches
     from kdcore.fit import TrainConfig
     from kdcore.losses import KD
-    from kdcore.splits import Split
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmarks' batches, as a chapter's (with indices)
+    from kd_throughput import augmented_batches
 
     rows, steps, extra = {}, {}, {}
     for batch in args.kd_batches:
         # fit batches as its DeviceBatches do (TrainConfig.batch_size only labels the run): one per batch size
-        train = DeviceBatches(
-            Split(data.train_x, data.train_y), data.mean, data.std, batch, shuffle=True, crop_padding=4,
-            hflip=True, with_index=True, device=bench.device, channels_last=bench.device.type == "cuda",
-        )  # fmt: skip
+        train = augmented_batches(data, batch, bench.device, with_index=True)
         config = TrainConfig(epochs=2, batch_size=batch, lr=0.05, schedule="constant", crop_padding=4, hflip=True)
         run_ = experiment.train_student(
             bench, student, lambda s: KD(s, teacher_model), seed=0, config=config, train=train
