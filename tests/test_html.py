@@ -287,6 +287,9 @@ PAGE_REPORT = r"""(async () => {
   return JSON.stringify({
     title: document.title,
     headings: article.querySelectorAll('h1').length,
+    // the chapter's number in its title ("4. " on chapter 4) and its figures' ("Fig. 4.1"), as numbered by Sphinx
+    titleNumber: (article.querySelector('h1 .section-number') || {textContent: ''}).textContent.trim(),
+    figureNumbers: [...article.querySelectorAll('.caption-number')].map(e => e.textContent.trim()),
     column: column.width,
     images, overflowing, cutCode, wrappedLines, cutOutputs, external, rawTables, rawMath, unlinked,
     minText: minText === Infinity ? null : minText,
@@ -359,6 +362,13 @@ def problems(report: dict) -> list[str]:
     return found
 
 
+def numbered_as(chapter: int, report: dict) -> bool:
+    """Whether a page is numbered as chapter ``chapter``: "4." before its title, figures "Fig. 4.1", "Fig. 4.2" …
+    (a reader of chapter 4 looks for its first figure under 4.1, not under the book-wide count)."""
+    pattern = rf"(Fig\.|Table) {chapter}\.\d+"
+    return report["titleNumber"] == f"{chapter}." and all(re.fullmatch(pattern, f) for f in report["figureNumbers"])
+
+
 def figures_in(notebook: Path) -> int:
     cells = nbformat.read(notebook, as_version=4).cells
     return sum("image/png" in out.get("data", {}) for cell in cells if cell.cell_type == "code" for out in cell.outputs)
@@ -394,6 +404,10 @@ def test_page_as_a_reader_sees_it(page, html, browser):
             found.append("no figure (were its outputs committed?)")
         if len(report["images"]) < figures:
             found.append(f"{figures} figures in the notebook, {len(report['images'])} images shown")
+        number = re.match(r"book/(\d\d)_", page)  # a CNN-scale copy (results/gpu/) is not numbered
+        if number and not numbered_as(int(number[1]), report):
+            found.append(f"not numbered as chapter {int(number[1])} (numbered: 1 in _toc.yml): "
+                         f"title {report['titleNumber']!r}, figures {report['figureNumbers']}")  # fmt: skip
         repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
         colab = f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/{page}.ipynb"
         if colab not in report["colab"]:
