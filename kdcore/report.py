@@ -422,22 +422,38 @@ def figure(fig, name: str) -> None:
     plt.close(fig)  # the inline backend would show it a second time
 
 
+GLUED: dict[str, object] = {}  # every value :func:`glue` was given in this process, in order (glued_values)
+
+
 def glue(name: str, value) -> None:
     """Make ``value`` (a number or short text) available to the prose as ``{glue:text}`name:.2f```.
 
-    Numbers in the text then come from the run. Without myst-nb (Colab), or outside IPython (a script, a
-    test), this does nothing.
+    Numbers in the text then come from the run. The value is also kept in :data:`GLUED` for
+    :func:`glued_values`. Without myst-nb (Colab), or outside IPython (a script, a test), that is all.
     """
-    try:
-        from myst_nb import glue as myst_glue
-    except ImportError:
-        return
     import numpy as np
 
     if isinstance(value, np.generic):  # NumPy 2 writes np.float64(0.5), which the prose could not format
         value = value.item()
+    GLUED[name] = value
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
     if in_ipython():
         myst_glue(name, value, display=False)
+
+
+def glued_values() -> Table:
+    """This run's glued values by name, for readers of the notebook itself.
+
+    Only the HTML book replaces ``{glue:text}`name``` in the prose by the value: Jupyter, Colab and GitHub
+    show the role as it is written. A chapter displays this table (in a cell the book removes) after its
+    last :func:`glue`, so a reader there can look each name up.
+    """
+    rows = [{"name in the text": name, "this run's value": value} for name, value in GLUED.items()]
+    caption = "The numbers the text quotes: where it shows {glue:text}`name`, the book prints this run's value"
+    return Table(rows, ["name in the text", "this run's value"], caption)
 
 
 def in_words(items: Sequence, empty: str = "none") -> str:

@@ -202,6 +202,7 @@ def redraw(notebook: Path, text: str | None = None) -> Redraw:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(report, "figure", spy_figure)
         mp.setattr(report, "glue", spy_glue)
+        mp.setattr(report, "GLUED", {})  # this chapter's values only (report.glued_values lists them)
         mp.setattr(IPython.display, "display", collect)
         plt.close("all")
         for i, cell in enumerate(report_cells(notebook)):
@@ -289,6 +290,28 @@ def test_numbers_in_the_prose_are_glued_by_report_cells(notebook):
     out = redraw(notebook)
     missing = set(GLUE_TEXT.findall(markdown(notebook))) - out.glued
     assert not missing, f"{notebook.name}: {{glue:text}} names no report cell glues: {sorted(missing)}"
+
+
+@chapters
+def test_the_notebook_lists_its_glued_numbers_for_readers_outside_the_book(notebook):
+    """Jupyter, Colab and GitHub show ``{glue:text}`name``` as written: after its last glue, a chapter shows
+    this run's values by name (``report.glued_values``) in a cell the HTML removes, with its output committed."""
+    found = cells(notebook)
+    listing = [i for i, c in enumerate(found) if c["cell_type"] == "code" and "report.glued_values()" in source(c)]
+    assert len(listing) == 1, f"{notebook.name}: {len(listing)} cells call report.glued_values()"
+    at, cell = listing[0], found[listing[0]]
+    assert {"report", "remove-cell"} <= tags(cell), f"{notebook.name}: tag the glued-values cell report, remove-cell"
+    gluing = [
+        i for i, c in enumerate(found) if c["cell_type"] == "code" and re.search(r"\bglue(_params)?\(", source(c))
+    ]
+    assert gluing and at > max(gluing), f"{notebook.name}: a cell glues after the glued-values cell"
+    named = set(GLUE_TEXT.findall(markdown(notebook)))
+    (table,) = [t for t in redraw(notebook).shown if isinstance(t, report.Table) and "name in the text" in t.columns]
+    listed = [row[0] for row in table.rows]
+    assert named <= set(listed), f"{notebook.name}: prose names the table lacks: {sorted(named - set(listed))}"
+    committed = "".join(o.get("data", {}).get("text/html", "") for o in cell.get("outputs", []))
+    for name in listed:  # the committed output is the run's (not an unexecuted cell)
+        assert f"<td>{name}</td>" in committed, f"{notebook.name}: committed glued-values output lacks {name}"
 
 
 @chapters
