@@ -309,7 +309,7 @@ def test_the_notebook_lists_its_glued_numbers_for_readers_outside_the_book(noteb
     (table,) = [t for t in redraw(notebook).shown if isinstance(t, report.Table) and "name in the text" in t.columns]
     listed = [row[0] for row in table.rows]
     assert named <= set(listed), f"{notebook.name}: prose names the table lacks: {sorted(named - set(listed))}"
-    committed = "".join(o.get("data", {}).get("text/html", "") for o in cell.get("outputs", []))
+    committed = "".join("".join(o.get("data", {}).get("text/html", "")) for o in cell.get("outputs", []))
     for name in listed:  # the committed output is the run's (not an unexecuted cell)
         assert f"<td>{name}</td>" in committed, f"{notebook.name}: committed glued-values output lacks {name}"
 
