@@ -293,10 +293,13 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         **BOOK_COMMON, "seeds": SEEDS,
         "full_data_seeds": Param(3, check.int_at_least(0), "how many seeds also run the full-data regime (0: none)"),
         **KD_STUDENT, "low_data": LOW_DATA, **KD_SETTINGS, **ICC_TEACHER,
+        "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
+            help="seeds of the plain and ICC teachers whose low-label KD students compare the recipes"),
         "icc_gamma": Param(1.0, WEIGHT, "student: weight γ of ICC matching in the main comparison"),
         "icc_gammas": Param([1.0, 3.0, 10.0], check.list_of(WEIGHT, "ICC matching weights ≥ 0", empty=True),
                             "the γ values of the sensitivity sweep (low-data regime, plain teacher); [] skips it")},
-        {**SMOKE_COMMON, "full_data_seeds": 2, "student_epochs": 1, "low_data": 500, "icc_gammas": [3.0]},
+        {**SMOKE_COMMON, "full_data_seeds": 2, "student_epochs": 1, "low_data": 500, "icc_gammas": [3.0],
+         "teacher_seeds": [0, 1]},
         # CIFAR-100, RepDistiller's resnet32x4 → resnet8x4; 100 classes in batches of 64: keep the momentum
         {**PAPER_COMMON, "full_data_seeds": 3, "student": "resnet8x4", "student_epochs": 240, "low_data": 10000,
          "icc_momentum": 0.99,
