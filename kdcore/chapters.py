@@ -312,6 +312,8 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "nesterov": Param(False, check.boolean, "Nesterov momentum in every SGD run, retraining included"),
         "sparsities": Param([0.36, 0.59, 0.79], SPARSITIES, "the pruned teachers' sparsities (nominal, as IMP allows)"),
         "sparsity": SPARSITY.but(help="the pruned teacher the derived student comes from (one of sparsities)"),
+        "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
+            help="seeds of the dense and the `sparsity` pruned teachers whose fixed students compare the recipes"),
         "imp_rate": IMP_RATE,
         "retrain_epochs": RETRAIN_EPOCHS.but(help="epochs of retraining after each IMP round (schedule restarted)"),
         "retrain_lr": Param(0.05, POSITIVE, "learning rate the retraining restarts from (learning-rate rewinding)"),
@@ -323,7 +325,7 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "w_ce": W_CE.but(default=0.05, help="weight of the cross-entropy term (1 − α in the paper)"),
         "w_kd": W_KD.but(default=0.95, help="weight of the KD term (α in the paper)")},
         {**SMOKE_COMMON, "sparsities": [0.2, 0.36], "sparsity": 0.36, "retrain_epochs": 1, "student_epochs": 1,
-         "student_labels": 500},
+         "student_labels": 500, "teacher_seeds": [0, 1]},
         # the official CIFAR-100 setting: VGG-19 teacher (200 epochs, lr 0.1, ×0.2 at 60/120/160, batch 128),
         # IMP 20 % a round with 130-epoch retraining (lr 0.1, ×0.1 at 39 and 84, wd 2e-4), KD α = 0.95, T = 10
         # for 200 epochs (×0.2 at 60/120/160) into VGG-11 and into the student derived from the 79 % teacher

@@ -8,7 +8,7 @@ these in plain loops over seeds, so the experiment reads top to bottom.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -356,3 +356,34 @@ def train_student(
     else:
         history = train_it()
     return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model, seed)
+
+
+def across_teacher_seeds(
+    bench: Bench,
+    recipes: Mapping[str, Recipe],
+    teacher_seeds: Sequence[int],
+    students: Callable[[nn.Module, int], list[dict]],
+    done: Mapping[str, list[dict]] | None = None,
+) -> dict:
+    """Every recipe from every teacher seed, and the students each teacher taught: what a verdict about a
+    teacher *recipe* needs (one teacher per recipe only says how those two teachers taught).
+
+    ``students(teacher, seed)`` trains the students of one teacher and returns their records, each with
+    ``teacher_seed=seed``, so that :func:`kdcore.results.compare_runs` averages them per teacher. ``done[name]``
+    holds records the chapter already has for ``recipes[name]`` at the recipe's own seed: they are reused.
+
+    Returns ``{"runs": {name: records}, "teacher_test_acc": {name: [test accuracy, one per teacher seed]}}``.
+    """
+    done = done or {}
+    found = {"runs": {name: [] for name in recipes}, "teacher_test_acc": {name: [] for name in recipes}}
+    for seed in teacher_seeds:
+        for name, recipe in recipes.items():
+            model = teacher(bench, recipe.with_seed(seed))[0]
+            found["teacher_test_acc"][name].append(evaluate(model, bench.test).accuracy)
+            if seed == recipe.seed and name in done:
+                if any(r.get("teacher_seed") != seed for r in done[name]):
+                    raise ValueError(f"done[{name!r}]: every record needs teacher_seed={seed}, its recipe's seed")
+                found["runs"][name] += done[name]
+            else:
+                found["runs"][name] += students(model, seed)
+    return found

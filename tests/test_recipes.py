@@ -171,3 +171,22 @@ def test_compile_mode_reaches_every_training_run_and_no_cache_key(tmp_path, monk
     assert eager.compile is False
     _, again = experiment.teacher(eager, pruned)  # a speed trick: the same cache entries
     assert again["cached"] and again["hash"] == record["hash"] and modes == ["reduce-overhead"] * 4
+
+
+def test_across_teacher_seeds_trains_each_recipe_from_each_seed_and_reuses_the_chapters_runs(bench):
+    recipes = {"plain": Plain("mlp-16", CONFIG), "smoothed": LabelSmoothing("mlp-16", CONFIG, epsilon=0.2)}
+    done = {"plain": [{"teacher_seed": 0, "test_acc": 0.5}]}  # the chapter's own students of the seed-0 teacher
+    taught = []
+
+    def students(teacher, seed):
+        taught.append((seed, next(teacher.parameters()).detach().clone()))
+        return [{"teacher_seed": seed, "test_acc": 0.1 * seed}]
+
+    found = experiment.across_teacher_seeds(bench, recipes, [0, 1], students, done)
+    assert [seed for seed, _ in taught] == [0, 1, 1]  # smoothed@0, plain@1, smoothed@1: plain@0 is reused
+    assert found["runs"]["plain"] == [done["plain"][0], {"teacher_seed": 1, "test_acc": 0.1}]
+    assert [r["teacher_seed"] for r in found["runs"]["smoothed"]] == [0, 1]
+    assert all(len(accs) == 2 and all(0 <= a <= 1 for a in accs) for accs in found["teacher_test_acc"].values())
+    assert not taught[1][1].equal(taught[2][1])  # plain@1 and smoothed@1: two teachers, not one loaded twice
+    with pytest.raises(ValueError, match="teacher_seed=0"):
+        experiment.across_teacher_seeds(bench, recipes, [0], students, {"plain": [{"teacher_seed": 3}]})
