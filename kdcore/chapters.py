@@ -279,11 +279,14 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "sparsities": Param([0.9, 0.98], SPARSITIES, "fractions of the prunable weights removed"),
         "retrain_epochs": RETRAIN_EPOCHS.but(default=3, help="epochs of retraining each pruned teacher, masks fixed"),
         "label_smoothing": Param(0.2, FRACTION, "ε of the label-smoothing teacher (the PrUE code's contrast)"),
+        "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
+            help="seeds of the dense, label-smoothing and sparsest PrUE teachers compared as recipes"),
         "student": STUDENT,
         "student_epochs": KD_STUDENT["student_epochs"].but(default=40),
         "student_labels": STUDENT_LABELS.but(default=1000),
         "temperature": T, "w_ce": W_CE.but(default=0.9), "w_kd": W_KD.but(default=0.1)},
-        {**SMOKE_COMMON, "sparsities": [0.5], "retrain_epochs": 1, "student_epochs": 1, "student_labels": 500},
+        {**SMOKE_COMMON, "sparsities": [0.5], "retrain_epochs": 1, "student_epochs": 1, "student_labels": 500,
+         "teacher_seeds": [0, 1]},
         # the official code's CIFAR setting: resnet20 → resnet8, SGD lr 0.1, batch 512, ×0.1 at epochs 81 and 122
         # of 164 (the code's `epochs = 2` is a debug leftover), conv weights only, full retraining
         {**PAPER_COMMON, "teacher": "resnet20", "teacher_epochs": 164, "batch_size": 512, "lr": 0.1,

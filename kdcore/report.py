@@ -368,17 +368,17 @@ def seeds_plot(
     return ax
 
 
-def across_teachers_plot(across: Mapping, title: str = "their students"):
+def across_teachers_plot(across: Mapping, title: str = "their students", rotate: float = 0):
     """The two panels of a comparison over teacher seeds (:func:`kdcore.experiment.across_teacher_seeds`):
     each recipe's teachers, one dot per teacher seed (left), and the students they taught, one dot per student
     and one marker per teacher seed (right). Its intervals pool the values of a column; a verdict over
     teacher means (:func:`kdcore.results.compare_runs`) is wider: say so in the caption."""
     fig, axes = subplots(2, height=3.0)
-    seeds_plot(axes[0, 0], across["teacher_test_acc"], "teacher test accuracy (%)").set_title("teachers")
+    seeds_plot(axes[0, 0], across["teacher_test_acc"], "teacher test accuracy (%)", rotate=rotate).set_title("teachers")
     runs = across["runs"]
     students = {name: [r["test_acc"] for r in rs] for name, rs in runs.items()}
     seeds = {name: [r["teacher_seed"] for r in rs] for name, rs in runs.items()}
-    seeds_plot(axes[0, 1], students, clusters=seeds).set_title(title)
+    seeds_plot(axes[0, 1], students, clusters=seeds, rotate=rotate).set_title(title)
     return fig
 
 
