@@ -343,13 +343,16 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         sparsity_is_one_of_sparsities, imp_reaches_every_sparsity),
     _chapter("kr", {
         **BOOK_COMMON, "seeds": SEEDS,
+        "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
+            help="seeds of the teachers whose main students compare KD+KR with KD as recipes"),
         "student": STUDENT.but(default="mlp-128-128", help="the main student, e.g. mlp-128-128, resnet8x4"),
         "low_capacity_student": Param("mlp-32-32", check.architecture, "a smaller student, e.g. mlp-32-32, resnet32"),
         "student_epochs": KD_STUDENT["student_epochs"].but(default=6),
         **KD_SETTINGS, **KR_PRIOR,
         "kr_tau": Param(1.0, WEIGHT, "soft: threshold λ, τ times the mean |g| of each layer's prior gradient"),
         "kr_unit_order": KR_ORDER},
-        {**SMOKE_COMMON, "student": "mlp-32-32", "low_capacity_student": "mlp-8-8", "student_epochs": 1},
+        {**SMOKE_COMMON, "student": "mlp-32-32", "low_capacity_student": "mlp-8-8", "student_epochs": 1,
+         "teacher_seeds": [0, 1]},
         # RepDistiller's resnet32x4 → resnet8x4 (different depths: relative-depth matching within 3×3 convs, 1×1
         # shortcuts, fc) and, as the low-capacity student, resnet32 (same depth, a quarter of the width);
         # ResNets' residual channels cannot be reordered unit by unit, so the teacher's units pool in stored order
