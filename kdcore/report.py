@@ -382,6 +382,22 @@ def across_teachers_plot(across: Mapping, title: str = "their students", rotate:
     return fig
 
 
+def glue_across_teachers(across: Mapping, prefix: str, names: Mapping[str, str]) -> dict:
+    """Glue, for each recipe of an :func:`kdcore.experiment.across_teacher_seeds` record, the range of its
+    teachers' test accuracy as ``{prefix}_teacher_range_{names[recipe]}`` and of its students' mean per teacher
+    as ``{prefix}_seed_range_{names[recipe]}`` (``"83.51–84.05"``, in %). Returns those per-teacher means (%),
+    by recipe, in teacher-seed order."""
+    from .results import by_teacher, group_means
+
+    means = {}
+    for recipe, name in names.items():
+        means[recipe] = 100 * group_means(*by_teacher(across["runs"][recipe]))
+        accs = [100 * a for a in across["teacher_test_acc"][recipe]]
+        for what, values in (("teacher", accs), ("seed", means[recipe])):
+            glue(f"{prefix}_{what}_range_{name}", f"{min(values):.2f}–{max(values):.2f}")
+    return means
+
+
 def curves_plot(
     ax,
     curves: Mapping[str, Sequence[Sequence[float]]],

@@ -27,7 +27,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -139,10 +139,13 @@ def compare(
     return result
 
 
-def by_teacher(runs: Sequence[Mapping], metric: str = "test_acc") -> tuple[list[float], list | None]:
-    """``(values, groups)`` of student runs for :func:`compare`: each run's ``metric``, and the ``teacher_seed``
-    of each run as its group, or ``None`` when the runs have no teacher seed (then each run is its own unit)."""
-    values = [r[metric] for r in runs]
+def by_teacher(
+    runs: Sequence[Mapping], metric: str | Callable[[Mapping], float] = "test_acc"
+) -> tuple[list[float], list | None]:
+    """``(values, groups)`` of student runs for :func:`compare`: each run's ``metric`` (a key of the run, or a
+    function of it, e.g. ``lambda r: r["val_curve"][0]``), and the ``teacher_seed`` of each run as its group, or
+    ``None`` when the runs have no teacher seed (then each run is its own unit)."""
+    values = [metric(r) if callable(metric) else r[metric] for r in runs]
     seeds = [r.get("teacher_seed") for r in runs]
     return values, None if any(seed is None for seed in seeds) else seeds
 
@@ -154,7 +157,7 @@ def compare_runs(
     *,
     label_a: str | None = None,
     label_b: str | None = None,
-    metric: str = "test_acc",
+    metric: str | Callable[[Mapping], float] = "test_acc",
 ) -> dict:
     """:func:`compare` of two lists of student runs, with the teacher as the unit wherever a side has one.
 

@@ -99,6 +99,9 @@ def test_compare_runs_takes_each_teacher_as_a_unit_and_says_what_each_side_count
     assert compare_runs(taught, taught)["unit"] == "teachers" and "unit_a" not in compare_runs(taught, taught)
     assert compare_runs(no_teacher, no_teacher)["unit"] == "seeds"
     assert compare_runs(no_teacher, taught, metric="seed")["diff"] == pytest.approx(2.5 - 1.5)
+    # a metric can be a function of the run (chapter 8: the first epoch's validation accuracy)
+    doubled = compare_runs(no_teacher, taught, metric=lambda r: 2 * r["test_acc"])
+    assert doubled["diff"] == pytest.approx(2 * mixed["diff"]) and doubled["unit_b"] == "teachers"
 
 
 def test_group_means_keep_first_appearance_order_and_check_lengths():
