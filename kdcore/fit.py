@@ -315,8 +315,9 @@ def fit(
     description = progress if isinstance(progress, str) else None
     show = bool(progress) and dist.is_main()
     # leave=True: a finished bar stays, as the record of what trained and how long (with leave=False a
-    # notebook hides it, and the saved page shows an empty gap where it was)
-    bar = tqdm(range(start_epoch, end), desc=description, disable=not show, leave=True)
+    # notebook hides it, and the saved page shows an empty gap where it was); a resumed run counts on from
+    # its checkpoint (epochs 16 to 30 of 30 read 30/30, not 15/15)
+    bar = tqdm(range(start_epoch, end), desc=description, disable=not show, leave=True, initial=start_epoch, total=end)
     for epoch in bar:
         started = time.perf_counter()
         objective.train()

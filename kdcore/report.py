@@ -407,6 +407,8 @@ def curves_plot(
     colors: Mapping[str, str] | None = None,
 ):
     """Mean curve over seeds with a ±1 std band, one line per name (``curves[name]`` = one list per seed)."""
+    from matplotlib.ticker import MaxNLocator
+
     use_style()
     for i, (name, runs) in enumerate(curves.items()):
         color = (colors or {}).get(name, f"C{i % 10}")
@@ -420,6 +422,7 @@ def curves_plot(
         ax.fill_between(epochs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
                         color=color, alpha=0.2, linewidth=0)  # fmt: skip
     ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 2.5
     ax.legend()
     return ax
 

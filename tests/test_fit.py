@@ -51,7 +51,7 @@ def test_same_seed_gives_bit_identical_results():
     assert torch.equal(runs[0][2], runs[1][2])
 
 
-def test_resume_after_an_interrupted_run_ends_like_an_uninterrupted_one(tmp_path):
+def test_resume_after_an_interrupted_run_ends_like_an_uninterrupted_one(tmp_path, capsys):
     model, train, val = _setup()
     reference = fit(CrossEntropy(model), train, CONFIG, val, progress=False)
     reference_weights = [p.clone() for p in model.parameters()]
@@ -59,8 +59,10 @@ def test_resume_after_an_interrupted_run_ends_like_an_uninterrupted_one(tmp_path
     checkpoint = tmp_path / "run.pt"
     _interrupted_run(checkpoint, stop_after=1)
     model, train, val = _setup(seed=123)  # a different init: resuming must overwrite it
-    resumed = fit(CrossEntropy(model), train, CONFIG, val, checkpoint=checkpoint, progress=False)
+    resumed = fit(CrossEntropy(model), train, CONFIG, val, checkpoint=checkpoint, progress="resumed")
     assert resumed.column("loss") == reference.column("loss")
+    bar = capsys.readouterr().err  # the bar counts on from the checkpoint: epochs 2 and 3 of 3 read 3/3
+    assert "resumed: 100%" in bar and " 3/3 " in bar and " 2/2 " not in bar, bar[-300:]
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), reference_weights))
 
 

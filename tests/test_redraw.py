@@ -153,6 +153,7 @@ class Redraw:
     displayed: list = field(default_factory=list)
     shown: list = field(default_factory=list)  # everything displayed, in order (``displayed`` is per cell)
     figure_cells: set[str] = field(default_factory=set)  # ids of the cells that called report.figure
+    dropped: list[str] = field(default_factory=list)  # displayable values a cell built and never showed
 
 
 def render(obj) -> None:
@@ -162,6 +163,25 @@ def render(obj) -> None:
             getattr(obj, method)()
             return
     repr(obj)
+
+
+def displayable(obj) -> bool:
+    """A table, Markdown or HTML: what Jupyter shows only as a cell's last value or through ``display``."""
+    return any(callable(getattr(obj, m, None)) for m in ("_repr_html_", "_repr_markdown_", "_repr_latex_"))
+
+
+class KeepDropped(ast.NodeTransformer):
+    """Wraps each top-level expression statement but the last in ``__dropped__(value, line)``: Jupyter throws
+    those values away, so a table written there never reaches the page."""
+
+    def __init__(self, body: list[ast.stmt]):
+        self.statements = {id(s) for s in body[:-1] if isinstance(s, ast.Expr)}
+
+    def visit_Expr(self, node: ast.Expr) -> ast.Expr:
+        if id(node) not in self.statements:
+            return node
+        call = ast.Call(ast.Name("__dropped__", ast.Load()), [node.value, ast.Constant(node.lineno)], [])
+        return ast.copy_location(ast.Expr(call), node)
 
 
 def check_page(fig: Figure, where: str) -> None:
@@ -211,10 +231,17 @@ def redraw(notebook: Path, text: str | None = None) -> Redraw:
             tree = parse(cell, where)
             free = free_names(tree)
             assert not free, f"{where} uses {sorted(free)}: a report cell may read only results, P and its own names"
+            tree = ast.fix_missing_locations(KeepDropped(tree.body).visit(tree))
             last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
             fresh = json.loads(text)  # a fresh copy for every cell: no cell sees another's changes
+
+            def dropped(value, line, where=where):
+                if displayable(value):
+                    out.dropped.append(f"{where}, line {line}: {type(value).__name__}")
+                return value
+
             namespace = {"__name__": "__main__", "__builtins__": builtins, "results": fresh["results"],
-                         "P": Params(**fresh["params"])}  # fmt: skip
+                         "P": Params(**fresh["params"]), "__dropped__": dropped}  # fmt: skip
             try:
                 exec(compile(tree, where, "exec"), namespace)
                 if last is not None:
@@ -258,6 +285,23 @@ def test_report_cells_redraw_from_the_results_json_alone(notebook):
     assert not out.loose, (
         f"figures not handed to report.figure (so not numbered, captioned or placed): {[w for _, w in out.loose]}"
     )
+
+
+@chapters
+def test_report_cells_show_every_table_they_build(notebook):
+    """A table (or Markdown) built by a statement that is not the cell's last, and not passed to ``display``,
+    is computed and thrown away: the reader never sees it."""
+    out = redraw(notebook)
+    assert not out.dropped, f"{notebook.name}: built but never displayed (wrap in display()): {out.dropped}"
+
+
+def test_a_table_built_before_the_last_statement_is_found_dropped():
+    tree = ast.parse("t = 1\nreport.table([{'a': 1}])\nprint(t)\nreport.table([{'b': 2}])")
+    tree = ast.fix_missing_locations(KeepDropped(tree.body).visit(tree))
+    seen = []
+    exec(compile(tree, "t", "exec"), {"report": report, "__dropped__": lambda v, line: seen.append((v, line))})
+    assert [(type(v).__name__, line) for v, line in seen] == [("Table", 2), ("NoneType", 3)]
+    assert displayable(seen[0][0]) and not displayable(seen[1][0])
 
 
 @chapters

@@ -61,6 +61,9 @@ def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
     report.curves_plot(axes[0, 1], {"x": [[0.1, 0.2, 0.3], [0.2, 0.3, 0.4]]})
     (line,) = axes[0, 1].lines
     assert list(line.get_ydata()) == pytest.approx([15, 25, 35])
+    fig.canvas.draw()
+    ticks = [t for t in axes[0, 1].get_xticks() if 1 <= t <= 3]
+    assert ticks and all(t == int(t) for t in ticks), ticks  # whole epochs, never 2.5
     assert fig.get_size_inches()[0] == pytest.approx(report.PAGE_WIDTH)
     report.figure(fig, "test-figure")  # glues (myst-nb installed) and closes without error
 
