@@ -9,7 +9,8 @@ widget model ids are renumbered deterministically, so a re-run changes only what
 
 The profile reaches the kernel through ``KDCORE_PROFILE``, so the notebook gets no injected cell. Without
 ``--out`` the chapters are executed in place (``make book``); with it, the executed copies, each chapter's
-results JSON and ``run.json`` (when, where, on what device, how long) go to DIR and the book is untouched:
+results JSON and ``run.json`` (when, where, on what device, how long) go to DIR and the book is untouched
+(the kernel writes the JSON under book/ as usual; it is moved to DIR and the book's own put back):
 how the GPU machine runs the `gpu` profile (scripts/gpu_check.py, step ``gpu_book``). ``-p NAME VALUE``
 (VALUE read as YAML) overrides a parameter the way ``papermill -p`` does, in an injected cell that stays in
 the executed notebook for the reader to see.
@@ -111,11 +112,21 @@ def main(argv=None) -> int:
         given = {k: v for k, v in overrides.items() if k in resolve(key, args.profile).as_dict()}
         P = resolve(key, args.profile, **given)  # a bad value fails here, before the kernel starts
         started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-        seconds = execute(path, args.out / path.name if args.out else None, given)
+        written = path.parent / P.output_dir / f"{key}.json"  # where the kernel writes (book/results/ …)
+        committed = written.read_bytes() if args.out and written.is_file() else None
+        try:
+            seconds = execute(path, args.out / path.name if args.out else None, given)
+            if args.out:
+                shutil.copy(written, args.out / f"{key}.json")
+        finally:
+            if args.out:  # the results JSON moved to DIR; the book's own stays as it was, even after a failure
+                if committed is None:
+                    written.unlink(missing_ok=True)
+                else:
+                    written.write_bytes(committed)
         total += seconds
         print(f"{path.name}: {seconds:.0f} s", flush=True)
         if args.out:
-            shutil.copy(path.parent / P.output_dir / f"{key}.json", args.out / f"{key}.json")
             runs[path.name] = {"chapter": key, "profile": args.profile, "overrides": given, "started": started,
                                "seconds": round(seconds, 1)}  # fmt: skip
             record = {"environment": environment(), "chapters": runs}

@@ -113,3 +113,19 @@ def test_every_chapter_shows_some_kdcore_source_and_the_check_resolves_it():
     shown = [obj for nb in CHAPTERS for _, obj in shown_objects(nb)]
     assert len(shown) >= 30
     assert all(re.search(r"[/\\]kdcore[/\\]", inspect.getsourcefile(inspect.unwrap(o))) for o in shown)
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_a_cell_that_only_shows_source_shows_the_source_not_the_call(notebook):
+    """The listing is what teaches; its imports and the ``show_source(...)`` call are boilerplate."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    shown_call = []
+    for cell in code_cells(notebook):
+        body = ast.parse(TransformerManager().transform_cell("".join(cell["source"]))).body
+        calls = [n for n in body if isinstance(n, ast.Expr) and getattr(n.value, "func", None) is not None]
+        listing_only = calls and all(getattr(n.value.func, "id", None) == "show_source" for n in calls)
+        rest = [n for n in body if not isinstance(n, ast.Import | ast.ImportFrom | ast.Expr)]
+        if listing_only and not rest and not HIDDEN & set(cell["metadata"].get("tags", [])):
+            shown_call.append(cell.get("id"))
+    assert not shown_call, f"{notebook.name}: tag remove-input on the show_source-only cells {shown_call}"

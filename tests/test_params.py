@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kdcore.batch import plan
+from kdcore.batch import chapter_notebooks, plan
 from kdcore.chapters import CHAPTERS
 from kdcore.params import Param, ParameterError, from_namespace, help_table, parameters_cell, resolve, spec
 
@@ -215,3 +215,20 @@ def test_the_gpu_profile_exists_only_where_a_chapter_defines_it():
     assert (P.dataset, P.teacher, P.student, P.augment) == ("fashion_mnist", "resnet8x4", "resnet8", True)
     with pytest.raises(ParameterError, match="profile='gpu' is not allowed for chapter 'pruning': only kd_basics"):
         resolve("pruning", "gpu")
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(ROOT / "book"), ids=lambda p: p.stem)
+def test_every_chapter_puts_its_resolved_parameters_behind_one_button(notebook):
+    """One pattern in every chapter: the papermill cell (all ``None``) is removed from the HTML, the cell after
+    it shows the resolved parameters behind a button (its code removed), and the opening says so."""
+    import nbformat
+
+    cells = nbformat.read(notebook, 4).cells
+    (at,) = [i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", [])]
+    assert cells[at].metadata.tags == ["parameters", "remove-cell"]
+    setup = cells[at + 1]
+    assert set(setup.metadata.get("tags", [])) == {"remove-input", "hide-output"}, setup.metadata
+    last = setup.source.rstrip().splitlines()[-1]
+    assert last == "P" or last.startswith("(P := from_namespace("), last  # the cell's value: the parameters
+    assert any(o.get("data", {}).get("text/html") for o in setup.outputs), "no resolved parameters committed"
+    assert "behind the button below" in cells[0].source
