@@ -228,6 +228,7 @@ def test_every_chapter_puts_its_resolved_parameters_behind_one_button(notebook):
     assert cells[at].metadata.tags == ["parameters", "remove-cell"]
     setup = cells[at + 1]
     assert set(setup.metadata.get("tags", [])) == {"remove-input", "hide-output"}, setup.metadata
+    assert setup.metadata.get("mystnb", {}).get("code_prompt_show") == "Show the parameters of this run"
     last = setup.source.rstrip().splitlines()[-1]
     assert last == "P" or last.startswith("(P := from_namespace("), last  # the cell's value: the parameters
     assert any(o.get("data", {}).get("text/html") for o in setup.outputs), "no resolved parameters committed"
