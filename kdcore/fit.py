@@ -15,9 +15,11 @@ Speed notes (each matters on a GPU, and none changes the CPU path's numbers):
 Multi-GPU: launch the script with ``torchrun --nproc_per_node=N script.py`` and call
 :func:`kdcore.distributed.init_from_env` first (it returns the device to build data and models on). ``fit``
 then shards the training batches (``batch_size`` stays the global batch), averages gradients with
-``DistributedDataParallel`` and sums the metrics over ranks, so the run computes the same training as one
-process would, and every rank returns the same, global, history. Validation runs on the whole split on every
-rank; rank 0 writes the checkpoint.
+``DistributedDataParallel`` and sums the metrics over ranks, and every rank returns the same, global, history.
+It is not quite the training one process would run: each rank's BatchNorm layers normalize with statistics of
+its own shard (no SyncBatchNorm), and a loss computed over the whole batch (ICC matching's correlation,
+:class:`~kdcore.losses.ICCKD`) sees one shard per rank. Validation runs on the whole split on every rank;
+rank 0 writes the checkpoint.
 """
 
 from __future__ import annotations
@@ -114,8 +116,9 @@ def prepare_teacher(
     under fit's bf16 autocast its forward then runs without casting weights at every step. Call it only in
     bf16 autocast (``fit`` and ``evaluate`` use it on CUDA). On CPU the copy computes exactly what the
     original does; ``dtype`` and ``channels_last`` override the defaults (the tests use them on CPU). The
-    original keeps its fp32 weights (for its own evaluation and the teacher cache). The teacher still sees
-    every augmented batch the student sees: its logits are never cached across epochs.
+    original keeps its fp32 weights (for its own evaluation and the teacher cache). With augmented batches
+    the teacher sees every view the student sees; only unaugmented batches let a distiller compute its
+    logits once (:meth:`kdcore.objectives.Distiller.cache_teacher_logits`, from this copy).
     """
     device = torch.device(device)
     on_gpu = device.type == "cuda"
@@ -243,8 +246,9 @@ def fit(
         val: validation batches, evaluated after every epoch (never the test split).
         checkpoint: a file written atomically at the end of an epoch, at most every ``checkpoint_every``
             seconds. If it exists when ``fit`` starts and was written for the same config, training resumes
-            after its last epoch, with the optimizer, schedule and RNG states restored, and ends exactly as
-            an uninterrupted run would on CPU.
+            after its last epoch, with the optimizer, schedule, RNG states and the objective's own buffers
+            (e.g. the ICC teacher's class relations) restored, and ends exactly as an uninterrupted run would
+            on CPU.
         checkpoint_every: seconds between checkpoints (default: ``KDCORE_CHECKPOINT_EVERY_S``, else 120).
             A checkpoint costs a full state dict written and fsynced (50–370 ms on this book's CPU, a large
             share of a fast GPU epoch), so short runs write none and long ones lose at most a few minutes.
@@ -264,6 +268,10 @@ def fit(
     one batch of its last epoch trains). Under torchrun (see the module docstring) ``train`` is sharded
     across ranks here, unless it already is.
     """
+    if restore_best and val is None:  # every epoch would score nan, and the first would be kept
+        raise ValueError("restore_best selects on validation: pass val")
+    if len(train) == 0:  # drop_last with fewer examples than a batch: nothing would train
+        raise ValueError(f"no training batches: {train.num_examples} examples, batches of {train.batch_size}")
     if train.batch_size != config.batch_size:  # the batches decide; a config that says otherwise would mislabel
         raise ValueError(  # the run (its cache key, the cost ledger): the device check's KD step once did
             f"train batches of {train.batch_size} but config.batch_size={config.batch_size}: make them agree "
@@ -299,6 +307,8 @@ def fit(
             torch.set_rng_state(state["rng"].cpu())
             if device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout on the GPU draws here
                 torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+            for name, value in state.get("objective_buffers", {}).items():
+                objective.get_buffer(name).copy_(value)
             history, best, start_epoch = History(state["history"]), state["best"], state["epoch"]
         else:
             warnings.warn(
@@ -359,6 +369,8 @@ def fit(
                     "epoch": epoch + 1,
                     "config": config.to_dict(),
                     "model": model.state_dict(),
+                    # state kept beside the model (ICCTeacher's moving class relations), not in its state dict
+                    "objective_buffers": dict(objective.named_buffers(recurse=False)),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "batches": train.state_dict(),

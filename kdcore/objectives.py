@@ -48,8 +48,9 @@ class Distiller(Objective):
 
     The teacher is always in eval mode (BatchNorm uses running statistics, dropout is off) and runs under
     ``no_grad``, whatever mode the fit loop puts this module in. (The PrUE code left its teacher in train
-    mode during distillation; we do not.) On CUDA it is the fast copy of
-    :func:`kdcore.fit.prepare_teacher` (bf16 weights, channels_last); on CPU it is the teacher itself.
+    mode during distillation; we do not.) It is a frozen copy from :func:`kdcore.fit.prepare_teacher`
+    (on CUDA with bf16 weights and channels_last; on CPU exact), so the caller's teacher is left as it was
+    on every device.
     """
 
     def __init__(self, student: nn.Module, teacher: nn.Module):
@@ -76,7 +77,10 @@ class Distiller(Objective):
         """The teacher's logits for a batch: looked up by example index if cached, else computed."""
         if self.cached_logits is not None and index is not None:
             return self.cached_logits[index]
-        # The bf16 copy needs autocast: fit runs under it, a hand-written training loop may not.
+        return self._run_teacher(x)
+
+    def _run_teacher(self, x: torch.Tensor) -> torch.Tensor:
+        # A bf16 copy needs autocast: fit runs under it, a hand-written training loop may not.
         bf16 = next(self.teacher.parameters(), x).dtype == torch.bfloat16
         with torch.no_grad(), torch.autocast(x.device.type, torch.bfloat16, enabled=bf16):
             return self.teacher(x).float()
@@ -93,17 +97,14 @@ class Distiller(Objective):
             return
         if batches.augments:
             raise ValueError("cannot cache teacher logits for augmented batches: each view differs")
-        on_gpu = batches.x.is_cuda  # a bf16 teacher copy (kdcore.fit.prepare_teacher) needs autocast there
-        with torch.autocast("cuda", torch.bfloat16, enabled=on_gpu):
-            self.cached_logits = torch.cat([self.teacher(x).float() for x in batches.x.split(1024)])
+        self.cached_logits = torch.cat([self._run_teacher(x) for x in batches.x.split(1024)])
 
 
 def _frozen(teacher: nn.Module) -> nn.Module:
-    """The teacher a distiller runs: on CUDA a bf16 channels-last copy (no weight casts at every step under
-    fit's autocast; the original keeps its fp32 weights for evaluation and the cache), elsewhere itself."""
-    weight = next(teacher.parameters(), None)
-    if weight is not None and weight.is_cuda:
-        from .fit import prepare_teacher  # fit imports this module
+    """The teacher a distiller runs: a frozen copy on the teacher's device, on CUDA with bf16 weights and
+    channels_last (no weight casts at every step under fit's autocast). The original keeps its fp32 weights
+    and its ``requires_grad``, for its own evaluation and the teacher cache."""
+    from .fit import prepare_teacher  # fit imports this module
 
-        return prepare_teacher(teacher, weight.device)
-    return teacher.eval().requires_grad_(False)
+    weight = next(teacher.parameters(), None)
+    return prepare_teacher(teacher, weight.device if weight is not None else "cpu")

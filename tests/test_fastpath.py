@@ -256,3 +256,19 @@ def test_fit_does_not_synchronize_inside_an_epoch():
         return sum("synchroniz" in str(w.message) for w in caught)
 
     assert syncs(128) == syncs(16)  # 2 batches vs 16 batches per epoch
+
+
+def test_a_distiller_leaves_the_callers_teacher_as_it_was_and_caches_a_bf16_teachers_logits():
+    data = synthetic(64, 16, num_classes=4)
+    batches = DeviceBatches(Split(data.train_x, data.train_y), data.mean, data.std, 16, with_index=True)
+    torch.manual_seed(0)
+    teacher, student = build_model("mlp-32", 1, 4), build_model("mlp-16", 1, 4)
+    kd = KD(student, teacher, T, W_CE, W_KD)
+    assert kd.teacher is not teacher and not any(p.requires_grad for p in kd.teacher.parameters())
+    assert teacher.training and all(p.requires_grad for p in teacher.parameters())  # on every device
+    # a bf16 copy (as on CUDA) gets its logits cached under the same autocast as teacher_logits uses
+    fast = KD(student, prepare_teacher(teacher, "cpu", dtype=torch.bfloat16), T, W_CE, W_KD)
+    fast.cache_teacher_logits(batches)
+    x, _, index = next(iter(batches))
+    assert fast.cached_logits.dtype == torch.float32
+    assert torch.equal(fast.teacher_logits(x, index), fast.teacher_logits(x))

@@ -5,6 +5,7 @@ from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig, evaluate, fit, make_optimizer, make_scheduler
+from kdcore.losses.icc import ICCTeacher
 from kdcore.models import build_model
 from kdcore.objectives import CrossEntropy
 from kdcore.prune.masks import attach_mask
@@ -66,6 +67,32 @@ def test_resume_after_an_interrupted_run_ends_like_an_uninterrupted_one(tmp_path
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), reference_weights))
 
 
+def test_a_resumed_icc_teacher_continues_its_class_relations_and_ends_like_an_uninterrupted_one(tmp_path):
+    # the relations are a buffer of the objective, not of the model: the checkpoint must carry them
+    icc_teacher = lambda model: ICCTeacher(model, num_classes=4, beta=1.0, temperature=4.0, momentum=0.9)
+    model, train, val = _setup()
+    reference = icc_teacher(model)
+    history = fit(reference, train, CONFIG, val, progress=False)
+    _interrupted_run(tmp_path / "icc.pt", stop_after=2, objective=icc_teacher)
+    model, train, val = _setup(seed=123)
+    resumed = icc_teacher(model)
+    assert fit(resumed, train, CONFIG, val, checkpoint=tmp_path / "icc.pt", progress=False).column(
+        "loss"
+    ) == history.column("loss")
+    assert torch.equal(resumed.relations, reference.relations)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.model.parameters(), reference.model.parameters()))
+
+
+def test_restore_best_without_validation_and_an_empty_epoch_are_refused():
+    model, train, val = _setup()
+    with pytest.raises(ValueError, match="pass val"):
+        fit(CrossEntropy(model), train, CONFIG, None, restore_best=True, progress=False)
+    data = synthetic(20, 10, num_classes=4)  # 15 training images, batches of 32 without the last
+    few = DeviceBatches(holdout_split(data, 0.25).train, data.mean, data.std, 32, drop_last=True)
+    with pytest.raises(ValueError, match="no training batches"):
+        fit(CrossEntropy(model), few, CONFIG, val, progress=False)
+
+
 def test_checkpoints_are_written_at_most_every_checkpoint_every_seconds(tmp_path, monkeypatch):
     written = []
     import kdcore.fit as fit_module
@@ -82,14 +109,14 @@ def test_checkpoints_are_written_at_most_every_checkpoint_every_seconds(tmp_path
     assert written == []  # the default: every 120 s
 
 
-def _interrupted_run(path, stop_after):
+def _interrupted_run(path, stop_after, objective=CrossEntropy):
     """Run the reference config but stop (as if killed) right after ``stop_after`` epochs were saved."""
     model, train, val = _setup()
 
     class Killed(Exception):
         pass
 
-    objective = CrossEntropy(model)
+    objective = objective(model)
     original_save = save_checkpoint
 
     def save_then_maybe_die(obj, target):

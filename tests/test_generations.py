@@ -35,7 +35,10 @@ def test_each_generation_is_distilled_from_the_previous_one():
     assert [g.generation for g in lineage] == [1, 2, 3] and [g.ce_weight for g in lineage] == [0.2, 0.5, 0.8]
     teachers = [patriarch] + [g.model for g in lineage[:-1]]
     for g, objective, teacher in zip(lineage, objectives, teachers):
-        assert g.teacher is teacher and objective.teacher is teacher and objective.student is g.model
+        assert g.teacher is teacher and objective.student is g.model
+        # the distiller runs a frozen copy of that teacher (the same weights), leaving the original as it was
+        pairs = zip(objective.teacher.state_dict().values(), teacher.state_dict().values(), strict=True)
+        assert objective.teacher is not teacher and all(torch.equal(a, b) for a, b in pairs)
         assert isinstance(objective, KD) and objective.w_ce == g.ce_weight and objective.w_kd == 1 - g.ce_weight
         # the cached soft targets are the previous generation's logits on the training images
         with torch.no_grad():

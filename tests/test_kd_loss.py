@@ -29,18 +29,20 @@ def test_kd_objective_weights_terms_and_keeps_teacher_frozen_in_eval_mode():
     student, teacher = MLP(1, 3, (4,), 2), torch.nn.Sequential(MLP(1, 3, (4,), 2), torch.nn.Dropout(0.5))
     objective = KD(student, teacher, temperature=4.0, w_ce=0.3, w_kd=0.7)
     objective.train()
-    assert student.training and not teacher.training
+    frozen = objective.teacher  # a frozen copy: the caller's teacher is left as it was
+    assert student.training and not frozen.training and teacher.training
     x, y = torch.randn(6, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2])
     logits, losses = objective(x, y)
     assert torch.allclose(losses["ce"], 0.3 * F.cross_entropy(logits, y))
-    assert torch.allclose(losses["kd"], 0.7 * kd_loss(logits, teacher(x), 4.0))
+    assert torch.allclose(losses["kd"], 0.7 * kd_loss(logits, teacher.eval()(x), 4.0))  # dropout off
     sum(losses.values()).backward()
-    assert all(p.grad is None for p in teacher.parameters())
+    assert all(p.grad is None for p in [*teacher.parameters(), *frozen.parameters()])
     assert all(p.grad is not None for p in student.parameters())
 
 
 def test_kd_from_builds_the_kd_objective_of_a_student():
     teacher, student = MLP(1, 3, (4,), 2), MLP(1, 3, (2,), 2)
     objective = kd_from(teacher, temperature=2.0, w_ce=0.1, w_kd=0.9)(student)
-    assert isinstance(objective, KD) and objective.student is student and objective.teacher is teacher
+    assert isinstance(objective, KD) and objective.student is student
+    assert all(torch.equal(a, b) for a, b in zip(objective.teacher.parameters(), teacher.parameters(), strict=True))
     assert (objective.temperature, objective.w_ce, objective.w_kd) == (2.0, 0.1, 0.9)

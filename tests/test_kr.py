@@ -17,6 +17,7 @@ from kdcore.losses.kr import (
     relative_depth_index,
     rescale_std,
     soft_threshold,
+    standardize,
     top_fraction,
 )
 from kdcore.models import MLP, build_model
@@ -158,6 +159,30 @@ def test_order_units_keeps_the_function_and_permutes_units():
     assert torch.equal(first.sort(0).values, first_ordered.sort(0).values)  # same rows, another order
     with pytest.raises(ValueError, match="MLP"):
         order_units(build_model("resnet8", 3, 10, 32))
+
+
+def test_order_units_moves_a_pruned_teachers_masks_with_their_weights():
+    from kdcore.prune import magnitude_prune, sparsity_report
+    from kdcore.prune.masks import enforce_masks, masked_parameters
+
+    torch.manual_seed(0)
+    mlp = MLP(1, 10, (16, 8), 4)
+    magnitude_prune(mlp, 0.5)
+    ordered = order_units(mlp)
+    enforce_masks(masked_parameters(ordered))  # zeroes what the masks say: nothing, if they moved too
+    x = torch.randn(5, 1, 4, 4)
+    assert torch.allclose(ordered(x), mlp(x), atol=1e-5)
+    assert sparsity_report(ordered) == sparsity_report(mlp)
+    for parameter, mask in masked_parameters(ordered):
+        assert torch.equal(parameter == 0, mask == 0)  # in this network, zero exactly where pruned
+
+
+def test_standardize_and_rescale_std_give_a_flat_tensor_no_pattern():
+    flat = torch.full((2, 2), 0.5)
+    assert torch.equal(standardize(flat), torch.zeros(2, 2))
+    assert torch.equal(rescale_std(flat, torch.randn(2, 2)), torch.zeros(2, 2))
+    target, like = torch.randn(3, 4), torch.randn(3, 4)
+    assert rescale_std(target, like).std().item() == pytest.approx(like.std().item(), rel=1e-6)
 
 
 def test_kr_terms_and_prior_value_by_hand():

@@ -86,3 +86,9 @@ def test_tsd_rejects_bad_options():
         top_score_difference(logits, LABELS, k=5)
     with pytest.raises(ValueError, match="labels"):
         top_score_difference(logits, None)
+
+
+@pytest.mark.parametrize("option", [{"space": "probs"}, {"primary": "true"}, {"k": 1}])
+def test_a_tolerant_teacher_refuses_a_bad_option_when_built_not_at_its_first_batch(option):
+    with pytest.raises(ValueError, match=next(iter(option))):
+        TolerantTeacher(torch.nn.Linear(4, 4), eta=0.5, **option)

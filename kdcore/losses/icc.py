@@ -186,8 +186,8 @@ class ICCTeacher(Objective):
     ``R`` (buffer ``relations``) starts uniform and is updated from every
     training batch, before the loss, as a moving average with ``momentum``
     (``momentum=0``: this batch's class means only; keep it > 0 when a batch
-    holds few examples per class, as with 100 or 200 classes). It is not part of
-    a fit checkpoint: a resumed run restarts it from uniform.
+    holds few examples per class, as with 100 or 200 classes). A fit checkpoint
+    keeps it, so a resumed run continues it.
     """
 
     def __init__(
@@ -231,7 +231,8 @@ class ICCKD(KD):
     are KD's own and the teacher runs once per batch. The teacher's logits come
     from :meth:`~kdcore.objectives.Distiller.teacher_logits`, so cached
     per-example logits (no augmentation) give the teacher's batch ICC by index
-    lookup, without a teacher forward pass.
+    lookup, without a teacher forward pass. Under torchrun each rank correlates
+    its own shard of the batch, so the ICC term is not the one-process term.
     """
 
     def __init__(

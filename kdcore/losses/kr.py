@@ -56,7 +56,9 @@ from torch import nn
 from ..objectives import Distiller
 from .kd import kd_loss
 
-TINY = torch.finfo(torch.float32).tiny  # guards the std of a constant tensor
+# below this spread a tensor has no pattern (constant, or one entry): it
+# standardizes to zeros, not to inf
+FLAT = 1e-12
 
 
 def weight_layers(model: nn.Module) -> dict[tuple, list[nn.Module]]:
@@ -235,11 +237,21 @@ def order_units(model: nn.Module) -> nn.Module:
             else layer.weight
         )
         order = similarity_order(incoming)
-        layer.weight.copy_(layer.weight[order])
-        if layer.bias is not None:
-            layer.bias.copy_(layer.bias[order])
+        # a pruned teacher's masks (weight_mask, bias_mask) move with their
+        # entries, so the copy stays the same masked network
+        for tensor in [*layer.parameters(), *layer.buffers()]:
+            tensor.copy_(tensor[order])
+        for name, tensor in following.named_buffers():
+            if name == "weight_mask":
+                tensor.copy_(tensor[:, order])
         following.weight.copy_(following.weight[:, order])
     return model
+
+
+def standardize(t: torch.Tensor) -> torch.Tensor:
+    """``t / std(t)``: its pattern at spread 1 (zeros if ``t`` has none)."""
+    spread = t.std()
+    return t / spread if spread > FLAT else torch.zeros_like(t)
 
 
 def rescale_std(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -249,9 +261,10 @@ def rescale_std(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     Averaging shrinks a tensor's spread (4 independent units averaged: half the
     std), so without this the prior would mostly pull the student's weights
     toward zero. Call it with ``like`` detached: the scale is a target, not
-    something to optimize through.
+    something to optimize through. :class:`KR` computes it in two steps:
+    :func:`standardize` once, then times ``std(like)`` at every step.
     """
-    return target * (like.std() / target.std().clamp_min(TINY))
+    return standardize(target) * like.std()
 
 
 def prior_loss(
@@ -401,14 +414,12 @@ class KR(Distiller):
             )
         # a plain list: the modules are registered in self.model
         self.student_layers = [s for s, _ in pairs]
-        # A_l / std(A_l), once: rescale_std(A_l, W) = that · std(W) at every
-        # step
+        # standardize(A_l), once: rescale_std(A_l, W) = that · std(W) at every
+        # step (prior)
         with torch.no_grad():
             for i, (s, t) in enumerate(pairs):
                 aggregated = aggregate(t.weight.float(), s.weight.shape)
-                self.register_buffer(
-                    f"prior_{i}", aggregated / aggregated.std().clamp_min(TINY)
-                )
+                self.register_buffer(f"prior_{i}", standardize(aggregated))
 
     def priors(self) -> list[torch.Tensor]:
         """The aggregated teacher weight of each matched student layer,

@@ -13,8 +13,8 @@ primary class and the next few classes, weighted against cross-entropy by ``η``
 (``η = 1`` is an ordinary, "strict" teacher). The formula is **reconstructed
 from memory**:
 
-    gap(x) = s_primary(x) − mean of the K−1 highest secondary scores s_j(x) L
-    = η · CE(y, softmax(z)) + (1 − η) · mean over the batch of gap(x)
+    gap(x) = s_primary(x) − mean of the K−1 highest secondary scores s_j(x)
+    L      = η · CE(y, softmax(z)) + (1 − η) · mean over the batch of gap(x)
 
 Our choices, each an option:
 
@@ -39,7 +39,7 @@ truth and the ``K−1`` secondaries sharing equally:
   ``p_y = 1`` (a strict teacher) above it: with probabilities the term changes
   the optimum only for ``η`` below about 1/2.
 
-(Our derivation, from the stationarity of the loss in the logits; chapter 3
+(Our derivation, from the stationarity of the loss in the logits; chapter 4
 checks it numerically.)
 """
 
@@ -52,6 +52,22 @@ from ..objectives import Objective
 
 SPACES = ("prob", "logit")
 PRIMARIES = ("gt", "argmax")
+
+
+def check_options(
+    k: int, space: str, primary: str, num_classes: int | None = None
+) -> None:
+    """Refuse an unknown ``space`` or ``primary``, and a ``k`` outside
+    ``[2, num_classes]`` (the primary and at least one secondary)."""
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+    if primary not in PRIMARIES:
+        raise ValueError(f"primary must be one of {PRIMARIES}, got {primary!r}")
+    if not 2 <= k <= (num_classes or k):
+        raise ValueError(
+            f"k must be in [2, {num_classes or 'C'}] (the primary and at least "
+            f"one secondary), got {k}"
+        )
 
 
 def top_score_difference(
@@ -78,15 +94,7 @@ def top_score_difference(
     reconstructed). The top-k selection is not differentiated: the gradient
     flows to the selected scores only.
     """
-    if space not in SPACES:
-        raise ValueError(f"space must be one of {SPACES}, got {space!r}")
-    if primary not in PRIMARIES:
-        raise ValueError(f"primary must be one of {PRIMARIES}, got {primary!r}")
-    if not 2 <= k <= logits.shape[1]:
-        raise ValueError(
-            f"k must be in [2, {logits.shape[1]}] (the primary and at least "
-            f"one secondary), got {k}"
-        )
+    check_options(k, space, primary, logits.shape[1])
     scores = logits.float()
     scores = scores.softmax(1) if space == "prob" else scores
     if primary == "gt":
@@ -123,6 +131,7 @@ class TolerantTeacher(Objective):
         super().__init__(model)
         if not 0 <= eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
+        check_options(k, space, primary)  # now, not at the first batch
         self.eta, self.k, self.space, self.primary = eta, k, space, primary
 
     def forward(self, x, y, index=None):

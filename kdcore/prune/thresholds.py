@@ -64,6 +64,6 @@ def global_masks(
 def layerwise_masks(
     scores: list[torch.Tensor], masks: list[torch.Tensor], amount: float
 ) -> list[torch.Tensor]:
-    """One threshold per layer: remove ``amount`` of each layer's alive "
-    "weights."""
+    """One threshold per layer: remove ``amount`` of each layer's alive
+    weights."""
     return [prune_lowest(s, m, amount) for s, m in zip(scores, masks)]
