@@ -96,6 +96,24 @@ def dress(cells: list, up: str, note: str) -> None:
 
 
 BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for the freshness test
+SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of P
+
+
+def parameters_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
+    """The copy's parameters cell and the cell after it (the display of ``P``) take the chapter's tags and
+    button label, so the page hides and labels them as the chapter does. Papermill's cell of the values the run
+    was given gains the run's profile, which the run had through ``KDCORE_PROFILE``: opened in Colab, the copy
+    then runs at the profile it shows."""
+    import copy as copying
+
+    at = next(i for i, c in enumerate(chapter.cells) if "parameters" in c.metadata.get("tags", []))
+    chapters = {c.get("id"): c.metadata for c in chapter.cells[at : at + 2]}
+    for cell in cells:
+        for key in ("tags", "mystnb"):
+            if cell.get("id") in chapters and key in chapters[cell.get("id")]:
+                cell.metadata[key] = copying.deepcopy(chapters[cell.get("id")][key])
+        if "injected-parameters" in cell.metadata.get("tags", []) and not re.search(r"^profile =", cell.source, re.M):
+            cell.source = cell.source.rstrip("\n") + f'\nprofile = "{profile}"  # the run\'s (via KDCORE_PROFILE)\n'
 
 
 def differences(cells: list) -> str | None:
@@ -183,6 +201,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     kept = [c for c in nb.cells if c.get("id") not in left]
     left_out, nb.cells = len(nb.cells) - len(kept), kept
     up = up_to(book, dest)
+    parameters_as_in_chapter(nb.cells, nbformat.read(book / source.name, as_version=4), run["profile"])
     dress(nb.cells, up, provenance(source.name, run, environment, commit, up, left_out, earlier))
     write_copy(nb, dest)
 
@@ -217,7 +236,9 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
         f"record = json.loads(open({chapter_key(chapter_path) + '.json'!r}).read())\n"
         'results, P = record["results"], Params(**record["params"])'
     )  # fmt: skip
-    redraw = nbformat.v4.new_notebook(cells=[setup, *copying.deepcopy(report)], metadata=chapter.metadata)
+    shown = nbformat.v4.new_code_cell("P")  # the resolved parameters, for the cell that displays them
+    shown["id"] = SHOWN_PARAMETERS
+    redraw = nbformat.v4.new_notebook(cells=[setup, shown, *copying.deepcopy(report)], metadata=chapter.metadata)
     scratch = copy_path.with_suffix(".rerender.ipynb")
     try:
         nbformat.write(redraw, scratch)
@@ -242,6 +263,13 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
                     output.execution_count = count
         elif cell.get("id") in ran:
             kept.append(ran[cell["id"]])  # the code that ran, and what it printed
+    at = next(i for i, c in enumerate(chapter.cells) if "parameters" in c.metadata.get("tags", []))
+    for cell in kept:  # the display of P: the run's parameters, from its results JSON
+        if cell.get("id") == chapter.cells[at + 1].get("id") and cell.cell_type == "code":
+            cell.outputs = drawn[SHOWN_PARAMETERS].outputs
+            for output in cell.outputs:
+                if output.output_type == "execute_result":
+                    output.execution_count = cell.get("execution_count")
     chapter_ids = {c.get("id") for c in chapter.cells}
     for i, cell in enumerate(run.cells):  # the values a run was given (papermill's cell): where the run had them
         if cell.get("id") not in chapter_ids and "injected-parameters" in cell.metadata.get("tags", []):
@@ -257,6 +285,8 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
+    profile = json.loads((copy_path.parent / f"{chapter_key(chapter_path)}.json").read_text())["params"]["profile"]
+    parameters_as_in_chapter(kept, chapter, profile)
     dress(kept, up_to(book, copy_path), note)
     run.cells = kept
     write_copy(run, copy_path)
