@@ -101,9 +101,9 @@ SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of
 
 def parameters_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
     """The copy's parameters cell and the cell after it (the display of ``P``) take the chapter's tags and
-    button label, so the page hides and labels them as the chapter does. Papermill's cell of the values the run
-    was given gains the run's profile, which the run had through ``KDCORE_PROFILE``: opened in Colab, the copy
-    then runs at the profile it shows."""
+    button label, so the page hides and labels them as the chapter does. The parameters cell's ``profile``
+    becomes the run's, which the run had through ``KDCORE_PROFILE``: opened in Colab, the copy then runs at the
+    profile it shows."""
     import copy as copying
 
     at = next(i for i, c in enumerate(chapter.cells) if "parameters" in c.metadata.get("tags", []))
@@ -112,8 +112,8 @@ def parameters_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profil
         for key in ("tags", "mystnb"):
             if cell.get("id") in chapters and key in chapters[cell.get("id")]:
                 cell.metadata[key] = copying.deepcopy(chapters[cell.get("id")][key])
-        if "injected-parameters" in cell.metadata.get("tags", []) and not re.search(r"^profile =", cell.source, re.M):
-            cell.source = cell.source.rstrip("\n") + f'\nprofile = "{profile}"  # the run\'s (via KDCORE_PROFILE)\n'
+        if "parameters" in cell.metadata.get("tags", []):
+            cell.source = re.sub(r"^profile: str = None", f'profile: str = "{profile}"', cell.source, flags=re.M)
 
 
 def differences(cells: list) -> str | None:

@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from gpu_check import STEPS, book_scale, scaled_epochs
 
+from kdcore.batch import chapter_key
+
 
 @pytest.fixture(scope="module")
 def device_run(tmp_path_factory) -> Path:
@@ -401,3 +403,22 @@ def test_numbers_a_chapter_quotes_from_the_cnn_scale_run_are_that_runs():
                     assert any(abs(round(v, digits) - float(number)) < 1e-9 for v in values), (path.name, number)
                     checked += 1
     assert checked >= 14  # chapters 4, 5, 6 and 7 quote 2, 2, 4 and 6 differences and bounds today
+
+
+@pytest.mark.parametrize("copy", sorted((ROOT / "book" / "results" / "gpu").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_a_cnn_scale_copy_shows_its_parameters_as_its_chapter_does_and_opens_at_its_profile(copy):
+    """The note's "behind the button below" needs the button: the copy's display of ``P`` takes its chapter's
+    tags and label, with this run's parameters; its parameters cell names the run's profile, so Colab reruns
+    the page at the scale it shows, not at the book profile."""
+    chapter = nbformat.read(ROOT / "book" / copy.name, 4).cells
+    at = next(i for i, c in enumerate(chapter) if "parameters" in c.metadata.get("tags", []))
+    cells = {c.id: c for c in nbformat.read(copy, 4).cells}
+    parameters, shown = cells[chapter[at].id], cells[chapter[at + 1].id]
+    record = json.loads((copy.parent / f"{chapter_key(ROOT / 'book' / copy.name)}.json").read_text())
+    assert re.search(rf'^profile: str = "{record["params"]["profile"]}"', parameters.source, re.M)
+    assert (shown.metadata.tags, shown.metadata.get("mystnb")) == (
+        chapter[at + 1].metadata.tags,
+        chapter[at + 1].metadata.get("mystnb"),
+    )
+    html = "".join(o.get("data", {}).get("text/html", "") for o in shown.outputs)
+    assert html and record["params"]["student"] in html  # this run's values, e.g. its resnet8 student
