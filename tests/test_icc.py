@@ -43,7 +43,7 @@ def test_icc_matrix_hand_checked_three_examples_three_classes():
     # column 2 = (.1,.7,.4) ∝ (−1,1,0). So classes 0 and 1 correlate +1, and each with class 2 at −1.
     p = torch.tensor([[0.5, 0.4, 0.1], [0.1, 0.2, 0.7], [0.3, 0.3, 0.4]])
     expected = torch.tensor([[1.0, 1.0, -1.0], [1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
-    torch.testing.assert_close(icc_matrix(p.log()), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(icc_matrix(p.log(), temperature=1.0), expected, atol=1e-5, rtol=0)
 
 
 def test_correlation_matrix_hand_checked_value():
@@ -71,9 +71,9 @@ def test_constant_class_has_zero_row_and_column_and_no_nan_gradient():
 
 def test_icc_loss_zero_for_identical_positive_otherwise():
     z = random_logits()
-    assert icc_loss(z, z.clone()).item() == pytest.approx(0.0, abs=1e-10)
+    assert icc_loss(z, z.clone(), 4.0).item() == pytest.approx(0.0, abs=1e-10)
     other = random_logits(seed=5)
-    loss = icc_loss(other, z)
+    loss = icc_loss(other, z, 4.0)
     assert loss.item() > 1e-3
     expected = (icc_matrix(other, 4.0) - icc_matrix(z, 4.0)).pow(2).sum() / 100  # ‖·‖²_F / C²
     torch.testing.assert_close(loss, expected)
@@ -82,7 +82,7 @@ def test_icc_loss_zero_for_identical_positive_otherwise():
 def test_icc_loss_gradients_flow_to_the_student_only():
     student = random_logits(seed=1).requires_grad_()
     teacher = random_logits(seed=2).requires_grad_()
-    icc_loss(student, teacher).backward()
+    icc_loss(student, teacher, 4.0).backward()
     assert student.grad is not None and student.grad.abs().sum() > 0
     assert teacher.grad is None
 
@@ -98,12 +98,12 @@ def test_nontarget_log_probs_is_the_renormalized_distribution():
 def test_class_relations_are_class_means_of_nontarget_distributions_and_ema():
     z = torch.log(torch.tensor([[0.5, 0.4, 0.1], [0.6, 0.1, 0.3], [0.2, 0.2, 0.6]]))
     y = torch.tensor([0, 0, 2])
-    r = class_relations(z, y)
+    r = class_relations(z, y, temperature=1.0)
     # class 0: non-target (.4,.1)/.5 = (.8,.2) and (.1,.3)/.4 = (.25,.75) -> mean (.525, .475)
     torch.testing.assert_close(r[0], torch.tensor([0.0, 0.525, 0.475]))
     torch.testing.assert_close(r[2], torch.tensor([0.5, 0.5, 0.0]))
     prev = uniform_class_relations(3)
-    ema = class_relations(z, y, previous=prev, momentum=0.75)
+    ema = class_relations(z, y, 1.0, previous=prev, momentum=0.75)
     torch.testing.assert_close(ema[0], 0.75 * prev[0] + 0.25 * r[0])
     torch.testing.assert_close(ema[1], prev[1])  # class 1 absent from the batch: unchanged
 

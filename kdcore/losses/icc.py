@@ -64,7 +64,7 @@ def correlation_matrix(
 
 def icc_matrix(
     logits: torch.Tensor,
-    temperature: float = 1.0,
+    temperature: float,
     eps: float = CONSTANT_COLUMN_EPS,
 ) -> torch.Tensor:
     """**Reconstructed.** The inter-class correlation of a batch:
@@ -85,7 +85,7 @@ def icc_matrix(
 def icc_loss(
     student_logits: torch.Tensor,
     teacher_logits: torch.Tensor,
-    temperature: float = 4.0,
+    temperature: float,
 ) -> torch.Tensor:
     """**Reconstructed.** ICC matching: ``‖G_s − G_t‖²_F / C²`` on the same
     batch, at temperature ``T``.
@@ -100,7 +100,7 @@ def icc_loss(
 
 
 def nontarget_log_probs(
-    logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0
+    logits: torch.Tensor, labels: torch.Tensor, temperature: float
 ) -> torch.Tensor:
     """``log q̃(x)``: the log of ``softmax(z / T)`` renormalized over the
     classes other than the label.
@@ -127,7 +127,7 @@ def uniform_class_relations(num_classes: int, device=None) -> torch.Tensor:
 def class_relations(
     logits: torch.Tensor,
     labels: torch.Tensor,
-    temperature: float = 1.0,
+    temperature: float,
     previous: torch.Tensor | None = None,
     momentum: float = 0.0,
 ) -> torch.Tensor:
@@ -160,7 +160,7 @@ def class_consistency_loss(
     logits: torch.Tensor,
     labels: torch.Tensor,
     relations: torch.Tensor,
-    temperature: float = 4.0,
+    temperature: float,
 ) -> torch.Tensor:
     """**Reconstructed** teacher-side ICC regularizer: ``T² · mean_x KL(R[y] ‖
     q̃(x))``.
