@@ -26,7 +26,7 @@ fi
 PYTHON=$(command -v python3 || command -v python)
 if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   SUDO=""
-  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo -n"; fi  # -n: fail (and fall back to curl) rather than ask a password
   echo "npm not found: installing it with apt-get" >&2
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null; } ||
     echo "apt-get could not install npm; downloading from registry.npmjs.org with curl instead" >&2
