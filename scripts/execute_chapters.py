@@ -74,7 +74,8 @@ def _renumber_widgets(nb):
 def execute(path: Path, output: Path | None = None, parameters: dict | None = None) -> float:
     """Execute ``path`` and write the cleaned result to ``output`` (default: in place); the seconds it took."""
     started = time.time()
-    executing = path.with_suffix(".executing.ipynb")
+    # beside the output: with --out nothing is written in book/ (a test's device check runs beside the suite)
+    executing = (output or path).with_suffix(".executing.ipynb")
     try:
         papermill.execute_notebook(
             str(path), str(executing), parameters=parameters or {}, cwd=str(path.parent), kernel_name="python3",
