@@ -97,6 +97,7 @@ def dress(cells: list, up: str, note: str) -> None:
 
 BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for the freshness test
 SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of P
+TRAINING_LOG = {"code_prompt_show": "Show the training log", "code_prompt_hide": "Hide the training log"}
 
 
 def parameters_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
@@ -195,6 +196,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
             if cell.outputs and all(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs):
                 tags = cell.metadata.setdefault("tags", [])  # a training log (its bars' final lines): behind
                 tags += [] if "hide-output" in tags else ["hide-output"]  # a toggle, as wide as tqdm made it
+                cell.metadata["mystnb"] = TRAINING_LOG
     # cells the book's chapter tags book-profile-only (matched by cell id) compare the two scales: the book
     # profile's page has them; in the run of the gpu profile they would compare the run with itself
     left = book_only(nbformat.read(book / source.name, as_version=4))

@@ -233,3 +233,20 @@ def test_every_chapter_puts_its_resolved_parameters_behind_one_button(notebook):
     assert last == "P" or last.startswith("(P := from_namespace("), last  # the cell's value: the parameters
     assert any(o.get("data", {}).get("text/html") for o in setup.outputs), "no resolved parameters committed"
     assert "behind the button below" in cells[0].source
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    [*chapter_notebooks(ROOT / "book"), *sorted((ROOT / "book" / "results" / "gpu").glob("*.ipynb"))],
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
+)
+def test_every_folded_cell_says_what_its_button_shows(notebook):
+    """A folded cell's button reads what it hides ("Show the parameters of this run", "Show the training
+    log", …), never the generic "Show code cell source" (myst-nb's per-cell ``code_prompt_show``)."""
+    import nbformat
+
+    folded = [c for c in nbformat.read(notebook, 4).cells
+              if {"hide-input", "hide-output"} & set(c.metadata.get("tags", []))
+              and "remove-cell" not in c.metadata.get("tags", [])]  # fmt: skip
+    unlabelled = [c.get("id") for c in folded if not c.metadata.get("mystnb", {}).get("code_prompt_show")]
+    assert not unlabelled, f"{notebook.name}: folded cells without a button label: {unlabelled}"
