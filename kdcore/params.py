@@ -188,8 +188,9 @@ def _notebook(chapter: str) -> str:
     """The chapter's notebook, for messages: book/NN_name.ipynb, found by its from_namespace call."""
     book = Path(__file__).resolve().parent.parent / "book"
     call = re.compile(rf"from_namespace\(\s*\\?[\"']{chapter}\\?[\"']")
-    chapters = [p for p in sorted(book.glob("[0-9][0-9]_*.ipynb")) if re.fullmatch(r"\d\d_\w+\.ipynb", p.name)]
-    found = [p for p in chapters if call.search(p.read_text())]  # never a copy being executed (.executing)
+    from .batch import chapter_notebooks  # batch imports this module
+
+    found = [p for p in chapter_notebooks(book) if call.search(p.read_text())]  # never a .executing copy
     return f"book/{found[0].name}" if found else "the chapter's notebook"
 
 

@@ -100,6 +100,11 @@ SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of
 TRAINING_LOG = {"code_prompt_show": "Show the training log", "code_prompt_hide": "Hide the training log"}
 
 
+def parameters_at(chapter: nbformat.NotebookNode) -> int:
+    """The index of the chapter's papermill parameters cell; the cell after it displays ``P``."""
+    return next(i for i, c in enumerate(chapter.cells) if "parameters" in c.metadata.get("tags", []))
+
+
 def parameters_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
     """The copy's parameters cell and the cell after it (the display of ``P``) take the chapter's tags and
     button label, so the page hides and labels them as the chapter does. The parameters cell's ``profile``
@@ -107,7 +112,7 @@ def parameters_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profil
     profile it shows."""
     import copy as copying
 
-    at = next(i for i, c in enumerate(chapter.cells) if "parameters" in c.metadata.get("tags", []))
+    at = parameters_at(chapter)
     chapters = {c.get("id"): c.metadata for c in chapter.cells[at : at + 2]}
     for cell in cells:
         for key in ("tags", "mystnb"):
@@ -265,9 +270,9 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
                     output.execution_count = count
         elif cell.get("id") in ran:
             kept.append(ran[cell["id"]])  # the code that ran, and what it printed
-    at = next(i for i, c in enumerate(chapter.cells) if "parameters" in c.metadata.get("tags", []))
+    shows_p = chapter.cells[parameters_at(chapter) + 1].get("id")
     for cell in kept:  # the display of P: the run's parameters, from its results JSON
-        if cell.get("id") == chapter.cells[at + 1].get("id") and cell.cell_type == "code":
+        if cell.get("id") == shows_p and cell.cell_type == "code":
             cell.outputs = drawn[SHOWN_PARAMETERS].outputs
             for output in cell.outputs:
                 if output.output_type == "execute_result":
