@@ -4,19 +4,38 @@ and verdicts are :mod:`kdcore.report`'s)."""
 from __future__ import annotations
 
 import inspect
+import re
+import textwrap
 from collections.abc import Callable
 
 
 def show_source(*objects) -> None:
-    """Display the source of kdcore functions or classes as a highlighted code block.
+    """Display the source of kdcore functions, classes or methods as a highlighted code block.
 
     The chapters explain a method by showing the code that runs it, so the book, the library and the tests
-    share one truth.
+    share one truth. Two things change on the way to the page, neither of them code: a method is dedented
+    out of its class, and a docstring's Sphinx cross-references (the ``:func:`` and ``:class:`` roles) read as
+    the names they point to (see :func:`readable_source`).
     """
     from IPython.display import Markdown, display
 
     for obj in objects:
-        display(Markdown(f"```python\n{inspect.getsource(obj).rstrip()}\n```"))
+        display(Markdown(f"```python\n{readable_source(obj)}\n```"))
+
+
+# :func:`~kdcore.fit.fit` or :class:`KD`: a role, an optional "~" (show the last part only), a target
+SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|data|attr|exc|obj):`(~?)([^`]+)`")
+
+
+def readable_source(obj) -> str:
+    """``obj``'s source as :func:`show_source` shows it: dedented, with each Sphinx role written as the
+    double-backticked name a reader would see in rendered docs (``~a.b.c`` as ``c``, ``a.b`` as ``a.b``)."""
+
+    def name(match: re.Match) -> str:
+        target = match.group(2).rsplit(".", 1)[-1] if match.group(1) else match.group(2)
+        return f"``{target}``"
+
+    return SPHINX_ROLE.sub(name, textwrap.dedent(inspect.getsource(obj)).rstrip())
 
 
 def interactive(function: Callable, enabled: bool = True, **sliders) -> None:

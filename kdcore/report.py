@@ -284,18 +284,23 @@ def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> l
 
 
 def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
-                described: str = "the committed book-profile run", scale: float = 100.0, unit: str = "pp"):  # fmt: skip
-    """A box that says where this run's verdicts differ from what the prose says, or None when they agree.
+                described: str = "the committed book-profile run", scale: float = 100.0, unit: str = "pp",
+                statements: Mapping[str, bool] | None = None):  # fmt: skip
+    """A box that says where this run differs from what the prose says, or None when it bears the prose out.
 
     A chapter's prose is written once, for the run it describes, while its numbers are glued from whichever run
     executes it (another profile, a GPU, a reader's own parameters). The chapter lists the verdicts its prose
-    states as ``claims`` (see :func:`unmet_claims`); when this run bears them all out, nothing is shown, and
-    otherwise a reader learns which sentences no longer hold, instead of reading "KD hurt" beside "+0.26".
+    states as ``claims`` (see :func:`unmet_claims`), and the descriptions it gives that no verdict covers (an
+    ordering, "the highest", "ahead in the first epochs") as ``statements``: the prose's words, each mapped to
+    whether this run bears them out, computed from ``results``. When all hold, nothing is shown; otherwise a
+    reader learns which sentences no longer hold, instead of reading "KD hurt" beside "+0.26".
     """
     from IPython.display import Markdown
 
     unmet = unmet_claims(comparisons, claims)
-    if not unmet:
+    statements = statements or {}
+    untrue = [words for words, holds in statements.items() if not holds]
+    if not unmet and not untrue:
         return None
 
     from .results import NO_INTERVAL, fmt_interval, fmt_signed
@@ -313,13 +318,18 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
         interval = f"{interval_facts(c)['level']} {fmt_interval(c['ci'], scale, signed=True)}"
         return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {interval})"
 
+    def which(n: int, of: int, noun: str) -> str:
+        count = f"{n} of the {of}" if n < of else {1: "the one", 2: "both"}.get(of, f"all {of}")
+        return f"{count} {noun}{'s' if of > 1 else ''}"
+
     lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'], claim.get('mean'))}."
              for claim, c in unmet]  # fmt: skip
-    n, of = len(unmet), len(claims)
-    which = f"{n} of the {of}" if n < of else {1: "the one", 2: "both"}.get(of, f"all {of}")
+    lines += [f"> - The text says *{words}*: not so in this run." for words in untrue]
+    where = [which(len(unmet), len(claims), "verdict") + " the text states"] if unmet else []
+    where += [which(len(untrue), len(statements), "description") + " it gives"] if untrue else []
     return Markdown("\n".join([
-        f"> **This run differs from {described}, which the text below was written for**, in {which} "
-        f"verdict{'s' if of > 1 else ''} the text states:", ">", *lines, ">",
+        f"> **This run differs from {described}, which the text below was written for**, in "
+        f"{' and in '.join(where)}:", ">", *lines, ">",
         "> The numbers in the text, the tables and the figures are this run's; where they and the words "
         "disagree, the numbers hold.",
     ]))  # fmt: skip

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PART = "At CNN scale"
 PREFIX = "gpu-"
 BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy leaves out
+FIXED = "nbval-check-output"  # a chapter's worked examples: the same output at every profile (the tests check)
 SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts differ "
               "from those the prose states, the box below this note says which, before any of that prose.")  # fmt: skip
 FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
@@ -105,20 +106,30 @@ def parameters_at(chapter: nbformat.NotebookNode) -> int:
     return next(i for i, c in enumerate(chapter.cells) if "parameters" in c.metadata.get("tags", []))
 
 
-def parameters_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
-    """The copy's parameters cell and the cell after it (the display of ``P``) take the chapter's tags and
-    button label, so the page hides and labels them as the chapter does. The parameters cell's ``profile``
-    becomes the run's, which the run had through ``KDCORE_PROFILE``: opened in Colab, the copy then runs at the
-    profile it shows."""
+def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
+    """A copy's cells are shown as the chapter shows its own: each cell the chapter has (matched by id) takes
+    the chapter's tags and button label (``mystnb``), keeping a training log's fold (``hide-output``, from
+    :func:`import_notebook`), and drops the value its last line displayed where the chapter's cell displays
+    none (a run from an older commit that ended a cell with ``write_chapter_results(...)`` printed its path;
+    report cells keep theirs, drawn from the run's results, such as the box of :func:`differences`).
+    The parameters cell's ``profile`` becomes the run's, which the run had through ``KDCORE_PROFILE``: opened
+    in Colab, the copy then runs at the profile it shows."""
     import copy as copying
 
-    at = parameters_at(chapter)
-    chapters = {c.get("id"): c.metadata for c in chapter.cells[at : at + 2]}
+    chapters = {c.get("id"): c for c in chapter.cells}
     for cell in cells:
-        for key in ("tags", "mystnb"):
-            if cell.get("id") in chapters and key in chapters[cell.get("id")]:
-                cell.metadata[key] = copying.deepcopy(chapters[cell.get("id")][key])
-        if "parameters" in cell.metadata.get("tags", []):
+        ours = chapters.get(cell.get("id"))
+        if ours is None or ours.cell_type != cell.cell_type:
+            continue
+        folded = "hide-output" in cell.metadata.get("tags", []) and cell.metadata.get("mystnb") == TRAINING_LOG
+        cell.metadata["tags"] = list(ours.metadata.get("tags", [])) + (["hide-output"] if folded else [])
+        cell.metadata["tags"] = list(dict.fromkeys(cell.metadata["tags"]))
+        if "mystnb" in ours.metadata and not folded:
+            cell.metadata["mystnb"] = copying.deepcopy(ours.metadata["mystnb"])
+        shows_none = not any(o.output_type == "execute_result" for o in ours.get("outputs", []))
+        if cell.cell_type == "code" and "report" not in cell.metadata["tags"] and shows_none:  # a run's cell
+            cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
+        if "parameters" in cell.metadata["tags"]:
             cell.source = re.sub(r"^profile: str = None", f'profile: str = "{profile}"', cell.source, flags=re.M)
 
 
@@ -208,7 +219,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     kept = [c for c in nb.cells if c.get("id") not in left]
     left_out, nb.cells = len(nb.cells) - len(kept), kept
     up = up_to(book, dest)
-    parameters_as_in_chapter(nb.cells, nbformat.read(book / source.name, as_version=4), run["profile"])
+    presented_as_in_chapter(nb.cells, nbformat.read(book / source.name, as_version=4), run["profile"])
     dress(nb.cells, up, provenance(source.name, run, environment, commit, up, left_out, earlier))
     write_copy(nb, dest)
 
@@ -221,8 +232,9 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
 
     A chapter's report cells read only ``results`` and ``P`` (tests/test_redraw.py), so they can run again on
     the copy's results JSON, in a kernel, without training anything. The copy then takes the chapter's
-    Markdown (figure labels and links rewritten as at import) and its report cells with their new outputs, and
-    keeps the run's own experiment cells, their code and their logs, and the values it was given (papermill's
+    Markdown (figure labels and links rewritten as at import), its report cells with their new outputs and its
+    worked examples (``FIXED``: the same at every profile), and keeps the run's own experiment cells, their
+    code and their logs, and the values it was given (papermill's
     injected cell): a chapter cell the run did not have is left out, since it never ran, and so is a cell the
     chapter no longer has. The provenance note keeps its facts about the run and gains one line saying
     when and from which commit the rest was re-rendered. Returns how many report cells ran."""
@@ -268,6 +280,8 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             for output in kept[-1].outputs:
                 if output.output_type == "execute_result":
                     output.execution_count = count
+        elif FIXED in cell.metadata.get("tags", []):
+            kept.append(copying.deepcopy(cell))  # a worked example: the same at every profile, nbval checks it
         elif cell.get("id") in ran:
             kept.append(ran[cell["id"]])  # the code that ran, and what it printed
     shows_p = chapter.cells[parameters_at(chapter) + 1].get("id")
@@ -293,7 +307,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
     profile = json.loads((copy_path.parent / f"{chapter_key(chapter_path)}.json").read_text())["params"]["profile"]
-    parameters_as_in_chapter(kept, chapter, profile)
+    presented_as_in_chapter(kept, chapter, profile)
     dress(kept, up_to(book, copy_path), note)
     run.cells = kept
     write_copy(run, copy_path)

@@ -314,8 +314,14 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     run = nbformat.read(ROOT / "book" / "01_kd_basics.ipynb", 4)
     (check,) = [c for c in run.cells if "report.prose_check(" in c.source]
     run.cells.remove(check)
-    printed = next(c for c in run.cells if c.cell_type == "code" and "kd.kd_loss(z_s" in c.source)
+    printed = next(c for c in run.cells if c.cell_type == "code" and "experiment.train_student(" in c.source)
     printed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="what the run printed\n")]
+    example = next(c for c in run.cells if c.cell_type == "code" and "kd.kd_loss(z_s" in c.source)
+    example.outputs = [nbformat.v4.new_output("stream", name="stdout", text="an older example\n")]
+    # the cell that writes the results JSON, as an older commit had it: shown, its last line's value printed
+    writes = next(c for c in run.cells if "write_chapter_results(" in c.source)
+    writes.metadata = {}
+    writes.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "PosixPath('x.json')"})]
     run.cells.append(nbformat.v4.new_code_cell("print('only in the run')", id="run-only"))
     parameters = next(i for i, c in enumerate(run.cells) if "parameters" in c.metadata.get("tags", []))
     given = nbformat.v4.new_code_cell("seeds = [0]", id="given", metadata={"tags": ["injected-parameters"]})
@@ -343,6 +349,10 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     assert "Old words." not in text and "## Key takeaways\n\n- Temperature" in text  # ...and its prose
     assert text.count(RERENDERED) == 1 and "from commit `fedcba987654`" in text and "commit `0123456789ab`" in text
     assert cells[ids.index(printed.id)].outputs[0]["text"] == "what the run printed\n"  # the run's own logs
+    assert cells[ids.index(example.id)].outputs[0]["text"].startswith("kdcore kd_loss: ")  # the chapter's example
+    shown = cells[ids.index(writes.id)]  # presented as the chapter presents it, without the stray value
+    assert shown.outputs == [] and "hide-input" in shown.metadata["tags"]
+    assert shown.metadata["mystnb"]["code_prompt_show"] == "Show the cell that writes the results JSON"
     box = "".join(o["data"].get("text/markdown", "") for o in cells[ids.index(check.id)].outputs)
     assert "**KD (all labels) − CE (all labels)**: within noise here" in box
     text_mime = "application/papermill.record/text/plain"  # a glued number or text, not a figure

@@ -367,18 +367,20 @@ def test_signed_numbers_in_the_prose_never_read_minus_zero(notebook):
 
 @chapters
 def test_the_prose_states_only_verdicts_the_committed_run_bears_out(notebook):
-    """Each chapter lists the verdicts its prose states (``report.prose_check``, a report cell that shows only
-    its output): against the committed book-profile run, the run the prose was written for, every one holds,
-    so the book page shows no box, while a run at another profile shows one where it differs."""
+    """Each chapter lists the verdicts its prose states and the descriptions no verdict covers
+    (``report.prose_check``, a report cell that shows only its output): against the committed book-profile
+    run, the run the prose was written for, every one holds, so the book page shows no box, while a run at
+    another profile shows one where it differs."""
     check_cells = [c for c in report_cells(notebook) if "report.prose_check(" in source(c)]
     assert check_cells, f"{notebook.name}: no report cell checks the verdicts its prose states (report.prose_check)"
     assert all("remove-input" in tags(c) for c in check_cells), f"{notebook.name}: a prose check shows its code"
-    checked = []
+    checked, untrue = [], []
     original = report.prose_check
 
     def spy(comparisons, claims, *args, **kwargs):
         assert claims, f"{notebook.name}: a prose check with no claims"
         checked.append((claims, report.unmet_claims(comparisons, claims)))
+        untrue.extend(words for words, holds in (kwargs.get("statements") or {}).items() if not holds)
         return original(comparisons, claims, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -388,6 +390,7 @@ def test_the_prose_states_only_verdicts_the_committed_run_bears_out(notebook):
     unmet = [f"{report.claim_name(claim)}: the text says {claim['verdict']}, the run {c['verdict'] if c else None}"
              for _, misses in checked for claim, c in misses]  # fmt: skip
     assert not unmet, f"{notebook.name}: the prose says what its committed run does not: {unmet}"
+    assert not untrue, f"{notebook.name}: the prose describes what its committed run does not show: {untrue}"
 
 
 @chapters

@@ -232,6 +232,20 @@ def test_a_claim_can_state_the_side_of_zero_a_difference_within_noise_falls_on()
     assert "**KD − CE**: within noise here (+1.00 pp" in box and "the text says within noise, lower in the mean" in box
 
 
+def test_the_box_also_names_each_description_of_the_prose_this_run_does_not_bear_out():
+    noise = _comparison("CE", "KD", [0.80, 0.85, 0.75], [0.81, 0.76, 0.86])  # +1 pp, within noise
+    claim = {"a": "CE", "b": "KD", "verdict": "within noise"}
+    holds = {"the small teacher is the best": True, "the assistant has the highest ECE": True}
+    assert report.prose_check([noise], [claim], statements=holds) is None
+    box = report.prose_check([noise], [claim], statements={**holds, "KD leads from epoch 3 on": False}).data
+    assert "in 1 of the 3 descriptions it gives:" in box and "verdict" not in box.split(":")[0]
+    assert "> - The text says *KD leads from epoch 3 on*: not so in this run." in box
+    assert "the small teacher" not in box  # a description that holds is not listed
+    both = report.prose_check([noise], [{**claim, "verdict": "higher"}], statements={"x": False}).data
+    assert "in the one verdict the text states and in the one description it gives:" in both
+    assert all(line.startswith(">") for line in both.splitlines())
+
+
 def test_a_claim_that_matches_several_comparisons_is_an_error_not_a_finding():
     twins = [_comparison("CE", "KD", [0.8, 0.81], [0.85, 0.86], regime=r) for r in ("all", "few")]
     with pytest.raises(ValueError, match="matches 2 comparisons"):
