@@ -391,12 +391,17 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     lines += objectives_table(check)
     missing = [(step, why) for step in STEPS if (why := not_measured(check.get(step)))]
     if missing:
-        lines += ["## Not measured in this record", "", "| step | why |", "|---|---|"]
+        lines += ["## Not measured yet", "", "These steps of `scripts/gpu_check.py` have no GPU record yet (each runs "
+                  "on a CPU, at a tiny size, in the tests):", "", "| step | why |", "|---|---|"]  # fmt: skip
         lines += [f"| `{step}` | {why} |" for step, why in missing]
         lines.append("")
     lines += paper_profile_runs(check)
     if check.get("notes"):
-        lines += ["## Notes", "", *(f"* {note}" for note in check["notes"]), ""]
+        lines += ["## How these numbers were taken", "",
+                  "What each GPU session measured, in order: which run gave which number, what failed and was fixed, "
+                  "and what the numbers above can and cannot say.", "",
+                  f":::{{admonition}} The measurement log ({len(check['notes'])} entries)", ":class: dropdown",
+                  *(f"* {note}" for note in check["notes"]), ":::", ""]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -405,7 +410,10 @@ def chapter_step_table(check: dict, step: dict) -> list[str]:
     and eager with eager, and what the step's other variants (a folded teacher, compiling) measured."""
     paths = [path for path in fast_paths(check) if path[3]]
     lines = [f"## The chapters' own KD step, {step['teacher']} → {step['student']}", "",
-             "| batch | " + " | ".join(f"{name}: chapters' step | fast path | ÷" for name, *_ in paths) + " |",
+             "Images per second; *fast ÷ step* is the fast path's throughput over the chapters' step (the goal: at "
+             "most 1.5).", "",
+             "| batch | " + " | ".join(f"{name}: chapters' step | fast path | fast ÷ step" for name, *_ in paths)
+             + " |",
              "|---:|" + "---:|---:|---:|" * len(paths)]  # fmt: skip
     for batch in step["images_per_s"]:
         cells = [f"{chapters[batch]:,.0f} | " + (f"{sweep[batch]:,.0f} | {sweep[batch] / chapters[batch]:.2f}"

@@ -133,6 +133,8 @@ def test_top_fraction_breaks_ties_by_flat_position():
 def test_soft_threshold_hand_checked():
     g = torch.tensor([-2.0, -0.5, 0.0, 0.3, 1.5])
     assert torch.allclose(soft_threshold(g, 0.5), torch.tensor([-1.5, 0.0, 0.0, 0.0, 1.0]))
+    shrunk = soft_threshold(torch.tensor([-0.3, -0.1, 0.2]), torch.tensor(0.4))  # λ as a tensor, as KR passes it
+    assert torch.equal(shrunk, torch.zeros(3)) and not torch.signbit(shrunk).any()  # no "-0.0000" on the page
     # the objective's rule: λ = τ · mean|g| = 0.86 for τ = 1
     assert torch.allclose(make_recoder("soft", tau=1.0)(g), torch.tensor([-1.14, 0.0, 0.0, 0.0, 0.64]))
     with pytest.raises(ValueError):

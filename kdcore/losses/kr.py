@@ -304,8 +304,9 @@ def soft_threshold(
     grad: torch.Tensor, lam: float | torch.Tensor
 ) -> torch.Tensor:
     """``sign(g) · max(|g| − λ, 0)``: the proximal step of an L1 penalty (sparse
-    coding's shrinkage)."""
-    return grad.sign() * (grad.abs() - lam).clamp_min(0)
+    coding's shrinkage). Written as ``g`` minus its part inside ``[−λ, λ]``:
+    the same values, and a plain ``0`` (not ``-0``) where ``|g| ≤ λ``."""
+    return grad - grad.clamp(-lam, lam)
 
 
 class _RecodeGradient(torch.autograd.Function):
