@@ -336,6 +336,18 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
 
 
 # --------------------------------------------------------------------------------------------------- figures
+def palette(n: int) -> list[str]:
+    """``n`` colours, no two alike: matplotlib's C0–C9 (tab10) for up to ten series, as in every figure; for
+    more (up to 20), tab20's ten dark shades, which are C0–C9, then its light ones."""
+    if n <= 10:
+        return [f"C{i}" for i in range(n)]
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    tab20 = colormaps["tab20"].colors
+    return [to_hex(c) for c in (tab20[0::2] + tab20[1::2])[:n]]
+
+
 def seeds_plot(
     ax,
     groups: Mapping[str, Sequence[float]],
@@ -344,20 +356,24 @@ def seeds_plot(
     clusters: Mapping[str, Sequence] | None = None,
     colors: Mapping[str, str] | None = None,
     rotate: float = 0,
+    floor: float | None = None,
 ):
     """One column per group: every seed as a dot, the mean as a bar-free marker with a 95 % t-interval.
 
     ``clusters`` (optional, same keys) gives each value's teacher seed: dots of one teacher share a marker,
     so the reader sees how much of the spread is the teacher's. The interval is over all the values of the
     group (say what it covers in the caption); use :mod:`kdcore.results` for the interval a verdict uses.
+    ``floor`` (in the plotted unit, e.g. 0 for a distance) is the least value the quantity can take: an
+    interval reaching below it is drawn cut there, that end without a cap; say so in the caption too.
     """
     from scipy import stats
 
     use_style()
     markers = "os^Dvp*"
+    cycle = palette(len(groups))
     for i, (name, values) in enumerate(groups.items()):
         values = [scale * float(v) for v in values]
-        color = (colors or {}).get(name, f"C{i % 10}")
+        color = (colors or {}).get(name, cycle[i % len(cycle)])
         n = len(values)
         offsets = [0.18 * ((j % 5) - 2) / 2 for j in range(n)]  # a small fixed jitter, no randomness
         teacher = list((clusters or {}).get(name, [0] * n))
@@ -369,12 +385,16 @@ def seeds_plot(
         if n > 1:
             sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
             half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
-            ax.errorbar(i, mean, yerr=half, fmt="o", color=color, capsize=4, markersize=6)
+            lower = half if floor is None else max(0.0, min(half, mean - floor))
+            bar = ax.errorbar(i, mean, yerr=[[lower], [half]], fmt="o", color=color, capsize=4, markersize=6)
+            bar[1][0].set_visible(lower == half)  # the lower cap: none where the interval is cut at the floor
         else:
             ax.plot(i, mean, "o", color=color, markersize=6)
     ax.set_xticks(range(len(groups)), list(groups), rotation=rotate, ha="right" if rotate else "center")
+    ax.set_xlim(-0.5, len(groups) - 0.5)  # half a column either side: the jittered dots stay off the spines
     ax.set_ylabel(ylabel)
     ax.grid(axis="x", visible=False)
+    ax.margins(y=0.08)  # markers and caps keep clear of the top and bottom spines
     return ax
 
 
@@ -415,20 +435,25 @@ def curves_plot(
     xlabel: str = "epoch",
     scale: float = 100.0,
     colors: Mapping[str, str] | None = None,
+    styles: Mapping[str, str] | None = None,
 ):
-    """Mean curve over seeds with a ±1 std band, one line per name (``curves[name]`` = one list per seed)."""
+    """Mean curve over seeds with a ±1 std band, one line per name (``curves[name]`` = one list per seed).
+
+    ``styles`` gives some names a line style (e.g. ``"--"``): a curve that runs on top of another then lets it
+    show through."""
     from matplotlib.ticker import MaxNLocator
 
     use_style()
+    cycle = palette(len(curves))
     for i, (name, runs) in enumerate(curves.items()):
-        color = (colors or {}).get(name, f"C{i % 10}")
+        color = (colors or {}).get(name, cycle[i % len(cycle)])
         length = min(len(r) for r in runs)
         columns = [[scale * float(r[e]) for r in runs] for e in range(length)]
         mean = [sum(c) / len(c) for c in columns]
         sd = [math.sqrt(sum((v - m) ** 2 for v in c) / (len(c) - 1)) if len(c) > 1 else 0.0
               for c, m in zip(columns, mean)]  # fmt: skip
         epochs = range(1, length + 1)
-        ax.plot(epochs, mean, label=name, color=color)
+        ax.plot(epochs, mean, (styles or {}).get(name, "-"), label=name, color=color)
         ax.fill_between(epochs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
                         color=color, alpha=0.2, linewidth=0)  # fmt: skip
     ax.set(xlabel=xlabel, ylabel=ylabel)
@@ -530,12 +555,13 @@ def heatmap(ax, matrix, labels: Sequence[str] | None = None, boxes: Sequence[Seq
     """A square matrix (e.g. class-mean predictions, rows = true class) as an image; returns the image.
 
     ``labels`` names the rows and columns; ``boxes`` lists groups of indices whose off-diagonal cells get a
-    white outline (e.g. look-alike classes); ``blank_diagonal`` leaves the diagonal out of the picture, so
-    that the colour scale shows the small off-diagonal values. Add a colour bar with
-    ``fig.colorbar(image, ax=axes)``; share ``vmin``/``vmax`` between panels that are compared.
+    white outline edged in black, seen on every colour of the map (e.g. look-alike classes); ``blank_diagonal``
+    leaves the diagonal out of the picture, so that the colour scale shows the small off-diagonal values. Add a
+    colour bar with ``fig.colorbar(image, ax=axes)``; share ``vmin``/``vmax`` between panels that are compared.
     """
     import numpy as np
     from matplotlib.patches import Rectangle
+    from matplotlib.patheffects import withStroke
 
     use_style()
     shown = np.array(matrix, dtype=float)
@@ -546,7 +572,8 @@ def heatmap(ax, matrix, labels: Sequence[str] | None = None, boxes: Sequence[Seq
         for i in group:
             for j in group:
                 if i != j:
-                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="white", lw=0.8))
+                    ax.add_patch(Rectangle((j - 0.4, i - 0.4), 0.8, 0.8, fill=False, ec="white", lw=1.5,
+                                           path_effects=[withStroke(linewidth=2.5, foreground="black")]))  # fmt: skip
     n = len(shown)
     if labels is not None:
         ax.set_xticks(range(n), labels, rotation=90)
@@ -627,13 +654,15 @@ def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "
     """
     use_style()
     markers = "os^Dvp*"
+    cycle = palette(len(points))
     for i, (name, group) in enumerate(points.items()):
-        color = (colors or {}).get(name, f"C{i % 10}")
+        color = (colors or {}).get(name, cycle[i % len(cycle)])
         xs = [xscale * float(p[0]) for p in group]
         ys = [yscale * float(p[1]) for p in group]
         half = [yscale * float(p[2]) if len(p) > 2 else 0.0 for p in group]
         ax.errorbar(xs, ys, yerr=half if any(half) else None, fmt=markers[i % len(markers)], color=color,
                     capsize=3, markersize=5, label=name)  # fmt: skip
     ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.margins(0.08)  # markers and error-bar caps keep clear of the spines
     ax.legend()
     return ax

@@ -279,3 +279,17 @@ def test_glue_hands_the_prose_plain_numbers_not_numpy_scalars(monkeypatch):
     report.glue("count", np.int64(3))
     assert glued == {"share": 0.23, "count": 3} and {type(v) for v in glued.values()} == {float, int}
     assert repr(glued["share"]) == "0.23"  # what myst-nb formats with the prose's spec
+
+
+def test_seeds_plot_keeps_twelve_colours_apart_and_cuts_an_interval_at_a_floor():
+    assert report.palette(3) == ["C0", "C1", "C2"] and len(set(report.palette(12))) == 12
+    fig, axes = report.subplots(2)
+    groups = {f"m{i}": [0.80 + 0.01 * i, 0.81 + 0.01 * i, 0.79 + 0.01 * i] for i in range(12)}
+    report.seeds_plot(axes[0, 0], groups)
+    colours = {line.get_color() for line in axes[0, 0].lines if line.get_marker() == "o" and line.get_alpha() is None}
+    assert len(colours) == 12  # one per method, none repeated
+    report.seeds_plot(axes[0, 1], {"d": [0.1, 0.2, 3.0]}, scale=1.0, floor=0)
+    (bars,) = axes[0, 1].collections
+    assert bars.get_segments()[0][:, 1].min() == pytest.approx(0)  # cut at the floor, not below
+    assert [cap.get_visible() for cap in axes[0, 1].lines[-2:]] == [False, True]  # no lower cap where cut
+    report.figure(fig, "test-seeds-extras")
