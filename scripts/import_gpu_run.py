@@ -42,8 +42,9 @@ PART = "At CNN scale"
 PREFIX = "gpu-"
 BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy leaves out
 FIXED = "nbval-check-output"  # a chapter's worked examples: the same output at every profile (the tests check)
-SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts differ "
-              "from those the prose states, the box below this note says which, before any of that prose.")  # fmt: skip
+SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts, or the "
+              "orderings and trends the prose describes, differ from what the prose states, the box below this note "
+              "says which, before any of that prose.")  # fmt: skip
 FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
 
 
