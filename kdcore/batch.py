@@ -166,8 +166,10 @@ def metrics(record: dict) -> dict[str, float]:
             for name, child in node.items():
                 walk(child, f"{path}/{name}" if path else str(name))
         elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
-            # a list of run records (``StudentRun.record``): each number is averaged over the list's runs
-            keys = [k for k, v in node[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            # a list of run records (``StudentRun.record``): each number is averaged over the list's runs;
+            # a key that some records lack or hold no number in (a cached run's timing, say) is left out
+            number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+            keys = [k for k in node[0] if all(number(item.get(k)) for item in node)]
             for key in keys:
                 walk(sum(float(item[key]) for item in node) / len(node), f"{path}/{key}")
         elif isinstance(node, (int, float)) and not isinstance(node, bool):

@@ -35,7 +35,12 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
             "students": {"KD": {"test_acc": {"mean": 0.8, "std": 0.0, "n": 1, "values": [0.8]}}},
             "kd_minus_ce": {"diff": -0.01, "ci": [-0.01, -0.01], "verdict": "within noise"},
             "flag": True,
-            "runs": {"CE": [{"seed": 0, "test_acc": 0.7, "val_curve": [0.5, 0.6]}, {"seed": 1, "test_acc": 0.8}]},
+            "runs": {
+                "CE": [
+                    {"seed": 0, "test_acc": 0.7, "val_curve": [0.5, 0.6], "seconds": 3.0},
+                    {"seed": 1, "test_acc": 0.8, "seconds": None},
+                ]
+            },  # a run without a timing
         },
         "seconds": 12.5,
     }
@@ -44,7 +49,7 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
         "students/KD/test_acc": 0.8,
         "kd_minus_ce/diff": -0.01,
         "runs/CE/seed": 0.5,  # a list of run records: each number averaged over the runs (curves skipped)
-        "runs/CE/test_acc": 0.75,
+        "runs/CE/test_acc": 0.75,  # "seconds" is not a number in every run: left out, not a KeyError
         "seconds": 12.5,
     }
 

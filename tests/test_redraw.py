@@ -452,3 +452,41 @@ def test_comparison_sets_the_cnn_scale_verdicts_beside_its_own():
     assert "NVIDIA H100 (stand-in), resnet56 teachers" in table.caption
     for row, c in zip(table.rows, gpu):
         assert row[cnn] == report.verdict_cell(c) != row[cpu]
+
+
+def without_intervals(record: dict) -> dict:
+    """A chapter's record as a one-seed run leaves it: every comparison keeps its difference but has no interval,
+    no p-value and no verdict (``kdcore.results.NO_INTERVAL``)."""
+    from kdcore.results import NO_INTERVAL
+
+    def strip(node):
+        if isinstance(node, dict):
+            if {"diff", "ci", "verdict"} <= node.keys():
+                node.update(ci=None, verdict=NO_INTERVAL, **{k: None for k in ("p", "p_adjusted") if k in node})
+            for key, child in node.items():
+                if key != "cnn_scale":  # chapter 9's copy of another run's record (the gpu profile's)
+                    strip(child)
+        elif isinstance(node, list):
+            for child in node:
+                strip(child)
+
+    strip(record)
+    return record
+
+
+@chapters
+def test_a_run_without_intervals_still_draws_and_its_prose_check_names_the_verdicts(notebook):
+    """``kdcore-batch`` runs one seed per notebook: no comparison has an interval, and the prose check (its
+    claims and its statements, which read p-values and intervals too) must draw a box, not raise."""
+    record = without_intervals(json.loads(results_json(notebook).read_text()))
+    boxes = []
+    original = report.prose_check
+
+    def spy(*args, **kwargs):
+        boxes.append(original(*args, **kwargs))
+        return boxes[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report, "prose_check", spy)
+        redraw.__wrapped__(notebook, json.dumps(record))
+    assert boxes and all(box is not None and "no interval here" in box.data for box in boxes)
