@@ -325,6 +325,8 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'], claim.get('mean'))}."
              for claim, c in unmet]  # fmt: skip
     lines += [f"> - The text says *{words}*: not so in this run." for words in untrue]
+    if any(mark in words for words in untrue for mark in "…["):
+        lines += [">", "> (In a quotation, … marks words or numbers left out; [brackets], words added.)"]
     where = [which(len(unmet), len(claims), "verdict") + " the text states"] if unmet else []
     where += [which(len(untrue), len(statements), "description") + " it gives"] if untrue else []
     return Markdown("\n".join([

@@ -240,6 +240,9 @@ def test_the_box_also_names_each_description_of_the_prose_this_run_does_not_bear
     box = report.prose_check([noise], [claim], statements={**holds, "KD leads from epoch 3 on": False}).data
     assert "in 1 of the 3 descriptions it gives:" in box and "verdict" not in box.split(":")[0]
     assert "> - The text says *KD leads from epoch 3 on*: not so in this run." in box
+    assert "… marks" not in box  # nothing left out of that quotation
+    cut = report.prose_check([noise], [claim], statements={"KD leads from epoch … on": False}).data
+    assert "> (In a quotation, … marks words or numbers left out; [brackets], words added.)" in cut
     assert "the small teacher" not in box  # a description that holds is not listed
     both = report.prose_check([noise], [{**claim, "verdict": "higher"}], statements={"x": False}).data
     assert "in the one verdict the text states and in the one description it gives:" in both
