@@ -126,8 +126,7 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
         if ours is None or ours.cell_type != cell.cell_type:
             continue
         folded = "hide-output" in cell.metadata.get("tags", []) and cell.metadata.get("mystnb") == TRAINING_LOG
-        cell.metadata["tags"] = list(ours.metadata.get("tags", [])) + (["hide-output"] if folded else [])
-        cell.metadata["tags"] = list(dict.fromkeys(cell.metadata["tags"]))
+        cell.metadata["tags"] = list(dict.fromkeys([*ours.metadata.get("tags", []), *["hide-output"] * folded]))
         if "mystnb" in ours.metadata and not folded:
             cell.metadata["mystnb"] = copying.deepcopy(ours.metadata["mystnb"])
         shows_none = not any(o.output_type == "execute_result" for o in ours.get("outputs", []))
@@ -135,6 +134,15 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
             cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
         if "parameters" in cell.metadata["tags"]:
             cell.source = re.sub(r"^profile: str = None", f'profile: str = "{profile}"', cell.source, flags=re.M)
+
+
+def numbered(cell, count: int | None) -> None:
+    """Give a code cell and the value it displays the execution count ``count`` (the run's, for a cell drawn
+    again)."""
+    cell.execution_count = count
+    for output in cell.outputs:
+        if output.output_type == "execute_result":
+            output.execution_count = count
 
 
 def writes_results(cell) -> bool:
@@ -285,11 +293,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             kept.append(copying.deepcopy(cell))
         elif cell.get("id") in drawn:
             kept.append(drawn[cell["id"]])  # numbered as in the run, where the run had the cell
-            count = ran[cell["id"]].get("execution_count") if cell["id"] in ran else None
-            kept[-1].execution_count = count
-            for output in kept[-1].outputs:
-                if output.output_type == "execute_result":
-                    output.execution_count = count
+            numbered(kept[-1], ran[cell["id"]].get("execution_count") if cell["id"] in ran else None)
         elif FIXED in cell.metadata.get("tags", []):
             kept.append(copying.deepcopy(cell))  # a worked example: the same at every profile, nbval checks it
         elif cell.get("id") in ran:
@@ -298,9 +302,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     for cell in kept:  # the display of P: the run's parameters, from its results JSON
         if cell.get("id") == shows_p and cell.cell_type == "code":
             cell.outputs = drawn[SHOWN_PARAMETERS].outputs
-            for output in cell.outputs:
-                if output.output_type == "execute_result":
-                    output.execution_count = cell.get("execution_count")
+            numbered(cell, cell.get("execution_count"))
     chapter_ids = {c.get("id") for c in chapter.cells}
     for i, cell in enumerate(run.cells):  # the values a run was given (papermill's cell): where the run had them
         if cell.get("id") not in chapter_ids and "injected-parameters" in cell.metadata.get("tags", []):

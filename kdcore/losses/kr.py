@@ -241,10 +241,12 @@ def order_units(model: nn.Module) -> nn.Module:
         # entries, so the copy stays the same masked network
         for tensor in [*layer.parameters(), *layer.buffers()]:
             tensor.copy_(tensor[order])
-        for name, tensor in following.named_buffers():
-            if name == "weight_mask":
+        for tensor in (
+            following.weight,
+            getattr(following, "weight_mask", None),
+        ):
+            if tensor is not None:
                 tensor.copy_(tensor[:, order])
-        following.weight.copy_(following.weight[:, order])
     return model
 
 
