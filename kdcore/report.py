@@ -129,7 +129,7 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Col
     name = f"{c.get('b', 'B')} − {c.get('a', 'A')}"
     diff = f"**{name} = {fmt_signed(scale * c['diff'])} {unit}**"
     if c.get("ci") is None:
-        return f"{diff}: no interval (fewer than 2 {c.get('unit', 'seeds')} on one side), so no verdict."
+        return f"{diff}: no interval ({why_no_interval(c)}), so no verdict."
     low, high = (fmt_signed(scale * x) for x in c["ci"])
     facts = {key: text for key, text in interval_facts(c).items() if key not in shared}
     covers = _covers({"level": "CI"} | facts, f"{low} to {high}")  # "CI" alone when the level is said above
@@ -140,13 +140,28 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Col
     return f"{diff} ({covers}): {said}."
 
 
+def why_no_interval(c: Mapping) -> str:
+    """Why a comparison has no interval: ``"fewer than 2 teachers on one side"``, or no spread among its units."""
+    from .results import NO_SPREAD
+
+    units = c.get("unit", "seeds")
+    if c.get("verdict") == NO_SPREAD:
+        return f"the {units} do not vary at all, so their spread cannot be estimated"
+    if "unit_a" in c and "unit_b" in c:
+        return f"fewer than 2 {c['unit_a']} or {c['unit_b']} on one side"
+    return f"fewer than 2 {units} on one side"
+
+
 def interval_facts(c: Mapping) -> dict[str, str]:
     """What a comparison's interval covers, fact by fact: its ``level`` ("99.6 % CI"), its ``units`` ("over 5
-    vs 5 seeds", or "over 6 student seeds vs 3 teachers" where the sides count different things: the keys
-    ``unit_a`` and ``unit_b``) and its ``correction`` ("Holm-corrected over 13 comparisons", when there is one)."""
+    vs 5 seeds", "over 6 student seeds vs 3 teachers" where the sides count different things: the keys
+    ``unit_a`` and ``unit_b``, or "over 3 pairs of teachers" for a paired test) and its ``correction``
+    ("Holm-corrected over 13 comparisons", when there is one)."""
     level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
     n_a, n_b = c.get("n_a", "?"), c.get("n_b", "?")
-    if "unit_a" in c and "unit_b" in c:
+    if c.get("paired"):
+        units = f"over {n_a} pairs of {c.get('unit', 'seeds')}"
+    elif "unit_a" in c and "unit_b" in c:
         units = f"over {n_a} {c['unit_a']} vs {n_b} {c['unit_b']}"
     else:
         units = f"over {n_a} vs {n_b} {c.get('unit', 'seeds')}"
@@ -189,8 +204,9 @@ def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
 
     if c is None:
         return "–"
-    if c.get("ci") is None:  # one unit on a side: no interval, so no verdict either
-        return f"{fmt_signed(scale * c['diff'])}, {NO_INTERVAL}"
+    if c.get("ci") is None:  # one unit on a side, or no spread: no interval, so no verdict either
+        why = c["verdict"] if str(c.get("verdict")).startswith("no interval") else NO_INTERVAL
+        return f"{fmt_signed(scale * c['diff'])}, {why}"
     number = f"{fmt_signed(scale * c['diff'])} {fmt_interval(c['ci'], scale, signed=True)}".replace(" ", "\u00a0")
     return f"{number} {c['verdict']}"
 
@@ -303,18 +319,17 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     if not unmet and not untrue:
         return None
 
-    from .results import NO_INTERVAL, fmt_interval, fmt_signed
+    from .results import fmt_interval, fmt_signed
 
     def said(verdict: str, mean: str | None = None) -> str:
-        words = verdict if verdict in ("within noise", NO_INTERVAL) else f"{verdict} beyond noise"
+        words = verdict if verdict == "within noise" or verdict.startswith("no interval") else f"{verdict} beyond noise"
         return f"{words}, {mean} in the mean" if mean else words
 
     def here(c: Mapping | None) -> str:
         if c is None:
             return "not in this run"
-        if c["ci"] is None:  # one unit on a side: a difference, but no interval and no verdict
-            units = c.get("unit", "seeds")
-            return f"no interval here ({fmt_signed(scale * c['diff'])} {unit}, fewer than 2 {units} a side)"
+        if c["ci"] is None:  # one unit on a side, or no spread: a difference, but no interval and no verdict
+            return f"no interval here ({fmt_signed(scale * c['diff'])} {unit}; {why_no_interval(c)})"
         interval = f"{interval_facts(c)['level']} {fmt_interval(c['ci'], scale, signed=True)}"
         return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {interval})"
 

@@ -6,7 +6,8 @@ The statistics come from :mod:`scipy.stats`:
   :func:`fmt_interval` and :func:`fmt_signed` print intervals and differences;
 * :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values);
 * :func:`compare`: the difference of means ``b − a`` with a Welch interval, p-value and verdict, optionally
-  over the teacher means of grouped runs (see below); the one comparison dict every chapter writes;
+  over the teacher means of grouped runs (see below), or a paired t-test where the design pairs the units;
+  the one comparison dict every chapter writes;
   :func:`compare_runs` does it for two lists of student runs, each grouped by its teacher seed;
 * :func:`holm`: Holm–Bonferroni over a family of comparisons;
 * :func:`spearman`: rank correlation; :func:`bootstrap_ci`: a (cluster) bootstrap interval of a mean.
@@ -16,8 +17,14 @@ the student alone do not show teacher-to-teacher variance. Passing ``groups_a``/
 teacher seed of each student run) to :func:`compare` averages within each group first and compares the
 group means, so the interval includes the teacher's variance and ``n_a``/``n_b`` count teachers.
 
-**No interval from one unit.** With fewer than 2 units on a side no variance can be estimated: the interval
-and p-value are ``None`` and the verdict says so, rather than printing a zero-width interval.
+**Paired designs.** Where unit *i* of both sides shares something that moves its result (the same student
+seed, so the same initial weights and batch order; a pruned teacher and the dense teacher it came from),
+``paired=True`` tests the differences within pairs (``scipy.stats.ttest_rel``). It removes what the pair
+shares from the noise, so its interval is usually narrower than Welch's, which ignores the pairing.
+
+**No interval without spread.** With fewer than 2 units on a side no variance can be estimated; when the units
+do not vary at all, an estimate of 0 is not evidence of no noise. In both cases the interval and p-value are
+``None`` and the verdict says so, rather than printing a zero-width interval.
 """
 
 from __future__ import annotations
@@ -38,8 +45,11 @@ from scipy import stats
 from .checkpoint import write_json
 
 NO_INTERVAL = "no interval (n < 2)"
+NO_SPREAD = "no interval (no spread)"  # two or more units a side, all alike: a variance of 0 is not an estimate
 WELCH = "welch"
 WELCH_OVER_GROUPS = "welch over teacher means"
+PAIRED = "paired t"
+PAIRED_OVER_GROUPS = "paired t over teacher means"
 
 
 def mean_std(values) -> dict:
@@ -52,10 +62,11 @@ def mean_std(values) -> dict:
 def confidence_interval(values, level: float = 0.95) -> tuple[float, float] | None:
     """Student-t confidence interval of the mean, ``(low, high)``; ``None`` with fewer than 2 values.
 
-    One value has no spread to estimate, so there is no interval (not a zero-width one).
+    One value has no spread to estimate, and values all alike estimate a spread of 0 that nobody believes, so
+    there is no interval in either case (not a zero-width one).
     """
     s = mean_std(values)
-    if s["n"] < 2:
+    if s["n"] < 2 or s["std"] == 0:
         return None
     half = stats.t.ppf(0.5 + level / 2, s["n"] - 1) * s["std"] / math.sqrt(s["n"])
     return (s["mean"] - half, s["mean"] + half)
@@ -66,14 +77,28 @@ def group_means(values, groups=None) -> np.ndarray:
 
     ``groups[i]`` is the group of ``values[i]`` (e.g. the teacher seed a student run was distilled from).
     """
+    return _units(values, groups)[1]
+
+
+def _units(values, groups=None) -> tuple[list, np.ndarray]:
+    """``(labels, means)``: each unit's group label (its position when there are no groups) and its value."""
     values = np.asarray([float(v) for v in values])
     if groups is None:
-        return values
+        return list(range(len(values))), values
     groups = list(groups)
     if len(groups) != len(values):
         raise ValueError(f"got {len(values)} values but {len(groups)} group labels")
     labels = list(dict.fromkeys(groups))
-    return np.array([values[[g == label for g in groups]].mean() for label in labels])
+    return labels, np.array([values[[g == label for g in groups]].mean() for label in labels])
+
+
+def _paired_units(a, b, groups_a, groups_b) -> tuple[np.ndarray, np.ndarray]:
+    """The two sides' units in matching order: by group label, or by position when there are no groups."""
+    (labels_a, units_a), (labels_b, units_b) = _units(a, groups_a), _units(b, groups_b)
+    if sorted(labels_a, key=str) != sorted(labels_b, key=str):
+        raise ValueError(f"a paired comparison needs the same units on both sides; got {labels_a} and {labels_b}")
+    position = {label: i for i, label in enumerate(labels_b)}
+    return units_a, units_b[[position[label] for label in labels_a]]
 
 
 def compare(
@@ -85,6 +110,7 @@ def compare(
     *,
     label_a: str | None = None,
     label_b: str | None = None,
+    paired: bool = False,
 ) -> dict:
     """The difference of means ``b − a`` with a Welch confidence interval, p-value and a plain verdict.
 
@@ -93,25 +119,33 @@ def compare(
     values are first averaged within each group and Welch's test runs over the group means: the unit of
     replication is the teacher, and the interval includes the teacher's variance.
 
+    ``paired=True`` pairs the units (by group label, or by position without groups) and tests their
+    differences with ``scipy.stats.ttest_rel``: ``df`` is ``n − 1`` and ``paired`` is ``True`` in the dict.
+
     Returns the comparison dict every chapter writes::
 
         {"a": label_a, "b": label_b,          # labels, None if not given
          "diff": mean(b) − mean(a),           # over units (group means when grouped)
          "ci": [low, high] or None,           # Welch interval of diff at `level`
          "level": level, "p": two-sided p-value or None,
-         "test": "welch" | "welch over teacher means",
+         "test": "welch" | "welch over teacher means" | "paired t" | "paired t over teacher means",
          "n_a": units of a, "n_b": units of b,
-         "se": standard error of diff or None, "df": Welch–Satterthwaite degrees of freedom or None,
-         "verdict": "higher" | "lower" | "within noise" | "no interval (n < 2)"}
+         "se": standard error of diff or None, "df": degrees of freedom (Welch–Satterthwaite, or n − 1
+                                               when paired) or None,
+         "verdict": "higher" | "lower" | "within noise" | "no interval (n < 2)" | "no interval (no spread)"}
 
     ``verdict`` (for b against a) is ``"within noise"`` when the interval contains 0, else ``"higher"`` or
-    ``"lower"``; with fewer than 2 units on a side ``ci``, ``p``, ``se`` and ``df`` are ``None`` and the
-    verdict is ``"no interval (n < 2)"``. ``se`` and ``df`` let :func:`holm` widen the interval. If neither
-    side varies at all, the interval is the point ``[diff, diff]`` and ``p`` is 0 (or 1 when diff = 0).
-    With few seeds the interval is wide: that is the honest answer, not a failure.
+    ``"lower"``. With fewer than 2 units on a side, or units that do not vary at all (every difference
+    alike, when paired), ``ci``, ``p``, ``se`` and ``df`` are ``None`` and the verdict says why there is
+    none. ``se`` and ``df`` let :func:`holm` widen the interval. With few seeds the interval is wide: that is
+    the honest answer, not a failure.
     """
-    units_a, units_b = group_means(a, groups_a), group_means(b, groups_b)
+    if paired:
+        units_a, units_b = _paired_units(a, b, groups_a, groups_b)
+    else:
+        units_a, units_b = group_means(a, groups_a), group_means(b, groups_b)
     diff = float(units_b.mean() - units_a.mean())
+    grouped = groups_a is not None or groups_b is not None
     result = {
         "a": label_a,
         "b": label_b,
@@ -119,22 +153,35 @@ def compare(
         "ci": None,
         "level": level,
         "p": None,
-        "test": WELCH if groups_a is None and groups_b is None else WELCH_OVER_GROUPS,
+        "test": {
+            (False, False): WELCH,
+            (False, True): WELCH_OVER_GROUPS,
+            (True, False): PAIRED,
+            (True, True): PAIRED_OVER_GROUPS,
+        }[(paired, grouped)],
         "n_a": len(units_a),
         "n_b": len(units_b),
         "se": None,
         "df": None,
         "verdict": NO_INTERVAL,
     }
+    if paired:
+        result["paired"] = True
     if len(units_a) < 2 or len(units_b) < 2:
         return result
-    se = math.sqrt(units_a.var(ddof=1) / len(units_a) + units_b.var(ddof=1) / len(units_b))
-    if se == 0:  # no noise observed: scipy's t would be ±inf or 0/0; the difference is exact
-        result.update(ci=[diff, diff], p=float(diff == 0), se=0.0)
+    if paired:
+        differences = units_b - units_a
+        se = differences.std(ddof=1) / math.sqrt(len(differences))
+    else:
+        se = math.sqrt(units_a.var(ddof=1) / len(units_a) + units_b.var(ddof=1) / len(units_b))
+    if se == 0:  # scipy's t would be ±inf or 0/0, and an interval of width 0 would claim a certainty we lack
+        return result | {"verdict": NO_SPREAD}
+    if paired:
+        test = stats.ttest_rel(units_b, units_a)  # statistic of mean(b − a) over the pairs
     else:
         test = stats.ttest_ind(units_b, units_a, equal_var=False)  # statistic of mean(b) − mean(a)
-        interval = test.confidence_interval(confidence_level=level)
-        result.update(ci=[float(interval.low), float(interval.high)], p=float(test.pvalue), se=se, df=float(test.df))
+    interval = test.confidence_interval(confidence_level=level)
+    result.update(ci=[float(interval.low), float(interval.high)], p=float(test.pvalue), se=se, df=float(test.df))
     result["verdict"] = _verdict(diff, result["ci"])
     return result
 
@@ -158,15 +205,23 @@ def compare_runs(
     label_a: str | None = None,
     label_b: str | None = None,
     metric: str | Callable[[Mapping], float] = "test_acc",
+    paired: bool = False,
 ) -> dict:
     """:func:`compare` of two lists of student runs, with the teacher as the unit wherever a side has one.
 
     Runs with a ``teacher_seed`` are averaged per teacher first (:func:`by_teacher`); runs without one (no
     teacher) count one unit each. The dict says what it counted: ``unit`` ("teachers", or "seeds" when no side
     has teachers), or ``unit_a`` and ``unit_b`` when the sides differ ("student seeds" vs "teachers").
+
+    ``paired=True`` pairs teachers by teacher seed (teacher *s* of one side was derived from, or shares its
+    starting weights with, teacher *s* of the other), or runs without teachers by their student ``seed``.
     """
     (a, groups_a), (b, groups_b) = by_teacher(runs_a, metric), by_teacher(runs_b, metric)
-    c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b)
+    if paired and groups_a is None and groups_b is None:
+        groups_a, groups_b = [r["seed"] for r in runs_a], [r["seed"] for r in runs_b]
+        c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b, paired=True)
+        return c | {"test": PAIRED, "unit": "seeds"}
+    c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b, paired=paired)
     if (groups_a is None) == (groups_b is None):
         return c | {"unit": "seeds" if groups_a is None else "teachers"}
     unit_a, unit_b = ("student seeds" if g is None else "teachers" for g in (groups_a, groups_b))
@@ -213,7 +268,7 @@ def holm(comparisons, level: float = 0.95):
     matching confidence intervals; the Bonferroni intervals hold simultaneously at ``level`` and are
     conservative: one that excludes 0 agrees with Holm's verdict (Holm rejects whatever Bonferroni rejects),
     but Holm can declare a difference whose Bonferroni interval still contains 0. Comparisons without a
-    p-value (fewer than 2 units) keep ``"no interval (n < 2)"`` and get ``p_adjusted`` ``None``.
+    p-value (fewer than 2 units, or no spread) keep their verdict and get ``p_adjusted`` ``None``.
     """
     names = list(comparisons) if isinstance(comparisons, Mapping) else None
     items = [dict(comparisons[name]) for name in names] if names is not None else [dict(c) for c in comparisons]
@@ -230,10 +285,8 @@ def holm(comparisons, level: float = 0.95):
 
 
 def _bonferroni_interval(comparison: dict, level: float) -> list[float]:
-    """The comparison's Welch interval recomputed at ``level`` from its ``diff``, ``se`` and ``df``."""
+    """The comparison's t interval (Welch or paired) recomputed at ``level`` from its ``diff``, ``se`` and ``df``."""
     diff, se = comparison["diff"], comparison["se"]
-    if se == 0:
-        return [diff, diff]
     half = stats.t.ppf(0.5 + level / 2, comparison["df"]) * se
     return [float(diff - half), float(diff + half)]  # plain floats: JSON, and glued text in the book
 
@@ -254,14 +307,12 @@ def bootstrap_ci(
 
     With groups, each group (e.g. all students of one teacher) is averaged first and the groups are resampled,
     so the interval reflects the variance between groups. The generator is seeded, so the interval is
-    reproducible. ``None`` with fewer than 2 units. With a handful of units (a few seeds) the bootstrap
-    interval is too narrow; prefer :func:`confidence_interval` there.
+    reproducible. ``None`` with fewer than 2 units, or units all alike. With a handful of units (a few seeds)
+    the bootstrap interval is too narrow; prefer :func:`confidence_interval` there.
     """
     units = group_means(values, groups)
-    if len(units) < 2:
+    if len(units) < 2 or np.ptp(units) == 0:  # all alike: no spread to resample (BCa would divide 0 by 0)
         return None
-    if np.ptp(units) == 0:  # every resample has the same mean: BCa's acceleration would be 0/0
-        return (float(units[0]), float(units[0]))
     result = stats.bootstrap(
         (units,),
         np.mean,

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import pytest
 
 from kdcore import report
-from kdcore.results import NO_INTERVAL, compare, holm
+from kdcore.results import NO_INTERVAL, NO_SPREAD, compare, holm
 
 
 def test_table_renders_html_and_markdown_with_the_same_cells():
@@ -158,6 +158,9 @@ def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_e
     assert 'class="kdcore-table kdcore-wrap"' in wrapped and "kdcore-wrap" not in report.table([{"a": 1}])._repr_html_()
     one_seed = compare([0.80], [0.81, 0.82])
     assert report.verdict_cell(one_seed) == "+1.50, no interval (n < 2)"
+    alike = compare([0.80, 0.80], [0.81, 0.81])  # no spread: no interval, whatever the difference
+    assert report.verdict_cell(alike) == "+1.00, no interval (no spread)"
+    assert "no interval (the seeds do not vary at all" in report.verdict_line(alike)
     assert report.verdict_cell(None) == "–"
 
 
@@ -216,8 +219,13 @@ def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_se
     assert "all: KD − CE" not in box  # the claim that holds is not listed
     one_seed = {**noise, "ci": None, "verdict": NO_INTERVAL}
     assert (
-        "**few: KD − CE**: no interval here (+1.00 pp, fewer than 2 seeds a side)"
+        "**few: KD − CE**: no interval here (+1.00 pp; fewer than 2 seeds on one side)"
         in report.prose_check([higher, one_seed], claims[:2]).data
+    )
+    alike = {**noise, "ci": None, "verdict": NO_SPREAD, "unit": "teachers"}
+    assert (
+        "no interval here (+1.00 pp; the teachers do not vary at all, so their spread cannot be estimated)"
+        in report.prose_check([higher, alike], claims[:2]).data
     )
     both = [{**claims[0], "verdict": "lower"}, claims[1]]
     assert "in both verdicts the text states" in report.prose_check([higher, noise], both).data
@@ -296,3 +304,9 @@ def test_seeds_plot_keeps_twelve_colours_apart_and_cuts_an_interval_at_a_floor()
     assert bars.get_segments()[0][:, 1].min() == pytest.approx(0)  # cut at the floor, not below
     assert [cap.get_visible() for cap in axes[0, 1].lines[-2:]] == [False, True]  # no lower cap where cut
     report.figure(fig, "test-seeds-extras")
+
+
+def test_a_paired_verdict_says_it_counts_pairs():
+    c = compare([0.80, 0.82, 0.85], [0.81, 0.84, 0.86], paired=True) | {"unit": "teachers"}
+    assert report.interval_facts(c)["units"] == "over 3 pairs of teachers"
+    assert "95 % CI" in report.verdict_line(c) and "over 3 pairs of teachers" in report.verdict_line(c)

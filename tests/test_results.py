@@ -9,6 +9,7 @@ from scipy import special, stats
 
 from kdcore.results import (
     NO_INTERVAL,
+    NO_SPREAD,
     bootstrap_ci,
     compare,
     confidence_interval,
@@ -38,6 +39,7 @@ def test_confidence_interval_is_student_t_and_none_for_one_value():
     low, high = confidence_interval([1, 2, 3, 4])
     assert (low, high) == pytest.approx((2.5 - 2.05427, 2.5 + 2.05427), abs=1e-5)
     assert confidence_interval([0.9]) is None
+    assert confidence_interval([0.9, 0.9]) is None  # a spread of 0 is not an estimate: no zero-width interval
 
 
 def test_compare_is_welch_with_hand_computed_values():
@@ -68,6 +70,59 @@ def test_compare_with_one_unit_has_no_interval():
     # three students of one teacher are still one teacher
     grouped = compare([0.8, 0.81, 0.82], [0.9, 0.91, 0.92], groups_a=[0, 0, 0], groups_b=[0, 0, 0])
     assert grouped["ci"] is None and grouped["verdict"] == NO_INTERVAL and grouped["n_a"] == 1
+
+
+def test_units_that_do_not_vary_give_no_interval_and_no_verdict():
+    # a variance estimate of 0 is not evidence of no noise: never p = 0 and "beyond noise"
+    c = compare([0.80, 0.80], [0.81, 0.81])
+    assert c["ci"] is None and c["p"] is None and c["verdict"] == NO_SPREAD and c["diff"] == pytest.approx(0.01)
+    family = holm([c, compare([0.80, 0.82, 0.81], [0.90, 0.91, 0.92])])
+    assert family[0]["verdict"] == NO_SPREAD and family[0]["p_adjusted"] is None and family[1]["family_size"] == 1
+    # paired: every difference alike is no spread either, though both sides vary
+    assert compare([0.80, 0.85], [0.81, 0.86], paired=True)["verdict"] == NO_SPREAD
+    assert bootstrap_ci([0.7, 0.7, 0.7]) is None
+
+
+def test_paired_compare_is_scipys_paired_t_and_pairs_units_by_label():
+    a, b = [0.80, 0.83, 0.78, 0.81], [0.82, 0.84, 0.81, 0.82]
+    c = compare(a, b, paired=True)
+    d = np.subtract(b, a)  # differences 2, 1, 3, 1 (×0.01): mean 1.75, sd √(0.9167) × 0.01
+    se = d.std(ddof=1) / 2
+    assert c["diff"] == pytest.approx(0.0175) and c["se"] == pytest.approx(se) and c["df"] == 3
+    assert c["p"] == pytest.approx(two_sided_t_p(0.0175 / se, 3))
+    half = stats.t.ppf(0.975, 3) * se
+    assert c["ci"] == pytest.approx([0.0175 - half, 0.0175 + half])
+    assert c["test"] == "paired t" and c["paired"] is True and c["verdict"] == "higher"
+    assert compare(a, b)["verdict"] == "within noise"  # Welch ignores the pairing: the same data, no call
+    # grouped: teacher means are paired by teacher seed, whatever order the runs come in
+    grouped = compare(a * 2, b[::-1] * 2, groups_a=[0, 1, 2, 3] * 2, groups_b=[3, 2, 1, 0] * 2, paired=True)
+    assert grouped["test"] == "paired t over teacher means"
+    for key in ("diff", "ci", "p", "se", "df"):
+        assert grouped[key] == pytest.approx(c[key])
+    with pytest.raises(ValueError, match="same units"):
+        compare(a, b, groups_a=[0, 1, 2, 3], groups_b=[0, 1, 2, 4], paired=True)
+    # Holm widens a paired interval with its own df (n − 1)
+    widened = holm([c, compare(a, [x + 0.05 for x in a])])[0]
+    half = stats.t.ppf(1 - 0.05 / 4, 3) * se
+    assert widened["ci"] == pytest.approx([0.0175 - half, 0.0175 + half])
+
+
+def test_compare_runs_pairs_teachers_by_teacher_seed_and_runs_by_seed():
+    from kdcore.results import compare_runs
+
+    dense = [{"seed": s, "teacher_seed": t, "test_acc": x}
+             for s, (t, x) in enumerate(zip([0, 0, 1, 1, 2, 2], [0.84, 0.85, 0.80, 0.82, 0.86, 0.83]))]  # fmt: skip
+    pruned = [{**r, "test_acc": r["test_acc"] - 0.01 * (1 + r["teacher_seed"] % 2)} for r in reversed(dense)]
+    c = compare_runs(dense, pruned, paired=True)
+    expected = compare([0.845, 0.81, 0.845], [0.835, 0.79, 0.835], paired=True)
+    for key in ("diff", "ci", "p", "df"):
+        assert c[key] == pytest.approx(expected[key])
+    assert (c["unit"], c["test"], c["n_a"]) == ("teachers", "paired t over teacher means", 3)
+    alone = [{"seed": s, "test_acc": x} for s, x in enumerate([0.80, 0.82, 0.78])]
+    shifted = [{"seed": s, "test_acc": x} for s, x in reversed(list(enumerate([0.81, 0.84, 0.79])))]
+    by_seed = compare_runs(alone, shifted, paired=True)
+    assert (by_seed["unit"], by_seed["test"]) == ("seeds", "paired t")
+    assert by_seed["p"] == pytest.approx(stats.ttest_rel([0.81, 0.84, 0.79], [0.80, 0.82, 0.78]).pvalue)
 
 
 def test_grouped_compare_is_welch_over_group_means():
@@ -169,7 +224,7 @@ def test_bootstrap_ci_is_seeded_and_clusters_by_group():
         group_means(values, groups), n_resamples=999
     )
     assert bootstrap_ci([0.8]) is None and bootstrap_ci([0.8, 0.9], groups=[1, 1]) is None
-    assert bootstrap_ci([0.8, 0.8, 0.8]) == (0.8, 0.8)
+    assert bootstrap_ci([0.8, 0.8, 0.8]) is None  # no spread to resample: no zero-width interval
 
 
 def test_environment_records_scipy():
