@@ -163,6 +163,29 @@ def differences(cells: list) -> str | None:
     return None
 
 
+SCALE = "**A short run.**"  # the note's line on how small the run was, once per copy
+SCALE_KEYS = ("train_subset", "teacher_epochs", "confident_epochs", "student_epochs", "student_labels", "seeds",
+              "teacher_seeds")  # fmt: skip
+
+
+def scale_line(params: dict) -> str:
+    """The note's line on the run's size, from its parameters: the prose was written for a longer run, and a
+    reader comparing this page with the papers needs to know that "all labels" means a subset here."""
+    values = ", ".join(f"`{k} = {params[k]!r}`" for k in SCALE_KEYS if params.get(k) is not None)
+    subset = params.get("train_subset")
+    labels = f'"All labels" in the prose means these {subset:,} training images. ' if subset else ""
+    return (f"{SCALE} Its size: {values}. {labels}Its networks train for a few minutes, far shorter than the "
+            "papers' recipes, so its accuracies are below what these networks reach, and its verdicts have few "
+            "seeds.")  # fmt: skip
+
+
+def with_scale(note: str, params: dict) -> str:
+    """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is."""
+    lines = [line for line in note.splitlines() if not line.startswith(SCALE)]
+    at = next(i for i, line in enumerate(lines) if line.startswith("The prose is "))
+    return "\n".join([*lines[:at], scale_line(params), "", *lines[at:]])
+
+
 def changed_from_profile(overrides: dict, chapter: str) -> dict:
     """The ``overrides`` a run was given that differ from the chapter's `gpu` profile (a scale close to 1
     rounds every epoch count back to the profile's)."""
@@ -238,7 +261,9 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     left_out, nb.cells = len(nb.cells) - len(kept), kept
     up = up_to(book, dest)
     presented_as_in_chapter(nb.cells, nbformat.read(book / source.name, as_version=4), run["profile"])
-    dress(nb.cells, up, provenance(source.name, run, environment, commit, up, left_out, earlier))
+    params = json.loads((source.parent / f"{run['chapter']}.json").read_text())["params"]
+    note = with_scale(provenance(source.name, run, environment, commit, up, left_out, earlier), params)
+    dress(nb.cells, up, note)
     write_copy(nb, dest)
 
 
@@ -318,8 +343,9 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
-    profile = json.loads((copy_path.parent / f"{chapter_key(chapter_path)}.json").read_text())["params"]["profile"]
-    presented_as_in_chapter(kept, chapter, profile)
+    params = json.loads((copy_path.parent / f"{chapter_key(chapter_path)}.json").read_text())["params"]
+    note = with_scale(note, params)
+    presented_as_in_chapter(kept, chapter, params["profile"])
     dress(kept, up_to(book, copy_path), note)
     run.cells = kept
     write_copy(run, copy_path)

@@ -304,7 +304,7 @@ def test_imported_streams_read_as_a_terminal_left_them():
 
 
 def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(tmp_path):
-    from import_gpu_run import RERENDERED, provenance, rerender
+    from import_gpu_run import RERENDERED, SCALE, provenance, rerender
 
     book, gpu = tmp_path / "book", tmp_path / "book" / "results" / "gpu"
     gpu.mkdir(parents=True)
@@ -348,6 +348,8 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
     assert "Old words." not in text and "## Key takeaways\n\n- Temperature" in text  # ...and its prose
     assert text.count(RERENDERED) == 1 and "from commit `fedcba987654`" in text and "commit `0123456789ab`" in text
+    epochs = record["params"]["student_epochs"]  # the note says how small the run was, once
+    assert text.count(SCALE) == 1 and f"`student_epochs = {epochs!r}`" in text
     assert cells[ids.index(printed.id)].outputs[0]["text"] == "what the run printed\n"  # the run's own logs
     assert cells[ids.index(example.id)].outputs[0]["text"].startswith("kdcore kd_loss: ")  # the chapter's example
     shown = cells[ids.index(writes.id)]  # presented as the chapter presents it, without the stray value
