@@ -380,7 +380,15 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     lines = ["# GPU measurements", "",
              f"Measured by `scripts/gpu_check.py` on **{env['device']}** (torch {env['torch']}, CUDA {env['cuda']}, "
              f"Python {env['python']}), {when}; the raw record is "
-             "`benchmarks/results/gpu_check.json`; how each is measured: `benchmarks/README.md`.", ""]  # fmt: skip
+             "`benchmarks/results/gpu_check.json`; how each is measured: `benchmarks/README.md`.", "",
+             "This page is for readers with a GPU: what the `paper` profile costs, and how fast kdcore's KD "
+             "training step is against the usual pipeline. The KD throughput tables time one teacher → student "
+             "step three ways, on the same GPU, models and loss: **(a)** the RepDistiller-style pipeline (a "
+             "DataLoader of CPU-augmented images, fp32, batch 64); **(b)** kdcore's fast path at the same batch "
+             "(data and augmentation on the GPU, bf16, a frozen bf16 teacher copy); **(c)** the fast path at the "
+             "batch size of a sweep that gave the most images per second. The column *× (a)* divides by (a): "
+             "(b) ÷ (a) is the pipeline alone, while (c) ÷ (a) also counts the larger batch, which is most of "
+             "its gain.", ""]  # fmt: skip
     if len(calls) > 1:  # each call may have had a different machine of the same kind: say which measured what
         lines += ["| call started | commit | steps it measured (as kept here) |", "|---|---|---|"]
         lines += [f"| {c['started']} | `{c['commit'][:12]}` | {', '.join(f'`{s}`' for s in c['steps'])} |"
