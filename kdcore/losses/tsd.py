@@ -10,8 +10,10 @@ generations, learn the similarities between classes.
 the full text was not available to us, so only the idea is the paper's (from its
 abstracts): an extra loss on the patriarch that narrows the gap between the
 primary class and the next few classes, weighted against cross-entropy by ``η``
-(``η = 1`` is an ordinary, "strict" teacher). The formula is **reconstructed
-from memory**:
+(``η = 1`` is an ordinary, "strict" teacher). The formula is **our
+reconstruction**, from the abstracts and from the restatement of the TSD loss by
+Zhang et al. (AAAI 2020, "Distilling Knowledge from Well-informed Soft Labels
+for Neural Relation Extraction"):
 
     gap(x) = s_primary(x) − mean of the K−1 highest secondary scores s_j(x)
     L      = η · CE(y, softmax(z)) + (1 − η) · mean over the batch of gap(x)
@@ -20,12 +22,12 @@ Our choices, each an option:
 
 * the sign: the gap is *minimized*, so secondary classes rise and the primary
   falls (the stated aim);
-* ``space``: the scores ``s`` are probabilities (``"prob"``, our recollection)
-  or logits (``"logit"``);
+* ``space``: the scores ``s`` are probabilities (``"prob"``, as in Zhang et
+  al.'s restatement) or logits (``"logit"``);
 * ``primary``: the ground-truth class (``"gt"``, the v1 abstract's wording; the
   secondaries are the K−1 highest other classes) or the top-scoring class
-  (``"argmax"``; the same as ``"gt"`` whenever the model is right, and it never
-  pushes up a wrong prediction);
+  (``"argmax"``, as in Zhang et al.'s restatement; the same as ``"gt"`` whenever
+  the model is right, and it never pushes up a wrong prediction);
 * ``K`` (``k``): the primary plus ``K−1`` secondaries.
 
 The option matters more than it looks. For a free logit vector (unlimited
@@ -77,20 +79,20 @@ def top_score_difference(
     space: str = "prob",
     primary: str = "gt",
 ) -> torch.Tensor:
-    """The gap between the primary score and the mean of the next ``k−1``
-    scores, averaged over the batch.
+    """The gap between the primary score and the mean of the next k−1 scores,
+    averaged over the batch (our reconstruction of the paper's TSD).
 
     Args:
-        logits: ``N×C`` logits.
-        labels: ``N`` true classes (needed for ``primary="gt"``).
-        k: the primary class plus ``k−1`` secondary classes, ``2 ≤ k ≤ C``.
-        space: ``"prob"`` (scores are softmax probabilities) or ``"logit"`` (raw
+        logits: N×C logits.
+        labels: the N true classes (needed for primary="gt").
+        k: the primary class plus k−1 secondary classes, 2 ≤ k ≤ C.
+        space: "prob" (scores are softmax probabilities) or "logit" (raw
             logits).
-        primary: ``"gt"`` (the true class; the secondaries are the
-            highest-scoring other classes) or ``"argmax"`` (the top score; the
-            secondaries are ranks 2…k).
+        primary: "gt" (the true class; the secondaries are the highest-scoring
+            other classes) or "argmax" (the top score; the secondaries are
+            ranks 2…k).
 
-    Minimizing it narrows the gap (see the module docstring for what is
+    Minimizing it narrows the gap (the module docstring says what is
     reconstructed). The top-k selection is not differentiated: the gradient
     flows to the selected scores only.
     """
@@ -112,12 +114,14 @@ def top_score_difference(
 
 
 class TolerantTeacher(Objective):
-    """The patriarch's objective: ``η · CE(y, z) + (1 − η) ·
-    top_score_difference(z, y)``.
+    """The patriarch's objective, η · CE(y, z) + (1 − η) · TSD(z, y), with TSD
+    the top_score_difference above.
 
-    ``η = 1`` is plain cross-entropy (a strict teacher); smaller ``η`` makes the
-    teacher more tolerant. The weighting is the paper's (as we recall it);
-    ``k``, ``space`` and ``primary`` are explained in the module docstring.
+    η = 1 is plain cross-entropy (a strict teacher); a smaller η makes the
+    teacher more tolerant. The η weighting is our reconstruction: the paper's
+    text was not available to us, and Zhang et al.'s restatement adds the two
+    terms unweighted (η = 1/2, up to a factor of 2). The module docstring
+    explains k, space and primary.
     """
 
     def __init__(
