@@ -25,17 +25,20 @@ def show_source(*objects) -> None:
 
 # :func:`~kdcore.fit.fit` or :class:`KD`: a role, an optional "~" (show the last part only), a target
 SPHINX_ROLE = re.compile(r":(?:func|class|meth|mod|data|attr|exc|obj):`(~?)([^`]+)`")
+RST_LITERAL = re.compile(r"``([^`]+)``")  # ``x``: reStructuredText's inline literal
 
 
 def readable_source(obj) -> str:
-    """``obj``'s source as :func:`show_source` shows it: dedented, with each Sphinx role written as the
-    double-backticked name a reader would see in rendered docs (``~a.b.c`` as ``c``, ``a.b`` as ``a.b``)."""
+    """``obj``'s source as :func:`show_source` shows it: dedented, with reStructuredText's markup read as a
+    reader of Markdown expects: each Sphinx role as the name rendered docs would show, in single backticks
+    (``~a.b.c`` as ``c``, ``a.b`` as ``a.b``), and each double-backticked literal in single backticks."""
 
     def name(match: re.Match) -> str:
         target = match.group(2).rsplit(".", 1)[-1] if match.group(1) else match.group(2)
-        return f"``{target}``"
+        return f"`{target}`"
 
-    return SPHINX_ROLE.sub(name, textwrap.dedent(inspect.getsource(obj)).rstrip())
+    source = textwrap.dedent(inspect.getsource(obj)).rstrip()
+    return RST_LITERAL.sub(r"`\1`", SPHINX_ROLE.sub(name, source))
 
 
 def interactive(function: Callable, enabled: bool = True, **sliders) -> None:

@@ -87,6 +87,8 @@ class Table:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    __repr__ = __str__  # text/plain: the table as Markdown, not an object's address (nbval compares it)
+
 
 def _cell(value) -> str:
     if isinstance(value, float):
@@ -272,6 +274,34 @@ def claim_name(claim: Mapping) -> str:
     return ": ".join([*keys, f"{claim.get('b', 'B')} − {claim.get('a', 'A')}"])
 
 
+def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
+    """The one comparison whose ``keys`` (``a``, ``b``, ``regime``…) all match, or ``None`` if none does.
+
+    Several matches are a mistake in the caller (a key that tells them apart is missing): ``ValueError``."""
+    found = [c for c in comparisons if all(c.get(k) == v for k, v in keys.items())]
+    if len(found) > 1:
+        raise ValueError(f"{keys} matches {len(found)} comparisons; add the key that tells them apart")
+    return found[0] if found else None
+
+
+def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run") -> str:
+    """Another run's comparison in a sentence: ``"2.72 points below [−12.5, +7.1], an interval too wide to
+    conclude (3 teachers a side)"``, or ``"1.50 points above [+0.2, +2.8], higher beyond noise after Holm's
+    correction"``; ``missing`` for ``None``. For prose that quotes a run other than the page's own."""
+    if c is None:
+        return missing
+    size = f"{abs(scale * c['diff']):.2f} points {'below' if c['diff'] < 0 else 'above'}"
+    if c.get("ci") is None:
+        return f"{size}, with no interval ({why_no_interval(c)})"
+    low, high = (f"{scale * x:+.1f}".replace("-", "−") for x in c["ci"])
+    units = c.get("unit", "units") if "unit_a" not in c else f"{c['unit_a']} and {c['unit_b']}"
+    if c["verdict"] in ("higher", "lower"):
+        correction = " after Holm's correction" if c.get("correction") == "holm" else ""
+        return f"{size} [{low}, {high}], {c['verdict']} beyond noise{correction}"
+    n = f"{c['n_a']} {units} a side" if c.get("n_a") == c.get("n_b") else f"{c.get('n_a')} and {c.get('n_b')} {units}"
+    return f"{size} [{low}, {high}], an interval too wide to conclude ({n})"
+
+
 def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> list[tuple[Mapping, Mapping | None]]:
     """The ``claims`` this run's ``comparisons`` do not bear out, each with its comparison (None: not run).
 
@@ -289,13 +319,12 @@ def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> l
 
     unmet = []
     for claim in claims:
-        keys = {k: v for k, v in claim.items() if k not in STATED}
-        found = [c for c in comparisons if all(c.get(k) == v for k, v in keys.items())]
-        if len(found) > 1:
-            raise ValueError(f"the claim {claim_name(claim)!r} matches {len(found)} comparisons; add the key that "
-                             "tells them apart")  # fmt: skip
-        if not found or not bears_out(found[0], claim):
-            unmet.append((claim, found[0] if found else None))
+        try:
+            found = find_comparison(comparisons, **{k: v for k, v in claim.items() if k not in STATED})
+        except ValueError as error:
+            raise ValueError(f"the claim {claim_name(claim)!r}: {error}") from None
+        if found is None or not bears_out(found, claim):
+            unmet.append((claim, found))
     return unmet
 
 

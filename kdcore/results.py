@@ -29,6 +29,7 @@ do not vary at all, an estimate of 0 is not evidence of no noise. In both cases 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -390,6 +391,24 @@ def write_results(path: str | os.PathLike, chapter: str, params: dict, results: 
         "seconds": round(time.time() - started, 1),
     }
     return write_json(record, path)
+
+
+def quoted_run(path: str | os.PathLike) -> dict | None:
+    """Another run's record to quote beside this one (chapter 9 at CNN scale: ``results/gpu/comparison.json``):
+    its ``environment``, ``params``, ``comparisons`` and ``teachers``, or ``None`` where the file is not there.
+
+    A chapter copies it into its own results, so that the cells that show it read only ``results``."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    results = record["results"]
+    return {
+        "environment": record["environment"],
+        "params": record["params"],
+        "comparisons": results["comparisons"],
+        "teachers": results.get("teachers", {}),
+    }
 
 
 def write_chapter_results(chapter: str, P, results: dict, started: float) -> Path:

@@ -37,8 +37,9 @@ def test_shown_source_is_the_real_source_with_methods_dedented_and_sphinx_roles_
     method = notebook.readable_source(kd.KD.terms)
     assert method.startswith("def terms(") and ast.parse(method)  # out of its class, and valid Python
     shown, real = notebook.readable_source(icc.ICCKD), inspect.getsource(icc.ICCKD)
-    assert ":class:`~kdcore.losses.KD`" in real and "``KD``" in shown and ":class:" not in shown
-    assert ":meth:`~kdcore.objectives.Distiller.teacher_logits`" in real and "from ``teacher_logits``" in shown
+    assert ":class:`~kdcore.losses.KD`" in real and "`KD`" in shown and ":class:" not in shown
+    assert ":meth:`~kdcore.objectives.Distiller.teacher_logits`" in real and "from `teacher_logits`" in shown
+    assert "``" in real and "``" not in shown  # reStructuredText literals read as Markdown's
     assert _without_docstrings(shown) == _without_docstrings(real)  # the code is the library's own, unchanged
     assert shown != real
     assert notebook.SPHINX_ROLE.sub(".", "see :mod:`kdcore.cost` and :func:`~a.fit`") == "see . and ."

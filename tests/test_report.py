@@ -310,3 +310,30 @@ def test_a_paired_verdict_says_it_counts_pairs():
     c = compare([0.80, 0.82, 0.85], [0.81, 0.84, 0.86], paired=True) | {"unit": "teachers"}
     assert report.interval_facts(c)["units"] == "over 3 pairs of teachers"
     assert "95 % CI" in report.verdict_line(c) and "over 3 pairs of teachers" in report.verdict_line(c)
+
+
+def test_quoted_states_another_runs_comparison_in_words():
+    below = {"a": "KD", "b": "PrUE", "regime": "low-label", "diff": -0.0272, "ci": [-0.125, 0.071], "n_a": 3,
+             "n_b": 3, "unit": "teachers", "verdict": "within noise", "correction": "holm"}  # fmt: skip
+    assert (
+        report.quoted(below) == "2.72 points below [−12.5, +7.1], an interval too wide to conclude (3 teachers a side)"
+    )
+    above = {**below, "diff": 0.015, "ci": [0.002, 0.028], "verdict": "higher"}
+    assert report.quoted(above) == "1.50 points above [+0.2, +2.8], higher beyond noise after Holm's correction"
+    assert "no interval (fewer than 2 teachers on one side)" in report.quoted({**below, "ci": None, "n_a": 1})
+    assert report.quoted(None, missing="not run") == "not run"
+    assert report.find_comparison([below, above], regime="low-label", verdict="higher") is above
+    assert report.find_comparison([below], b="KD") is None
+    with pytest.raises(ValueError, match="matches 2 comparisons"):
+        report.find_comparison([below, above], regime="low-label")
+
+
+def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
+    from kdcore.results import quoted_run, write_results
+
+    assert quoted_run(tmp_path / "absent.json") is None
+    path = write_results(tmp_path / "gpu.json", "comparison", {"profile": "gpu"},
+                         {"comparisons": [{"diff": 0.1}], "teachers": {"KD": []}, "runs": {}}, started=0)  # fmt: skip
+    record = quoted_run(path)
+    assert set(record) == {"environment", "params", "comparisons", "teachers"}
+    assert record["params"] == {"profile": "gpu"} and record["comparisons"] == [{"diff": 0.1}]
