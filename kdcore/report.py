@@ -294,11 +294,14 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     if c.get("ci") is None:
         return f"{size}, with no interval ({why_no_interval(c)})"
     low, high = (f"{scale * x:+.1f}".replace("-", "−") for x in c["ci"])
-    units = c.get("unit", "units") if "unit_a" not in c else f"{c['unit_a']} and {c['unit_b']}"
     if c["verdict"] in ("higher", "lower"):
         correction = " after Holm's correction" if c.get("correction") == "holm" else ""
         return f"{size} [{low}, {high}], {c['verdict']} beyond noise{correction}"
-    n = f"{c['n_a']} {units} a side" if c.get("n_a") == c.get("n_b") else f"{c.get('n_a')} and {c.get('n_b')} {units}"
+    n_a, n_b, unit = c.get("n_a"), c.get("n_b"), c.get("unit", "units")
+    if "unit_a" in c and "unit_b" in c:
+        n = f"{n_a} {c['unit_a']} and {n_b} {c['unit_b']}"
+    else:
+        n = f"{n_a} {unit} a side" if n_a == n_b else f"{n_a} and {n_b} {unit}"
     return f"{size} [{low}, {high}], an interval too wide to conclude ({n})"
 
 

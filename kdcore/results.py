@@ -33,6 +33,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -406,9 +407,18 @@ def quoted_run(path: str | os.PathLike) -> dict | None:
     return {
         "environment": record["environment"],
         "params": record["params"],
-        "comparisons": results["comparisons"],
+        "comparisons": [_current_units(c) for c in results["comparisons"]],
         "teachers": results.get("teachers", {}),
     }
+
+
+def _current_units(c: dict) -> dict:
+    """A comparison as :func:`compare_runs` words it now: records from before ``unit_a``/``unit_b`` said
+    ``"unit": "units (no-teacher runs, teachers)"`` for sides that count different things."""
+    both = re.fullmatch(r"units \((.+), (.+)\)", str(c.get("unit", "")))
+    if not both:
+        return c
+    return {k: v for k, v in c.items() if k != "unit"} | {"unit_a": both.group(1), "unit_b": both.group(2)}
 
 
 def write_chapter_results(chapter: str, P, results: dict, started: float) -> Path:

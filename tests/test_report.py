@@ -337,3 +337,8 @@ def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     record = quoted_run(path)
     assert set(record) == {"environment", "params", "comparisons", "teachers"}
     assert record["params"] == {"profile": "gpu"} and record["comparisons"] == [{"diff": 0.1}]
+    # an older record's label for sides that count different things reads as the current keys
+    older = {"comparisons": [{"diff": 0.1, "unit": "units (no-teacher runs, teachers)"}]}
+    path = write_results(tmp_path / "older.json", "comparison", {}, older, started=0)
+    (c,) = quoted_run(path)["comparisons"]
+    assert (c["unit_a"], c["unit_b"]) == ("no-teacher runs", "teachers") and "unit" not in c
