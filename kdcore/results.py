@@ -216,10 +216,12 @@ def compare_runs(
     has teachers), or ``unit_a`` and ``unit_b`` when the sides differ ("student seeds" vs "teachers").
 
     ``paired=True`` pairs teachers by teacher seed (teacher *s* of one side was derived from, or shares its
-    starting weights with, teacher *s* of the other), or runs without teachers by their student ``seed``.
+    starting weights with, teacher *s* of the other), or runs without teachers by their student ``seed``. Sides
+    that count different units (student seeds against teachers) share no pairs: they stay Welch's.
     """
     (a, groups_a), (b, groups_b) = by_teacher(runs_a, metric), by_teacher(runs_b, metric)
-    if paired and groups_a is None and groups_b is None:
+    paired = paired and (groups_a is None) == (groups_b is None)
+    if paired and groups_a is None:
         groups_a, groups_b = [r["seed"] for r in runs_a], [r["seed"] for r in runs_b]
         c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b, paired=True)
         return c | {"test": PAIRED, "unit": "seeds"}
@@ -394,22 +396,44 @@ def write_results(path: str | os.PathLike, chapter: str, params: dict, results: 
     return write_json(record, path)
 
 
+def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired: bool = True) -> list[dict]:
+    """Holm's family of :func:`compare_runs` over ``asked``, each ``(regime, a, b)`` comparing the student runs
+    ``runs[regime][a]`` and ``runs[regime][b]`` (chapter 9's layout), the regime kept in each dict. With
+    ``paired``, teachers pair by teacher seed (teacher *s* of every method derives from, or starts like, the
+    same base teacher *s*); a side without teachers stays Welch's."""
+    return holm([
+        {**compare_runs(runs[regime][a], runs[regime][b], label_a=a, label_b=b, paired=paired), "regime": regime}
+        for regime, a, b in asked
+    ])  # fmt: skip
+
+
 def quoted_run(path: str | os.PathLike) -> dict | None:
     """Another run's record to quote beside this one (chapter 9 at CNN scale: ``results/gpu/comparison.json``):
-    its ``environment``, ``params``, ``comparisons`` and ``teachers``, or ``None`` where the file is not there.
+    its ``environment``, ``params``, ``teachers``, ``protocol`` and ``comparisons``, or ``None`` where the file
+    is not there. A chapter copies it into its own results, so that the cells that show it read only
+    ``results``.
 
-    A chapter copies it into its own results, so that the cells that show it read only ``results``."""
+    Where the record keeps its student runs, its family is recomputed from them with this book's tests, so a
+    quote uses the same protocol as the page that quotes it: ``comparisons`` paired where the design pairs
+    (:func:`compare_family`), and ``comparisons_ignoring_pairs`` with Welch's test. A record without runs
+    keeps the comparisons it was written with."""
     path = Path(path)
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
     results = record["results"]
-    return {
+    quoted = {
         "environment": record["environment"],
         "params": record["params"],
-        "comparisons": [_current_units(c) for c in results["comparisons"]],
         "teachers": results.get("teachers", {}),
+        "protocol": results.get("protocol", {}),
+        "comparisons": [_current_units(c) for c in results["comparisons"]],
     }
+    if "runs" in results and all("regime" in c for c in results["comparisons"]):
+        asked = [(c["regime"], c["a"], c["b"]) for c in results["comparisons"]]
+        for name, paired in (("comparisons", True), ("comparisons_ignoring_pairs", False)):
+            quoted[name] = compare_family(results["runs"], asked, paired)
+    return quoted
 
 
 def _current_units(c: dict) -> dict:

@@ -5,6 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
+from scipy import stats
 
 from kdcore import report
 from kdcore.results import NO_INTERVAL, NO_SPREAD, compare, holm
@@ -335,10 +336,22 @@ def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     path = write_results(tmp_path / "gpu.json", "comparison", {"profile": "gpu"},
                          {"comparisons": [{"diff": 0.1}], "teachers": {"KD": []}, "runs": {}}, started=0)  # fmt: skip
     record = quoted_run(path)
-    assert set(record) == {"environment", "params", "comparisons", "teachers"}
+    assert set(record) == {"environment", "params", "comparisons", "teachers", "protocol"}
     assert record["params"] == {"profile": "gpu"} and record["comparisons"] == [{"diff": 0.1}]
     # an older record's label for sides that count different things reads as the current keys
     older = {"comparisons": [{"diff": 0.1, "unit": "units (no-teacher runs, teachers)"}]}
     path = write_results(tmp_path / "older.json", "comparison", {}, older, started=0)
     (c,) = quoted_run(path)["comparisons"]
     assert (c["unit_a"], c["unit_b"]) == ("no-teacher runs", "teachers") and "unit" not in c
+    # a record with its student runs: its family is recomputed with this book's tests, paired and Welch
+    ce = [{"seed": 0, "teacher_seed": t, "test_acc": x} for t, x in enumerate([0.80, 0.82, 0.85])]
+    kd = [{**r, "test_acc": r["test_acc"] + gain} for r, gain in zip(ce, [0.010, 0.020, 0.015])]
+    none = [{"seed": s, "test_acc": x} for s, x in enumerate([0.70, 0.71, 0.69])]
+    runs = {"few": {"CE": ce, "KD": kd, "none": none}}
+    asked = [{"regime": "few", "a": "CE", "b": "KD"}, {"regime": "few", "a": "none", "b": "KD"}]
+    path = write_results(tmp_path / "runs.json", "comparison", {}, {"comparisons": asked, "runs": runs}, started=0)
+    record = quoted_run(path)
+    paired, welch = record["comparisons"], record["comparisons_ignoring_pairs"]
+    assert paired[0]["test"] == "paired t over teacher means" and welch[0]["test"] == "welch over teacher means"
+    assert paired[0]["p"] == pytest.approx(stats.ttest_rel([0.81, 0.84, 0.865], [0.80, 0.82, 0.85]).pvalue)
+    assert paired[1]["test"] == "welch over teacher means" and paired[1]["family_size"] == 2  # no pairs across units
