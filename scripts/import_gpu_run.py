@@ -179,11 +179,21 @@ def scale_line(params: dict) -> str:
             "seeds.")  # fmt: skip
 
 
-def with_scale(note: str, params: dict) -> str:
-    """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is."""
-    lines = [line for line in note.splitlines() if not line.startswith(SCALE)]
+OLDER_TESTS = "**Older tests.**"  # the note's line when the run predates the chapters' paired tests
+OLDER_TESTS_LINE = (
+    f"{OLDER_TESTS} This run's verdicts come from the code of the commit it ran, which used Welch's test "
+    "throughout; the chapter has since tested the comparisons its design pairs (the same seed on both sides) "
+    "with a paired t-test. Where the prose speaks of paired tests, this page's verdicts are Welch's."
+)
+
+
+def with_scale(note: str, params: dict, older_tests: bool = False) -> str:
+    """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is, and
+    the line on older tests where the run's verdicts predate the chapter's paired tests."""
+    lines = [line for line in note.splitlines() if not line.startswith((SCALE, OLDER_TESTS))]
     at = next(i for i, line in enumerate(lines) if line.startswith("The prose is "))
-    return "\n".join([*lines[:at], scale_line(params), "", *lines[at:]])
+    extra = [OLDER_TESTS_LINE, ""] if older_tests else []
+    return "\n".join([*lines[:at], scale_line(params), "", *extra, *lines[at:]])
 
 
 def changed_from_profile(overrides: dict, chapter: str) -> dict:
@@ -343,8 +353,14 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
-    params = json.loads((copy_path.parent / f"{chapter_key(chapter_path)}.json").read_text())["params"]
-    note = with_scale(note, params)
+    key = chapter_key(chapter_path)
+    record = json.loads((copy_path.parent / f"{key}.json").read_text())
+    params, results = record["params"], record["results"]
+    book_results = book / "results" / f"{key}.json"
+    paired_now = (
+        book_results.is_file() and "comparisons_ignoring_pairs" in json.loads(book_results.read_text())["results"]
+    )
+    note = with_scale(note, params, older_tests=paired_now and "comparisons_ignoring_pairs" not in results)
     presented_as_in_chapter(kept, chapter, params["profile"])
     dress(kept, up_to(book, copy_path), note)
     run.cells = kept
