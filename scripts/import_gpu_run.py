@@ -227,18 +227,19 @@ def provenance(name: str, run: dict, environment: dict, commit: str, up: str, le
         '--out runs/gpu` from the repository root (on a GPU), or `profile = "gpu"` in its parameters cell.',
         "",
         f"The prose is {chapter}'s, written for its book-profile results (MLPs on 2 CPU cores). {SAYS_WHICH}",
-        *(
-            [
-                "",
-                f"Left out of this copy: {left_out} cells that set the book profile's results beside this run's "
-                f"({chapter} shows them, with this run's numbers).",
-            ]
-            if left_out
-            else []
-        ),
+        *(["", left_out_line(left_out, chapter)] if left_out else []),
         ":::",  # a colon fence: a backtick fence's title may not hold backticks
     ]
     return "\n".join(lines)
+
+
+LEFT_OUT = "Left out of this copy:"  # the note's line on the chapter's book-profile-only cells
+
+
+def left_out_line(count: int, chapter: str) -> str:
+    """The note's line on the ``count`` cells the copy leaves out (its ``chapter``, a Markdown link)."""
+    return (f"{LEFT_OUT} {count} cells that hold only for the book profile, such as the section that sets the "
+            f"book profile's results beside this run's ({chapter} shows it, with this run's numbers).")  # fmt: skip
 
 
 def as_a_terminal_shows(text: str) -> str:
@@ -347,6 +348,8 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     note = re.search(r"^:::\{admonition\}.*?^:::$", next(c for c in run.cells if c.cell_type == "markdown").source,
                      re.MULTILINE | re.DOTALL).group(0)  # fmt: skip
     note = "\n".join(line for line in note.splitlines() if not line.startswith(RERENDERED))
+    link = f"[chapter {int(chapter_path.name[:2])}]({up_to(book, copy_path)}{chapter_path.name})"
+    note = re.sub(rf"^{LEFT_OUT} .*$", left_out_line(len(left), link), note, flags=re.M)  # as many as now
     note = re.sub(r"Every number, table, figure and verdict on this page comes from this run;[^\n]*", SAYS_WHICH, note)
     when = time.strftime("%Y-%m-%d")
     line = (f"{RERENDERED} on {when} from commit `{commit[:12]}`, from this run's results JSON "
