@@ -298,7 +298,9 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
         correction = " after Holm's correction" if c.get("correction") == "holm" else ""
         return f"{size} [{low}, {high}], {c['verdict']} beyond noise{correction}"
     n_a, n_b, unit = c.get("n_a"), c.get("n_b"), c.get("unit", "units")
-    if "unit_a" in c and "unit_b" in c:
+    if c.get("paired"):
+        n = f"{n_a} pairs of {unit}"
+    elif "unit_a" in c and "unit_b" in c:
         n = f"{n_a} {c['unit_a']} and {n_b} {c['unit_b']}"
     else:
         n = f"{n_a} {unit} a side" if n_a == n_b else f"{n_a} and {n_b} {unit}"
@@ -341,7 +343,9 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     states as ``claims`` (see :func:`unmet_claims`), and the descriptions it gives that no verdict covers (an
     ordering, "the highest", "ahead in the first epochs") as ``statements``: the prose's words, each mapped to
     whether this run bears them out, computed from ``results``. When all hold, nothing is shown; otherwise a
-    reader learns which sentences no longer hold, instead of reading "KD hurt" beside "+0.26".
+    reader learns which sentences no longer hold, instead of reading "KD hurt" beside "+0.26". The box then
+    also names this run's verdicts beyond noise that the text states nothing about: what a run at another
+    scale found that the prose, written for another run, does not mention.
     """
     from IPython.display import Markdown
 
@@ -372,10 +376,19 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     lines = [f"> - **{claim_name(claim)}**: {here(c)}; the text says {said(claim['verdict'], claim.get('mean'))}."
              for claim, c in unmet]  # fmt: skip
     lines += [f"> - The text says *{words}*: not so in this run." for words in untrue]
+    stated = [{k: v for k, v in claim.items() if k not in STATED} for claim in claims]
+    unstated = [c for c in comparisons if c.get("ci") is not None and c["verdict"] in ("higher", "lower")
+                and not any(all(c.get(k) == v for k, v in keys.items()) for keys in stated)]  # fmt: skip
+    picks = sorted({k for keys in stated for k in keys} - {"a", "b"})  # the keys a claim names, e.g. regime
+    named = lambda c: claim_name({k: c[k] for k in ("a", "b", *picks) if k in c})
+    lines += [f"> - **{named(c)}**: {here(c)}; the text states no verdict on it." for c in unstated]
     if any(mark in words for words in untrue for mark in "…["):
         lines += [">", "> (In a quotation, … marks words or numbers left out; [brackets], words added.)"]
     where = [which(len(unmet), len(claims), "verdict") + " the text states"] if unmet else []
     where += [which(len(untrue), len(statements), "description") + " it gives"] if untrue else []
+    if unstated:
+        plural = "s" if len(unstated) > 1 else ""
+        where[-1] += f", and it finds {len(unstated)} difference{plural} beyond noise the text does not state"
     return Markdown("\n".join([
         f"> **This run differs from {described}, which the text below was written for**, in "
         f"{' and in '.join(where)}:", ">", *lines, ">",

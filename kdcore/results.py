@@ -396,6 +396,68 @@ def write_results(path: str | os.PathLike, chapter: str, params: dict, results: 
     return write_json(record, path)
 
 
+STATISTICS = (
+    "diff",
+    "ci",
+    "level",
+    "p",
+    "test",
+    "n_a",
+    "n_b",
+    "se",
+    "df",
+    "verdict",
+    "paired",
+    "p_adjusted",
+    "ci_level",
+    "ci_note",
+    "correction",
+    "family_size",
+    "unit",
+    "unit_a",
+    "unit_b",
+)  # what compare makes
+
+
+def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) -> dict:
+    """``results`` (a chapter's record: a GPU run from an older commit) with its comparisons of test accuracy
+    made again from its student runs, with the tests that ``like`` (the same chapter's comparisons, from a
+    current run) used: paired where that one is, over teacher means where that one is; and beside them,
+    ``comparisons_ignoring_pairs``, the family with Welch's test. Each is one Holm family, as the chapter's.
+
+    A comparison is matched by its ``a``, ``b`` and ``regime``, and its runs found as ``runs[regime][label]``
+    or ``runs[label]``. One that ``like`` lacks is made as :func:`compare_family` makes chapter 9's: over
+    teacher means, paired where both sides have teachers. One whose runs the record lacks is kept as it was."""
+    runs = results.get("runs", {})
+
+    def side(c: Mapping, label: str):
+        regime = c.get("regime")
+        found = runs[regime] if regime is not None and isinstance(runs.get(regime), dict) else runs
+        return found.get(label)
+
+    def again(c: Mapping, paired: bool) -> dict:
+        current = next((x for x in like if all(x.get(k) == c.get(k) for k in ("a", "b", "regime"))), None)
+        runs_a, runs_b = side(c, c.get("a")), side(c, c.get("b"))
+        if runs_a is None or runs_b is None:
+            return dict(c)
+        current = current or {"test": WELCH_OVER_GROUPS, "paired": True}  # compare_family's rule
+        pair, labels = paired and current.get("paired", False), {"label_a": c["a"], "label_b": c["b"]}
+        if "teacher means" in current["test"]:
+            made = compare_runs(runs_a, runs_b, level, paired=pair, **labels)
+        else:  # one value a run, in seed order: the sides pair up by position
+            ordered = lambda rs: [r["test_acc"] for r in sorted(rs, key=lambda r: r["seed"])]
+            made = compare(ordered(runs_a), ordered(runs_b), level, paired=pair, **labels)
+        kept = {k: v for k, v in c.items() if k not in STATISTICS}
+        if made.get("paired") and "units_needed" in kept:
+            kept["units_needed"] = None  # a planning estimate for Welch's test, as the chapters give it
+        return kept | made
+
+    return {**results} | {
+        name: holm([again(c, paired) for c in results["comparisons"]], level)
+        for name, paired in (("comparisons", True), ("comparisons_ignoring_pairs", False))
+    }
+
+
 def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired: bool = True) -> list[dict]:
     """Holm's family of :func:`compare_runs` over ``asked``, each ``(regime, a, b)`` comparing the student runs
     ``runs[regime][a]`` and ``runs[regime][b]`` (chapter 9's layout), the regime kept in each dict. With
@@ -413,10 +475,10 @@ def quoted_run(path: str | os.PathLike) -> dict | None:
     is not there. A chapter copies it into its own results, so that the cells that show it read only
     ``results``.
 
-    Where the record keeps its student runs, its family is recomputed from them with this book's tests, so a
-    quote uses the same protocol as the page that quotes it: ``comparisons`` paired where the design pairs
-    (:func:`compare_family`), and ``comparisons_ignoring_pairs`` with Welch's test. A record without runs
-    keeps the comparisons it was written with."""
+    Where the record keeps its student runs, its family is recomputed from them with this book's tests
+    (:func:`retest`, as :func:`compare_family` makes chapter 9's), so a quote uses the same protocol as the
+    page that quotes it: ``comparisons`` paired where the design pairs, and ``comparisons_ignoring_pairs``
+    with Welch's test. A record without runs keeps the comparisons it was written with."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -429,10 +491,9 @@ def quoted_run(path: str | os.PathLike) -> dict | None:
         "protocol": results.get("protocol", {}),
         "comparisons": [_current_units(c) for c in results["comparisons"]],
     }
-    if "runs" in results and all("regime" in c for c in results["comparisons"]):
-        asked = [(c["regime"], c["a"], c["b"]) for c in results["comparisons"]]
-        for name, paired in (("comparisons", True), ("comparisons_ignoring_pairs", False)):
-            quoted[name] = compare_family(results["runs"], asked, paired)
+    if results.get("runs"):
+        again = retest({"runs": results["runs"], "comparisons": quoted["comparisons"]})
+        quoted |= {name: again[name] for name in ("comparisons", "comparisons_ignoring_pairs")}
     return quoted
 
 

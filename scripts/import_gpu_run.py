@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -179,11 +180,12 @@ def scale_line(params: dict) -> str:
             "seeds.")  # fmt: skip
 
 
-OLDER_TESTS = "**Older tests.**"  # the note's line when the run predates the chapters' paired tests
+OLDER_TESTS = "**Retested.**"  # the note's line when the run predates the chapters' paired tests
 OLDER_TESTS_LINE = (
-    f"{OLDER_TESTS} This run's verdicts come from the code of the commit it ran, which used Welch's test "
-    "throughout; the chapter has since tested the comparisons its design pairs (the same seed on both sides) "
-    "with a paired t-test. Where the prose speaks of paired tests, this page's verdicts are Welch's."
+    f"{OLDER_TESTS} The commit this run ran used Welch's test throughout. Its verdicts on this page were "
+    "recomputed at re-render from its student runs with the tests the chapter uses now (a paired t-test where "
+    "the design pairs the two sides by seed, Welch's test elsewhere, as the book's run of the chapter has "
+    "them), so they are what the prose describes."
 )
 
 
@@ -304,10 +306,16 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     left = book_only(chapter)
     cells = [c for c in chapter.cells if c.get("id") not in left]
     report = [c for c in cells if c.cell_type == "code" and "report" in c.metadata.get("tags", [])]
+    key = chapter_key(chapter_path)
+    current = os.path.relpath(book / "results" / f"{key}.json", copy_path.parent)  # the book's run of the chapter
     setup = nbformat.v4.new_code_cell(
-        "import json\nfrom kdcore.params import Params\n\n"
-        f"record = json.loads(open({chapter_key(chapter_path) + '.json'!r}).read())\n"
-        'results, P = record["results"], Params(**record["params"])'
+        "import json\nfrom pathlib import Path\n\n"
+        "from kdcore.params import Params\nfrom kdcore.results import retest\n\n"
+        f"record = json.loads(open({key + '.json'!r}).read())\n"
+        'results, P = record["results"], Params(**record["params"])\n'
+        f"current = Path({current!r})  # how the chapter tests each comparison now\n"
+        'if "comparisons_ignoring_pairs" not in results and current.is_file():\n'
+        '    results = retest(results, json.loads(current.read_text())["results"]["comparisons"])'
     )  # fmt: skip
     shown = nbformat.v4.new_code_cell("P")  # the resolved parameters, for the cell that displays them
     shown["id"] = SHOWN_PARAMETERS
@@ -356,7 +364,6 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
-    key = chapter_key(chapter_path)
     record = json.loads((copy_path.parent / f"{key}.json").read_text())
     params, results = record["params"], record["results"]
     book_results = book / "results" / f"{key}.json"

@@ -228,6 +228,13 @@ def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_se
         "no interval here (+1.00 pp; the teachers do not vary at all, so their spread cannot be estimated)"
         in report.prose_check([higher, alike], claims[:2]).data
     )
+    # a verdict beyond noise that no claim covers is named too, once the box is shown
+    prue = {**higher, "a": "KD", "b": "PrUE", "diff": -0.02, "ci": [-0.03, -0.01], "verdict": "lower"}
+    box = report.prose_check([higher, noise, prue], claims[:2]).data
+    assert "and it finds 1 difference beyond noise the text does not state:" in box
+    assert "**all: PrUE − KD**: lower beyond noise here (-2.00 pp" in box and "states no verdict on it" in box
+    # a run that bears the text out shows no box, whatever else it finds
+    assert report.prose_check([higher, {**noise, "verdict": "higher"}, prue], claims[:2]) is None
     both = [{**claims[0], "verdict": "lower"}, claims[1]]
     assert "in both verdicts the text states" in report.prose_check([higher, noise], both).data
     assert all(line.startswith(">") for line in box.splitlines())  # one quote block: Jupyter, Colab and the book
@@ -323,6 +330,7 @@ def test_quoted_states_another_runs_comparison_in_words():
     assert report.quoted(above) == "1.50 points above [+0.2, +2.8], higher beyond noise after Holm's correction"
     assert "no interval (fewer than 2 teachers on one side)" in report.quoted({**below, "ci": None, "n_a": 1})
     assert report.quoted(None, missing="not run") == "not run"
+    assert report.quoted({**below, "paired": True}).endswith("(3 pairs of teachers)")
     assert report.find_comparison([below, above], regime="low-label", verdict="higher") is above
     assert report.find_comparison([below], b="KD") is None
     with pytest.raises(ValueError, match="matches 2 comparisons"):

@@ -261,3 +261,28 @@ def test_units_needed_is_the_first_n_whose_bonferroni_welch_interval_excludes_ze
 def test_holm_intervals_are_plain_floats():
     family = holm([compare([0.80, 0.82, 0.81], [0.85, 0.86, 0.84]), compare([0.8, 0.81, 0.79], [0.8, 0.82, 0.8])])
     assert all(type(x) is float for c in family for x in c["ci"])  # not numpy scalars (glue shows their repr)
+
+
+def test_retest_makes_an_older_records_comparisons_with_todays_tests():
+    from kdcore.results import compare_runs, retest
+
+    def runs(accuracies, teachers=True):
+        return [
+            {"seed": s, "test_acc": x, **({"teacher_seed": s} if teachers else {})} for s, x in enumerate(accuracies)
+        ]
+
+    record_runs = {"CE": runs([0.80, 0.82, 0.85], False), "KD": runs([0.81, 0.84, 0.86], False),
+                   "big": runs([0.70, 0.75, 0.72]), "small": runs([0.72, 0.76, 0.75])}  # fmt: skip
+    made = [
+        compare_runs(record_runs[a], record_runs[b], label_a=a, label_b=b) for a, b in (("CE", "KD"), ("big", "small"))
+    ]
+    old = holm([*made, {**compare([0.1, 0.2], [0.3, 0.4]), "a": "x", "b": "y"}])
+    like = [{"a": "CE", "b": "KD", "test": "paired t", "paired": True}]  # how the chapter tests it today
+    again = retest({"runs": record_runs, "comparisons": old}, like)
+    ce_kd, big_small, kept = again["comparisons"]
+    assert ce_kd["test"] == "paired t" and ce_kd["p"] == pytest.approx(
+        stats.ttest_rel([0.81, 0.84, 0.86], [0.80, 0.82, 0.85]).pvalue)  # fmt: skip
+    # not in `like`: over teacher means, paired where both sides have teachers (chapter 9's rule)
+    assert big_small["test"] == "paired t over teacher means" and big_small["n_a"] == 3
+    assert kept["p"] == old[2]["p"] and kept["family_size"] == 3  # its runs are not in the record: as it was
+    assert [c["test"] for c in again["comparisons_ignoring_pairs"][:2]] == ["welch", "welch over teacher means"]
