@@ -132,7 +132,7 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Col
     diff = f"**{name} = {fmt_signed(scale * c['diff'])} {unit}**"
     if c.get("ci") is None:
         return f"{diff}: no interval ({why_no_interval(c)}), so no verdict."
-    low, high = (fmt_signed(scale * x) for x in c["ci"])
+    low, high = (fmt_signed(scale * x, bound=True) for x in c["ci"])
     facts = {key: text for key, text in interval_facts(c).items() if key not in shared}
     covers = _covers({"level": "CI"} | facts, f"{low} to {high}")  # "CI" alone when the level is said above
     if c["verdict"] == "within noise":
@@ -284,10 +284,11 @@ def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
     return found[0] if found else None
 
 
-def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run") -> str:
+def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run", count: bool = True) -> str:
     """Another run's comparison in a sentence: ``"2.72 points below [−12.5, +7.1], an interval too wide to
     conclude (3 teachers a side)"``, or ``"1.50 points above [+0.2, +2.8], higher beyond noise after Holm's
-    correction"``; ``missing`` for ``None``. For prose that quotes a run other than the page's own."""
+    correction"``; ``missing`` for ``None``. For prose that quotes a run other than the page's own; ``count``
+    ``False`` leaves out what the units were, for prose that quotes several comparisons and says it once."""
     if c is None:
         return missing
     size = f"{abs(scale * c['diff']):.2f} points {'below' if c['diff'] < 0 else 'above'}"
@@ -297,6 +298,8 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     if c["verdict"] in ("higher", "lower"):
         correction = " after Holm's correction" if c.get("correction") == "holm" else ""
         return f"{size} [{low}, {high}], {c['verdict']} beyond noise{correction}"
+    if not count:
+        return f"{size} [{low}, {high}], an interval too wide to conclude"
     n_a, n_b, unit = c.get("n_a"), c.get("n_b"), c.get("unit", "units")
     if c.get("paired"):
         n = f"{n_a} pairs of {unit}"

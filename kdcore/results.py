@@ -334,15 +334,18 @@ def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool =
         return NO_INTERVAL
     low, high = (scale * x for x in interval)
     if signed:
-        return f"[{fmt_signed(low, digits)}, {fmt_signed(high, digits)}]"
+        return f"[{fmt_signed(low, digits, bound=True)}, {fmt_signed(high, digits, bound=True)}]"
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
-def fmt_signed(value: float, digits: int = 2) -> str:
+def fmt_signed(value: float, digits: int = 2, bound: bool = False) -> str:
     """``"+0.42"``, ``"-1.30"``: a difference with its sign. One that rounds to zero reads ``"+0.00"``, never
-    ``"-0.00"``, which is what ``f"{-0.004:+.2f}"`` prints for a difference nobody could call negative."""
+    ``"-0.00"``, which is what ``f"{-0.004:+.2f}"`` prints for a difference nobody could call negative.
+
+    An interval's ``bound`` keeps its sign, ``"-0.00"``: an interval from -0.003 reaches 0, and ``"+0.00"``
+    would say it does not."""
     text = f"{value:+.{digits}f}"
-    return "+" + text[1:] if float(text) == 0 else text
+    return "+" + text[1:] if float(text) == 0 and not (bound and value < 0) else text
 
 
 def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 1000) -> int | None:

@@ -331,6 +331,7 @@ def test_quoted_states_another_runs_comparison_in_words():
     assert "no interval (fewer than 2 teachers on one side)" in report.quoted({**below, "ci": None, "n_a": 1})
     assert report.quoted(None, missing="not run") == "not run"
     assert report.quoted({**below, "paired": True}).endswith("(3 pairs of teachers)")
+    assert report.quoted(below, count=False).endswith("an interval too wide to conclude")
     assert report.find_comparison([below, above], regime="low-label", verdict="higher") is above
     assert report.find_comparison([below], b="KD") is None
     with pytest.raises(ValueError, match="matches 2 comparisons"):
