@@ -413,7 +413,8 @@ def test_chapters_quote_the_cnn_scale_run_through_glue_drawn_from_that_run():
     from kdcore.results import quoted_run
 
     record = quoted_run(ROOT / "book" / "results" / "gpu" / "comparison.json")
-    phrases = {report.quoted(c) for family in ("comparisons", "comparisons_ignoring_pairs") for c in record[family]}
+    phrases = {report.quoted(c, count=count) for family in ("comparisons", "comparisons_ignoring_pairs")
+               for c in record[family] for count in (True, False)}  # fmt: skip
     quoted = 0
     for path in chapter_notebooks(ROOT / "book"):  # never a chapter being executed (.executing.ipynb)
         for cell in nbformat.read(path, 4).cells:
