@@ -390,7 +390,9 @@ def add_to_toc(toc_path: Path, files: list[str], part: str) -> None:
             entry["chapters"] += [{"file": f} for f in missing]
             break
     else:
-        toc["parts"].insert(len(toc["parts"]) - 1, {"caption": part, "chapters": [{"file": f} for f in missing]})
+        numbered = {"numbered": 1} if part == PART else {}  # the copies go on from the chapters' numbers
+        toc["parts"].insert(len(toc["parts"]) - 1, {"caption": part, **numbered,
+                                                    "chapters": [{"file": f} for f in missing]})  # fmt: skip
     header = "".join(line + "\n" for line in toc_path.read_text().splitlines() if line.startswith("#"))
     toc_path.write_text(header + yaml.safe_dump(toc, sort_keys=False, indent=2))
 

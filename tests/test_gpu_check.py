@@ -447,3 +447,15 @@ def test_a_cnn_scale_copy_shows_its_parameters_as_its_chapter_does_and_opens_at_
     )
     html = "".join(o.get("data", {}).get("text/html", "") for o in shown.outputs)
     assert html and record["params"]["student"] in html  # this run's values, e.g. its resnet8 student
+
+
+def test_a_new_cnn_scale_part_is_numbered_on_from_the_chapters(tmp_path):
+    from import_gpu_run import PART, add_to_toc
+
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("# header\nformat: jb-book\nroot: book/intro\nparts:\n- caption: Foundations\n  numbered: 1\n"
+                   "  chapters:\n  - file: book/01_kd_basics\n- caption: Appendix\n  chapters:\n  - file: book/notation\n")  # fmt: skip
+    add_to_toc(toc, ["book/results/gpu/01_kd_basics"], PART)
+    parts = yaml.safe_load(toc.read_text())["parts"]
+    assert [p["caption"] for p in parts] == ["Foundations", PART, "Appendix"]
+    assert parts[1]["numbered"] == 1 and "numbered" not in parts[2] and toc.read_text().startswith("# header\n")
