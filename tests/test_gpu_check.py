@@ -454,7 +454,8 @@ def test_a_new_cnn_scale_part_is_numbered_on_from_the_chapters(tmp_path):
 
     toc = tmp_path / "_toc.yml"
     toc.write_text("# header\nformat: jb-book\nroot: book/intro\nparts:\n- caption: Foundations\n  numbered: 1\n"
-                   "  chapters:\n  - file: book/01_kd_basics\n- caption: Appendix\n  chapters:\n  - file: book/notation\n")  # fmt: skip
+                   "  chapters:\n  - file: book/01_kd_basics\n"
+                   "- caption: Appendix\n  chapters:\n  - file: book/notation\n")  # fmt: skip
     add_to_toc(toc, ["book/results/gpu/01_kd_basics"], PART)
     parts = yaml.safe_load(toc.read_text())["parts"]
     assert [p["caption"] for p in parts] == ["Foundations", PART, "Appendix"]
