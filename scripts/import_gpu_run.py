@@ -180,21 +180,21 @@ def scale_line(params: dict) -> str:
             "seeds.")  # fmt: skip
 
 
-OLDER_TESTS = "**Retested.**"  # the note's line when the run predates the chapters' paired tests
-OLDER_TESTS_LINE = (
-    f"{OLDER_TESTS} The commit this run ran used Welch's test throughout. Its verdicts on this page were "
+RETESTED = "**Retested.**"  # the note's line when the run predates the chapters' paired tests
+RETESTED_LINE = (
+    f"{RETESTED} The commit this run ran used Welch's test throughout. Its verdicts on this page were "
     "recomputed at re-render from its student runs with the tests the chapter uses now (a paired t-test where "
     "the design pairs the two sides by seed, Welch's test elsewhere, as the book's run of the chapter has "
     "them), so they are what the prose describes."
 )
 
 
-def with_scale(note: str, params: dict, older_tests: bool = False) -> str:
+def with_scale(note: str, params: dict, retested: bool = False) -> str:
     """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is, and
     the line on older tests where the run's verdicts predate the chapter's paired tests."""
-    lines = [line for line in note.splitlines() if not line.startswith((SCALE, OLDER_TESTS))]
+    lines = [line for line in note.splitlines() if not line.startswith((SCALE, RETESTED))]
     at = next(i for i, line in enumerate(lines) if line.startswith("The prose is "))
-    extra = [OLDER_TESTS_LINE, ""] if older_tests else []
+    extra = [RETESTED_LINE, ""] if retested else []
     return "\n".join([*lines[:at], scale_line(params), "", *extra, *lines[at:]])
 
 
@@ -370,7 +370,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     paired_now = (
         book_results.is_file() and "comparisons_ignoring_pairs" in json.loads(book_results.read_text())["results"]
     )
-    note = with_scale(note, params, older_tests=paired_now and "comparisons_ignoring_pairs" not in results)
+    note = with_scale(note, params, retested=paired_now and "comparisons_ignoring_pairs" not in results)
     presented_as_in_chapter(kept, chapter, params["profile"])
     dress(kept, up_to(book, copy_path), note)
     run.cells = kept

@@ -304,7 +304,7 @@ def test_imported_streams_read_as_a_terminal_left_them():
 
 
 def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(tmp_path):
-    from import_gpu_run import OLDER_TESTS, RERENDERED, SCALE, provenance, rerender
+    from import_gpu_run import RERENDERED, RETESTED, SCALE, provenance, rerender
 
     book, gpu = tmp_path / "book", tmp_path / "book" / "results" / "gpu"
     gpu.mkdir(parents=True)
@@ -356,7 +356,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     assert text.count(RERENDERED) == 1 and "from commit `fedcba987654`" in text and "commit `0123456789ab`" in text
     epochs = record["params"]["student_epochs"]  # the note says how small the run was, once
     assert text.count(SCALE) == 1 and f"`student_epochs = {epochs!r}`" in text
-    assert text.count(OLDER_TESTS) == 1
+    assert text.count(RETESTED) == 1
     assert cells[ids.index(printed.id)].outputs[0]["text"] == "what the run printed\n"  # the run's own logs
     assert cells[ids.index(example.id)].outputs[0]["text"].startswith("kdcore kd_loss: ")  # the chapter's example
     shown = cells[ids.index(writes.id)]  # presented as the chapter presents it, without the stray value
