@@ -147,8 +147,12 @@ def why_no_interval(c: Mapping) -> str:
     from .results import NO_SPREAD
 
     units = c.get("unit", "seeds")
+    if c.get("verdict") == NO_SPREAD and c.get("paired"):
+        return "every pair differs by the same amount, so the spread cannot be estimated"
     if c.get("verdict") == NO_SPREAD:
         return f"the {units} do not vary at all, so their spread cannot be estimated"
+    if c.get("paired"):
+        return f"fewer than 2 pairs of {units}"
     if "unit_a" in c and "unit_b" in c:
         return f"fewer than 2 {c['unit_a']} or {c['unit_b']} on one side"
     return f"fewer than 2 {units} on one side"
@@ -285,9 +289,10 @@ def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
 
 
 def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run", count: bool = True) -> str:
-    """Another run's comparison in a sentence: ``"2.72 points below [−12.5, +7.1], an interval too wide to
-    conclude (3 teachers a side)"``, or ``"1.50 points above [+0.2, +2.8], higher beyond noise after Holm's
-    correction"``; ``missing`` for ``None``. For prose that quotes a run other than the page's own; ``count``
+    """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.5 to +7.1), an interval too
+    wide to conclude (3 teachers a side)"``, or ``"1.50 points above (99.8 % CI +0.2 to +2.8), higher beyond
+    noise after Holm's correction"`` (the level is the interval's: a Holm family's is wider); ``missing`` for
+    ``None``. For prose that quotes a run other than the page's own; ``count``
     ``False`` leaves out what the units were, for prose that quotes several comparisons and says it once."""
     if c is None:
         return missing
@@ -295,11 +300,12 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     if c.get("ci") is None:
         return f"{size}, with no interval ({why_no_interval(c)})"
     low, high = (f"{scale * x:+.1f}".replace("-", "−") for x in c["ci"])
+    level = f"{round(100 * c.get('ci_level', c.get('level', 0.95)), 1):g} % CI "  # Holm's family widens it
     if c["verdict"] in ("higher", "lower"):
         correction = " after Holm's correction" if c.get("correction") == "holm" else ""
-        return f"{size} [{low}, {high}], {c['verdict']} beyond noise{correction}"
+        return f"{size} ({level}{low} to {high}), {c['verdict']} beyond noise{correction}"
     if not count:
-        return f"{size} [{low}, {high}], an interval too wide to conclude"
+        return f"{size} ({level}{low} to {high}), an interval too wide to conclude"
     n_a, n_b, unit = c.get("n_a"), c.get("n_b"), c.get("unit", "units")
     if c.get("paired"):
         n = f"{n_a} pairs of {unit}"
@@ -307,7 +313,7 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
         n = f"{n_a} {c['unit_a']} and {n_b} {c['unit_b']}"
     else:
         n = f"{n_a} {unit} a side" if n_a == n_b else f"{n_a} and {n_b} {unit}"
-    return f"{size} [{low}, {high}], an interval too wide to conclude ({n})"
+    return f"{size} ({level}{low} to {high}), an interval too wide to conclude ({n})"
 
 
 def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> list[tuple[Mapping, Mapping | None]]:
@@ -348,7 +354,8 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     whether this run bears them out, computed from ``results``. When all hold, nothing is shown; otherwise a
     reader learns which sentences no longer hold, instead of reading "KD hurt" beside "+0.26". The box then
     also names this run's verdicts beyond noise that the text states nothing about: what a run at another
-    scale found that the prose, written for another run, does not mention.
+    scale found that the prose, written for another run, does not mention. Those alone open no box: a
+    chapter's claims need not list every comparison it makes, only those its words state.
     """
     from IPython.display import Markdown
 

@@ -68,7 +68,7 @@ def confidence_interval(values, level: float = 0.95) -> tuple[float, float] | No
     there is no interval in either case (not a zero-width one).
     """
     s = mean_std(values)
-    if s["n"] < 2 or s["std"] == 0:
+    if s["n"] < 2 or not _varies(np.asarray(s["values"])):
         return None
     half = stats.t.ppf(0.5 + level / 2, s["n"] - 1) * s["std"] / math.sqrt(s["n"])
     return (s["mean"] - half, s["mean"] + half)
@@ -94,8 +94,16 @@ def _units(values, groups=None) -> tuple[list, np.ndarray]:
     return labels, np.array([values[[g == label for g in groups]].mean() for label in labels])
 
 
+def _varies(values: np.ndarray) -> bool:
+    """Whether ``values`` spread beyond rounding: equal accuracies, or a constant gap, can differ in the last
+    bits of a float (0.81 − 0.80 ≠ 0.83 − 0.82), and a spread of 1e-17 is no estimate of noise."""
+    return float(np.ptp(values)) > 1e-12 * max(1.0, float(np.abs(values).max()))
+
+
 def _paired_units(a, b, groups_a, groups_b) -> tuple[np.ndarray, np.ndarray]:
     """The two sides' units in matching order: by group label, or by position when there are no groups."""
+    if (groups_a is None) != (groups_b is None):
+        raise ValueError("a paired comparison needs group labels on both sides or on neither")
     (labels_a, units_a), (labels_b, units_b) = _units(a, groups_a), _units(b, groups_b)
     if sorted(labels_a, key=str) != sorted(labels_b, key=str):
         raise ValueError(f"a paired comparison needs the same units on both sides; got {labels_a} and {labels_b}")
@@ -174,9 +182,11 @@ def compare(
     if paired:
         differences = units_b - units_a
         se = differences.std(ddof=1) / math.sqrt(len(differences))
+        alike = not _varies(differences)
     else:
         se = math.sqrt(units_a.var(ddof=1) / len(units_a) + units_b.var(ddof=1) / len(units_b))
-    if se == 0:  # scipy's t would be ±inf or 0/0, and an interval of width 0 would claim a certainty we lack
+        alike = not (_varies(units_a) or _varies(units_b))
+    if alike:  # scipy's t would be ±inf or 0/0, and an interval of width 0 would claim a certainty we lack
         return result | {"verdict": NO_SPREAD}
     if paired:
         test = stats.ttest_rel(units_b, units_a)  # statistic of mean(b − a) over the pairs
@@ -291,6 +301,8 @@ def holm(comparisons, level: float = 0.95):
 def _bonferroni_interval(comparison: dict, level: float) -> list[float]:
     """The comparison's t interval (Welch or paired) recomputed at ``level`` from its ``diff``, ``se`` and ``df``."""
     diff, se = comparison["diff"], comparison["se"]
+    if not se or comparison["df"] is None:  # a record from before no-spread comparisons had no p: its point
+        return comparison["ci"]
     half = stats.t.ppf(0.5 + level / 2, comparison["df"]) * se
     return [float(diff - half), float(diff + half)]  # plain floats: JSON, and glued text in the book
 
@@ -315,7 +327,7 @@ def bootstrap_ci(
     the bootstrap interval is too narrow; prefer :func:`confidence_interval` there.
     """
     units = group_means(values, groups)
-    if len(units) < 2 or np.ptp(units) == 0:  # all alike: no spread to resample (BCa would divide 0 by 0)
+    if len(units) < 2 or not _varies(units):  # all alike: no spread to resample (BCa would divide 0 by 0)
         return None
     result = stats.bootstrap(
         (units,),
@@ -428,28 +440,36 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
     current run) used: paired where that one is, over teacher means where that one is; and beside them,
     ``comparisons_ignoring_pairs``, the family with Welch's test. Each is one Holm family, as the chapter's.
 
-    A comparison is matched by its ``a``, ``b`` and ``regime``, and its runs found as ``runs[regime][label]``
-    or ``runs[label]``. One that ``like`` lacks is made as :func:`compare_family` makes chapter 9's: over
-    teacher means, paired where both sides have teachers. One whose runs the record lacks is kept as it was."""
+    A comparison is matched by every key that names it (``a``, ``b``, ``regime``, ``key``…: all but what
+    :func:`compare` computes), and its runs found as ``runs[regime][label]`` or ``runs[label]``. One that
+    ``like`` lacks is made as :func:`compare_family` makes chapter 9's: over teacher means, paired where both
+    sides count the same units. Sides whose seeds do not match stay Welch's. One whose runs the record lacks
+    is kept as it was. For chapters that compare test accuracy (1, 2 and 9, the CNN-scale copies)."""
     runs = results.get("runs", {})
 
-    def side(c: Mapping, label: str):
+    def side(c: Mapping, label: str | None):
         regime = c.get("regime")
         found = runs[regime] if regime is not None and isinstance(runs.get(regime), dict) else runs
         return found.get(label)
 
     def again(c: Mapping, paired: bool) -> dict:
-        current = next((x for x in like if all(x.get(k) == c.get(k) for k in ("a", "b", "regime"))), None)
+        names = {k: v for k, v in c.items() if k not in STATISTICS and k != "units_needed"}
+        current = next((x for x in like if all(x.get(k) == v for k, v in names.items())), None)
         runs_a, runs_b = side(c, c.get("a")), side(c, c.get("b"))
         if runs_a is None or runs_b is None:
             return dict(c)
         current = current or {"test": WELCH_OVER_GROUPS, "paired": True}  # compare_family's rule
         pair, labels = paired and current.get("paired", False), {"label_a": c["a"], "label_b": c["b"]}
         if "teacher means" in current["test"]:
-            made = compare_runs(runs_a, runs_b, level, paired=pair, **labels)
-        else:  # one value a run, in seed order: the sides pair up by position
-            ordered = lambda rs: [r["test_acc"] for r in sorted(rs, key=lambda r: r["seed"])]
-            made = compare(ordered(runs_a), ordered(runs_b), level, paired=pair, **labels)
+            try:
+                made = compare_runs(runs_a, runs_b, level, paired=pair, **labels)
+            except ValueError:  # a teacher seed on one side only: nothing to pair it with
+                made = compare_runs(runs_a, runs_b, level, **labels)
+        else:  # one value a run, in seed order; paired only where the two sides ran the same seeds
+            by_seed = [sorted(rs, key=lambda r: r["seed"]) for rs in (runs_a, runs_b)]
+            pair = pair and [r["seed"] for r in by_seed[0]] == [r["seed"] for r in by_seed[1]]
+            values = ([r["test_acc"] for r in rs] for rs in by_seed)
+            made = compare(*values, level, paired=pair, **labels)
         kept = {k: v for k, v in c.items() if k not in STATISTICS}
         if made.get("paired") and "units_needed" in kept:
             kept["units_needed"] = None  # a planning estimate for Welch's test, as the chapters give it
@@ -465,7 +485,7 @@ def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired:
     """Holm's family of :func:`compare_runs` over ``asked``, each ``(regime, a, b)`` comparing the student runs
     ``runs[regime][a]`` and ``runs[regime][b]`` (chapter 9's layout), the regime kept in each dict. With
     ``paired``, teachers pair by teacher seed (teacher *s* of every method derives from, or starts like, the
-    same base teacher *s*); a side without teachers stays Welch's."""
+    same base teacher *s*); runs without teachers against teachers stay Welch's."""
     return holm([
         {**compare_runs(runs[regime][a], runs[regime][b], label_a=a, label_b=b, paired=paired), "regime": regime}
         for regime, a, b in asked

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -190,10 +189,12 @@ RETESTED_LINE = (
 
 
 def with_scale(note: str, params: dict, retested: bool = False) -> str:
-    """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is, and
-    the line on older tests where the run's verdicts predate the chapter's paired tests."""
+    """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is (or
+    at its end), and the :data:`RETESTED` line where the page's verdicts were made again with today's tests.
+    Each paragraph stands once, one blank line apart, however often a copy is re-rendered."""
     lines = [line for line in note.splitlines() if not line.startswith((SCALE, RETESTED))]
-    at = next(i for i, line in enumerate(lines) if line.startswith("The prose is "))
+    lines = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # no run of blank lines
+    at = next((i for i, line in enumerate(lines) if line.startswith("The prose is ")), len(lines))
     extra = [RETESTED_LINE, ""] if retested else []
     return "\n".join([*lines[:at], scale_line(params), "", *extra, *lines[at:]])
 
@@ -240,8 +241,9 @@ LEFT_OUT = "Left out of this copy:"  # the note's line on the chapter's book-pro
 
 def left_out_line(count: int, chapter: str) -> str:
     """The note's line on the ``count`` cells the copy leaves out (its ``chapter``, a Markdown link)."""
-    return (f"{LEFT_OUT} {count} cells that hold only for the book profile, such as the section that sets the "
-            f"book profile's results beside this run's ({chapter} shows it, with this run's numbers).")  # fmt: skip
+    cells = "one cell that holds" if count == 1 else f"{count} cells that hold"
+    return (f"{LEFT_OUT} {cells} only for the book profile, such as the section that sets the book profile's "
+            f"results beside this run's ({chapter} shows it, with this run's numbers).")  # fmt: skip
 
 
 def as_a_terminal_shows(text: str) -> str:
@@ -307,15 +309,17 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     cells = [c for c in chapter.cells if c.get("id") not in left]
     report = [c for c in cells if c.cell_type == "code" and "report" in c.metadata.get("tags", [])]
     key = chapter_key(chapter_path)
-    current = os.path.relpath(book / "results" / f"{key}.json", copy_path.parent)  # the book's run of the chapter
+    record = json.loads((copy_path.parent / f"{key}.json").read_text())
+    params, results = record["params"], record["results"]
+    current = book / "results" / f"{key}.json"  # the book's run of the chapter: how it tests each comparison now
+    current = json.loads(current.read_text())["results"] if current.is_file() else {}
+    # a run from before the chapter paired its comparisons: its verdicts made again with today's tests
+    retested = "comparisons_ignoring_pairs" in current and "comparisons_ignoring_pairs" not in results
     setup = nbformat.v4.new_code_cell(
-        "import json\nfrom pathlib import Path\n\n"
-        "from kdcore.params import Params\nfrom kdcore.results import retest\n\n"
+        "import json\n\nfrom kdcore.params import Params\nfrom kdcore.results import retest\n\n"
         f"record = json.loads(open({key + '.json'!r}).read())\n"
-        'results, P = record["results"], Params(**record["params"])\n'
-        f"current = Path({current!r})  # how the chapter tests each comparison now\n"
-        'if "comparisons_ignoring_pairs" not in results and current.is_file():\n'
-        '    results = retest(results, json.loads(current.read_text())["results"]["comparisons"])'
+        'results, P = record["results"], Params(**record["params"])'
+        + (f"\nresults = retest(results, json.loads({json.dumps(current['comparisons'])!r}))" if retested else "")
     )  # fmt: skip
     shown = nbformat.v4.new_code_cell("P")  # the resolved parameters, for the cell that displays them
     shown["id"] = SHOWN_PARAMETERS
@@ -357,20 +361,15 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
                      re.MULTILINE | re.DOTALL).group(0)  # fmt: skip
     note = "\n".join(line for line in note.splitlines() if not line.startswith(RERENDERED))
     link = f"[chapter {int(chapter_path.name[:2])}]({up_to(book, copy_path)}{chapter_path.name})"
-    note = re.sub(rf"^{LEFT_OUT} .*$", left_out_line(len(left), link), note, flags=re.M)  # as many as now
+    note = re.sub(rf"^{re.escape(LEFT_OUT)} .*$", left_out_line(len(left), link) if left else "", note,
+                  flags=re.M)  # as many as now  # fmt: skip
     note = re.sub(r"Every number, table, figure and verdict on this page comes from this run;[^\n]*", SAYS_WHICH, note)
     when = time.strftime("%Y-%m-%d")
     line = (f"{RERENDERED} on {when} from commit `{commit[:12]}`, from this run's results JSON "
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
-    record = json.loads((copy_path.parent / f"{key}.json").read_text())
-    params, results = record["params"], record["results"]
-    book_results = book / "results" / f"{key}.json"
-    paired_now = (
-        book_results.is_file() and "comparisons_ignoring_pairs" in json.loads(book_results.read_text())["results"]
-    )
-    note = with_scale(note, params, retested=paired_now and "comparisons_ignoring_pairs" not in results)
+    note = with_scale(note, params, retested)
     presented_as_in_chapter(kept, chapter, params["profile"])
     dress(kept, up_to(book, copy_path), note)
     run.cells = kept

@@ -344,8 +344,12 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
         kd.update(seed=ce["seed"], test_acc=ce["test_acc"] + wobble / 1000)
     (gpu / "kd_basics.json").write_text(json.dumps(record))
 
+    notes = []
     for _ in range(2):  # a second re-render changes nothing but the date line
         assert rerender(gpu / "01_kd_basics.ipynb", book, "fedcba9876543210") > 0
+        first = nbformat.read(gpu / "01_kd_basics.ipynb", 4).cells[0].source
+        notes.append([line for line in first.splitlines() if not line.startswith(RERENDERED)])
+    assert notes[0] == notes[1] and "\n\n\n" not in first  # one blank line between paragraphs, every time
     cells = nbformat.read(gpu / "01_kd_basics.ipynb", 4).cells
     ids = [c.id for c in cells]
     expected = [c.id for c in chapter.cells]

@@ -324,10 +324,14 @@ def test_quoted_states_another_runs_comparison_in_words():
     below = {"a": "KD", "b": "PrUE", "regime": "low-label", "diff": -0.0272, "ci": [-0.125, 0.071], "n_a": 3,
              "n_b": 3, "unit": "teachers", "verdict": "within noise", "correction": "holm"}  # fmt: skip
     assert (
-        report.quoted(below) == "2.72 points below [−12.5, +7.1], an interval too wide to conclude (3 teachers a side)"
+        report.quoted(below)
+        == "2.72 points below (95 % CI −12.5 to +7.1), an interval too wide to conclude (3 teachers a side)"
     )
-    above = {**below, "diff": 0.015, "ci": [0.002, 0.028], "verdict": "higher"}
-    assert report.quoted(above) == "1.50 points above [+0.2, +2.8], higher beyond noise after Holm's correction"
+    above = {**below, "diff": 0.015, "ci": [0.002, 0.028], "verdict": "higher", "ci_level": 0.998}
+    assert (
+        report.quoted(above)
+        == "1.50 points above (99.8 % CI +0.2 to +2.8), higher beyond noise after Holm's correction"
+    )
     assert "no interval (fewer than 2 teachers on one side)" in report.quoted({**below, "ci": None, "n_a": 1})
     assert report.quoted(None, missing="not run") == "not run"
     assert report.quoted({**below, "paired": True}).endswith("(3 pairs of teachers)")

@@ -289,3 +289,28 @@ def test_retest_makes_an_older_records_comparisons_with_todays_tests():
     assert big_small["test"] == "paired t over teacher means" and big_small["n_a"] == 3
     assert kept["p"] == old[2]["p"] and kept["family_size"] == 3  # its runs are not in the record: as it was
     assert [c["test"] for c in again["comparisons_ignoring_pairs"][:2]] == ["welch", "welch over teacher means"]
+
+
+def test_alike_values_have_no_spread_even_where_floats_round():
+    # 0.81 − 0.80, 0.83 − 0.82 and 0.86 − 0.85 differ in their last bits: still one gap, no noise measured
+    assert compare([0.80, 0.82, 0.85], [0.81, 0.83, 0.86], paired=True)["verdict"] == NO_SPREAD
+    assert compare([0.8] * 3, [0.5] * 3)["verdict"] == NO_SPREAD and confidence_interval([0.7] * 4) is None
+    with pytest.raises(ValueError, match="both sides or on neither"):
+        compare([0.8, 0.9], [0.7, 0.6], groups_a=[0, 1], paired=True)
+
+
+def test_retest_pairs_only_matching_seeds_and_matches_every_naming_key():
+    from kdcore.results import retest
+
+    ce = [{"seed": s, "test_acc": x} for s, x in zip([0, 1, 3], [0.80, 0.82, 0.85])]
+    kd = [{"seed": s, "test_acc": x} for s, x in zip([0, 1, 2], [0.81, 0.84, 0.86])]
+    old = holm([{**compare([0.80, 0.82, 0.85], [0.81, 0.84, 0.86], label_a="CE", label_b="KD"), "key": k}
+                for k in ("test", "first_epoch")])  # fmt: skip
+    like = [{"a": "CE", "b": "KD", "key": "test", "test": "paired t", "paired": True},
+            {"a": "CE", "b": "KD", "key": "first_epoch", "test": "welch"}]  # fmt: skip
+    again = retest({"runs": {"CE": ce, "KD": kd}, "comparisons": old}, like)["comparisons"]
+    assert [c["key"] for c in again] == ["test", "first_epoch"]
+    assert again[0]["test"] == "welch" and "paired" not in again[0]  # seeds 0, 1, 3 against 0, 1, 2: no pairs
+    kd[2]["seed"] = 3
+    again = retest({"runs": {"CE": ce, "KD": kd}, "comparisons": old}, like)["comparisons"]
+    assert again[0]["test"] == "paired t" and again[1]["test"] == "welch"  # each as its own key is tested now
