@@ -77,16 +77,24 @@ def book_only(chapter: nbformat.NotebookNode) -> set[str]:
     return {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
 
 
+def as_copied(markdown: str, labels: set[str], up: str) -> str:
+    """A chapter's Markdown as its copy shows it: figure labels prefixed, links made relative to the copy's
+    folder (``up``), and no "Before you start" box (:func:`dress` says why)."""
+    return BEFORE_YOU_START.sub("", relink(relabel(markdown, labels), up))
+
+
 def dress(cells: list, up: str, note: str) -> None:
     """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
     the title "… (at CNN scale)" over the provenance ``note`` and, where this run's verdicts differ from the
     prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
     that box may state verdicts too. The HTML then leaves out the box's own cell further down, and papermill's
-    cell of injected values, which the note states (every value the profile's, or the ones changed)."""
+    cell of injected values, which the note states (every value the profile's, or the ones changed). The
+    chapter's "Before you start" box goes: its run times are the book profile's, on 2 CPU cores, and its
+    prerequisites are the chapter's, one link away in the note."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
     labels = figure_labels([c.source for c in markdown])
     for cell in markdown:
-        cell.source = relink(relabel(cell.source, labels), up)
+        cell.source = as_copied(cell.source, labels, up)
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
     box = differences(cells)
     markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
@@ -97,6 +105,7 @@ def dress(cells: list, up: str, note: str) -> None:
             tags.append("remove-cell")
 
 
+BEFORE_YOU_START = re.compile(r"```\{admonition\} Before you start\n.*?\n```\n\n?", re.DOTALL)  # a chapter's tip box
 BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for the freshness test
 SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of P
 TRAINING_LOG = {"code_prompt_show": "Show the training log", "code_prompt_hide": "Hide the training log"}

@@ -350,6 +350,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
         first = nbformat.read(gpu / "01_kd_basics.ipynb", 4).cells[0].source
         notes.append([line for line in first.splitlines() if not line.startswith(RERENDERED)])
     assert notes[0] == notes[1] and "\n\n\n" not in first  # one blank line between paragraphs, every time
+    assert "Before you start" in chapter.cells[0].source and "Before you start" not in first  # CPU run times
     cells = nbformat.read(gpu / "01_kd_basics.ipynb", 4).cells
     ids = [c.id for c in cells]
     expected = [c.id for c in chapter.cells]
@@ -379,7 +380,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
 def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cells(copy):
     """One truth: a chapter's prose and report cells, edited after its GPU run, reach its CNN-scale copy through
     ``scripts/import_gpu_run.py --rerender`` (no GPU needed), not never."""
-    from import_gpu_run import BOX_END, SAYS_WHICH, book_only, differences, figure_labels, relabel, relink
+    from import_gpu_run import BOX_END, SAYS_WHICH, as_copied, book_only, differences, figure_labels
 
     notebook = nbformat.read(ROOT / "book" / copy.name, 4)
     chapter, left = notebook.cells, book_only(notebook)
@@ -389,7 +390,7 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
     for i, cell in enumerate(chapter):
         if cell.id in left:
             continue
-        wanted = relink(relabel(cell.source, labels), "../../") if cell.cell_type == "markdown" else cell.source
+        wanted = as_copied(cell.source, labels, "../../") if cell.cell_type == "markdown" else cell.source
         found = cells[cell.id].source if cell.id in cells else None
         if i == 0:  # the title, the copy's note (and the box of differences), then the chapter's first cell
             found, wanted = (found or "").split("\n:::\n", 1)[-1], wanted.partition("\n")[2]
