@@ -20,7 +20,8 @@ group means, so the interval includes the teacher's variance and ``n_a``/``n_b``
 **Paired designs.** Where unit *i* of both sides shares something that moves its result (the same student
 seed, so the same initial weights and batch order; a pruned teacher and the dense teacher it came from),
 ``paired=True`` tests the differences within pairs (``scipy.stats.ttest_rel``). It removes what the pair
-shares from the noise, so its interval is usually narrower than Welch's, which ignores the pairing.
+shares from the noise, so where pairs move together its interval is narrower than Welch's, which ignores
+the pairing; with few pairs (``n − 1`` degrees of freedom) it can also come out wider.
 
 **No interval without spread.** With fewer than 2 units on a side no variance can be estimated; when the units
 do not vary at all, an estimate of 0 is not evidence of no noise. In both cases the interval and p-value are
