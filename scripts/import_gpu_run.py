@@ -183,8 +183,8 @@ def scale_line(params: dict) -> str:
     values = ", ".join(f"`{k} = {params[k]!r}`" for k in SCALE_KEYS if params.get(k) is not None)
     subset = params.get("train_subset")
     labels = f'"All labels" in the prose means these {subset:,} training images. ' if subset else ""
-    return (f"{SCALE} Its size: {values}. {labels}Its networks train for a few minutes, far shorter than the "
-            "papers' recipes, so its accuracies are below what these networks reach, and its verdicts have few "
+    return (f"{SCALE} Its size: {values}. {labels}Its networks train for the few epochs above, far shorter than "
+            "the papers' recipes, so its accuracies are below what these networks reach, and its verdicts have few "
             "seeds.")  # fmt: skip
 
 
