@@ -282,7 +282,9 @@ def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
     """The one comparison whose ``keys`` (``a``, ``b``, ``regime``…) all match, or ``None`` if none does.
 
     Several matches are a mistake in the caller (a key that tells them apart is missing): ``ValueError``."""
-    found = [c for c in comparisons if all(c.get(k) == v for k, v in keys.items())]
+    from .results import matches
+
+    found = [c for c in comparisons if matches(c, keys)]
     if len(found) > 1:
         raise ValueError(f"{keys} matches {len(found)} comparisons; add the key that tells them apart")
     return found[0] if found else None
@@ -300,7 +302,7 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     if c.get("ci") is None:
         return f"{size}, with no interval ({why_no_interval(c)})"
     low, high = (f"{scale * x:+.1f}".replace("-", "−") for x in c["ci"])
-    level = f"{round(100 * c.get('ci_level', c.get('level', 0.95)), 1):g} % CI "  # Holm's family widens it
+    level = interval_facts(c)["level"] + " "  # e.g. "99.8 % CI ": a Holm family's interval is wider
     if c["verdict"] in ("higher", "lower"):
         correction = " after Holm's correction" if c.get("correction") == "holm" else ""
         return f"{size} ({level}{low} to {high}), {c['verdict']} beyond noise{correction}"
@@ -365,7 +367,7 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     if not unmet and not untrue:
         return None
 
-    from .results import fmt_interval, fmt_signed
+    from .results import fmt_interval, fmt_signed, matches
 
     def said(verdict: str, mean: str | None = None) -> str:
         words = verdict if verdict == "within noise" or verdict.startswith("no interval") else f"{verdict} beyond noise"
@@ -388,7 +390,7 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     lines += [f"> - The text says *{words}*: not so in this run." for words in untrue]
     stated = [{k: v for k, v in claim.items() if k not in STATED} for claim in claims]
     unstated = [c for c in comparisons if c.get("ci") is not None and c["verdict"] in ("higher", "lower")
-                and not any(all(c.get(k) == v for k, v in keys.items()) for keys in stated)]  # fmt: skip
+                and not any(matches(c, keys) for keys in stated)]  # fmt: skip
     picks = sorted({k for keys in stated for k in keys} - {"a", "b"})  # the keys a claim names, e.g. regime
     named = lambda c: claim_name({k: c[k] for k in ("a", "b", *picks) if k in c})
     lines += [f"> - **{named(c)}**: {here(c)}; the text states no verdict on it." for c in unstated]

@@ -412,6 +412,11 @@ def write_results(path: str | os.PathLike, chapter: str, params: dict, results: 
     return write_json(record, path)
 
 
+def matches(c: Mapping, keys: Mapping) -> bool:
+    """Whether comparison ``c`` has every one of ``keys`` (``a``, ``b``, ``regime``…) at the value given."""
+    return all(c.get(k) == v for k, v in keys.items())
+
+
 STATISTICS = (
     "diff",
     "ci",
@@ -455,7 +460,7 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
 
     def again(c: Mapping, paired: bool) -> dict:
         names = {k: v for k, v in c.items() if k not in STATISTICS and k != "units_needed"}
-        current = next((x for x in like if all(x.get(k) == v for k, v in names.items())), None)
+        current = next((x for x in like if matches(x, names)), None)
         runs_a, runs_b = side(c, c.get("a")), side(c, c.get("b"))
         if runs_a is None or runs_b is None:
             return dict(c)

@@ -217,10 +217,14 @@ def changed_from_profile(overrides: dict, chapter: str) -> dict:
     return {k: v for k, v in overrides.items() if k in profile and profile[k] != v}
 
 
+def chapter_link(name: str, up: str) -> str:
+    """``"[chapter 2](../../02_capacity_gap.ipynb)"``: the chapter a copy ``name`` is of, linked from ``up``."""
+    return f"[chapter {int(name[:2])}]({up}{name})"
+
+
 def provenance(name: str, run: dict, environment: dict, commit: str, up: str, left_out: int = 0,
                earlier: tuple[str, ...] = ()) -> str:  # fmt: skip
-    number = int(name[:2])
-    chapter = f"[chapter {number}]({up}{name})"
+    chapter = chapter_link(name, up)
     after = " and ".join(f"[chapter {int(e[:2])}]({e})" for e in earlier)  # the gpu copies, beside this one
     after = f", after {after} of the same run, whose cached runs it reused" if earlier else ""
     overrides = changed_from_profile(run.get("overrides") or {}, run["chapter"])
@@ -320,8 +324,8 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     key = chapter_key(chapter_path)
     record = json.loads((copy_path.parent / f"{key}.json").read_text())
     params, results = record["params"], record["results"]
-    current = book / "results" / f"{key}.json"  # the book's run of the chapter: how it tests each comparison now
-    current = json.loads(current.read_text())["results"] if current.is_file() else {}
+    book_run = book / "results" / f"{key}.json"  # the book's run of the chapter: how it tests each comparison now
+    current = json.loads(book_run.read_text())["results"] if book_run.is_file() else {}
     # a run from before the chapter paired its comparisons: its verdicts made again with today's tests
     retested = "comparisons_ignoring_pairs" in current and "comparisons_ignoring_pairs" not in results
     setup = nbformat.v4.new_code_cell(
@@ -369,7 +373,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     note = re.search(r"^:::\{admonition\}.*?^:::$", next(c for c in run.cells if c.cell_type == "markdown").source,
                      re.MULTILINE | re.DOTALL).group(0)  # fmt: skip
     note = "\n".join(line for line in note.splitlines() if not line.startswith(RERENDERED))
-    link = f"[chapter {int(chapter_path.name[:2])}]({up_to(book, copy_path)}{chapter_path.name})"
+    link = chapter_link(chapter_path.name, up_to(book, copy_path))
     note = re.sub(rf"^{re.escape(LEFT_OUT)} .*$", left_out_line(len(left), link) if left else "", note,
                   flags=re.M)  # as many as now  # fmt: skip
     note = re.sub(r"Every number, table, figure and verdict on this page comes from this run;[^\n]*", SAYS_WHICH, note)
