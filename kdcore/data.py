@@ -171,6 +171,7 @@ def synthetic(
     shape: tuple[int, int, int] = (1, 28, 28),
     num_classes: int = 10,
     seed: int = 0,
+    name: str = "synthetic",
 ) -> ImageData:
     """Random images with a learnable signal: each class adds its own fixed pattern to uniform noise.
 
@@ -186,7 +187,7 @@ def synthetic(
 
     c = shape[0]
     classes = tuple(f"class {i}" for i in range(num_classes))
-    return ImageData("synthetic", *draw(num_train), *draw(num_test), classes, (0.5,) * c, (0.25,) * c)
+    return ImageData(name, *draw(num_train), *draw(num_test), classes, (0.5,) * c, (0.25,) * c)
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> ImageData:
@@ -196,5 +197,5 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> ImageD
     if name in ("cifar10", "cifar100"):
         return load_cifar(name, data_dir)
     if name in SYNTHETIC:
-        return synthetic(**SYNTHETIC[name])
+        return synthetic(**SYNTHETIC[name], name=name)  # the name in records and cache keys is the one asked for
     raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")

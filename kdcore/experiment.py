@@ -231,7 +231,8 @@ def _retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict
 
 def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
     start, start_record = teacher(bench, recipe.previous_round() or recipe.base)
-    # the fraction this step prunes
+    # the fraction this step prunes: all of it at once, or (IMP) `rate` of the
+    # weights still alive; the masks in place keep the pruned ones at 0
     step = recipe.sparsity if recipe.rate is None else recipe.rate
     key = {
         "from": start_record["hash"],
@@ -248,11 +249,11 @@ def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
             params = prue_prunable(model)
         else:
             params = prunable_parameters(model)
-        criterion, seed = recipe.criterion, recipe.seed
-        scores = pruning_scores(model, params, criterion, bench, seed)
+        criterion = recipe.criterion
+        scores = pruning_scores(model, params, criterion, bench, recipe.seed)
         prune_global(params, scores, step)
         # a killed retraining resumes from `partial`: the pruning above is
-        # deterministic, so it is redone
+        # redone, then fit restores the weights and masks (buffers) it saved
         return fit(
             CrossEntropy(model),
             bench.train,
@@ -276,10 +277,6 @@ def pruning_scores(
 ) -> list[torch.Tensor]:
     """The scores a criterion prunes by (lowest first); ``snip`` and ``prue``
     score on the training split, ``random`` draws from ``seed``'s own stream.
-
-    IMP prunes the remaining weights by magnitude; the masks already in place
-    keep pruned weights at 0, and ``prune_global`` counts the fraction of the
-    remaining ones.
     """
     if criterion == "magnitude":
         return magnitude_scores(params)

@@ -53,18 +53,18 @@ class TrainConfig:
     ``nesterov`` are ignored; its ``weight_decay`` is decoupled, so good values are larger than SGD's).
     """
 
-    epochs: int = 10
-    batch_size: int = 256
+    epochs: int = 10  # a short run: chapters take theirs from their profile (kdcore.chapters)
+    batch_size: int = 256  # the book profile's; the papers' recipes use 64–512
     optimizer: str = "sgd"  # "sgd" or "adamw"
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float = 5e-4
+    lr: float = 0.1  # SGD's usual rate for CIFAR-style networks at batch 128–256
+    momentum: float = 0.9  # the CIFAR papers' (and RepDistiller's) momentum
+    nesterov: bool = False  # prune-then-distill's official recipe turns it on
+    weight_decay: float = 5e-4  # the CIFAR ResNets' usual L2 on every weight
     schedule: str = "cosine"  # "cosine", "multistep" or "constant"
     milestones: tuple[int, ...] = ()  # epochs at which "multistep" multiplies the lr by gamma
-    gamma: float = 0.1
+    gamma: float = 0.1  # RepDistiller's ×0.1 steps; prune-then-distill's uses 0.2
     crop_padding: int = 0  # random crop with this padding (0 = off)
-    hflip: bool = False
+    hflip: bool = False  # random horizontal flip (CIFAR yes; digits would not want it)
     seed: int = 0  # batch order, augmentation and dropout
 
     def to_dict(self) -> dict:

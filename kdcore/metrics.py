@@ -52,9 +52,9 @@ def class_mean_prediction(logits: torch.Tensor, labels: torch.Tensor, num_classe
 
 
 def in_group_share(class_means: torch.Tensor, groups: Sequence[Sequence[int]]) -> float | None:
-    """Of the wrong-class mass a :func:`class_mean_prediction` matrix puts on the classes of ``groups`` (e.g.
-    Fashion-MNIST's tops and its shoes), the share that stays inside the true class's own group: how much of a
-    teacher's soft targets says which classes look alike. ``None`` without groups."""
+    """Of the wrong-class mass of a :func:`class_mean_prediction` matrix's rows whose true class is in one of
+    ``groups`` (e.g. Fashion-MNIST's tops and its shoes), the share that lands in that class's own group: how
+    much of a teacher's soft targets says which classes look alike. ``None`` without groups."""
     if not groups:
         return None
     wrong = class_means - torch.diag(class_means.diagonal())

@@ -105,7 +105,12 @@ CRITERIA = ("magnitude", "random", "snip", "prue")
 
 class FromBase:
     """A recipe made from another one, ``base`` (pruned, stopped early, retrained): the base's architecture and
-    seed are its own, and :meth:`with_seed` moves the base to the new seed."""
+    seed are its own, and :meth:`with_seed` moves the base to the new seed.
+
+    A retraining's own config (``retrain``) keeps its seed: the teachers of seeds 0, 1, 2 are pruned from three
+    different bases, then retrained with one batch order. The bases' differences carry each teacher's luck;
+    a chapter that wants the retraining's varied too passes a ``retrain`` config per seed.
+    """
 
     base: Plain
 
@@ -181,8 +186,8 @@ class Distilled(Plain):
 
     teacher: Recipe | None = None
     temperature: float = 4.0
-    w_ce: float = 0.9
-    w_kd: float = 0.1
+    w_ce: float = 0.1  # KD's defaults (kdcore.losses.KD)
+    w_kd: float = 0.9
     kind: ClassVar[str] = "distilled"
 
     def __post_init__(self):

@@ -138,8 +138,26 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Col
     if c["verdict"] == "within noise":
         said = "within noise"
     else:
-        said = f"{c.get('b', 'B')} {c['verdict']} beyond noise"
+        said = f"{c.get('b', 'B')} {c['verdict']} beyond noise{holm_alone(c)}"
     return f"{diff} ({covers}): {said}."
+
+
+def called_by_holm_alone(c: Mapping) -> bool:
+    """Whether Holm's step-down test calls a difference (higher or lower) that its Bonferroni interval, the
+    more conservative of the two, still contains 0 for: the verdict and the interval printed beside it seem
+    to disagree, and the reader is owed the reason (:data:`kdcore.results.HOLM_CI_NOTE`)."""
+    ci = c.get("ci")
+    return (c.get("p_adjusted") is not None and ci is not None and c.get("verdict") in ("higher", "lower")
+            and ci[0] <= 0 <= ci[1])  # fmt: skip
+
+
+def holm_alone(c: Mapping) -> str:
+    """The clause that says why a verdict beyond noise stands beside an interval that reaches 0
+    (:func:`called_by_holm_alone`), or ``""``."""
+    if not called_by_holm_alone(c):
+        return ""
+    return (f" by Holm's step-down test (adjusted p = {c['p_adjusted']:.3f}), though its Bonferroni interval, "
+            "which is more conservative, reaches 0")  # fmt: skip
 
 
 def why_no_interval(c: Mapping) -> str:
@@ -214,7 +232,8 @@ def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
         why = c["verdict"] if str(c.get("verdict")).startswith("no interval") else NO_INTERVAL
         return f"{fmt_signed(scale * c['diff'])}, {why}"
     number = f"{fmt_signed(scale * c['diff'])} {fmt_interval(c['ci'], scale, signed=True)}".replace(" ", "\u00a0")
-    return f"{number} {c['verdict']}"
+    holm = f" (by Holm, p\u00a0=\u00a0{c['p_adjusted']:.3f})" if called_by_holm_alone(c) else ""
+    return f"{number} {c['verdict']}{holm}"
 
 
 def side_by_side(
@@ -304,7 +323,7 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     low, high = (f"{scale * x:+.1f}".replace("-", "−") for x in c["ci"])
     level = interval_facts(c)["level"] + " "  # e.g. "99.8 % CI ": a Holm family's interval is wider
     if c["verdict"] in ("higher", "lower"):
-        correction = " after Holm's correction" if c.get("correction") == "holm" else ""
+        correction = holm_alone(c) or (" after Holm's correction" if c.get("correction") == "holm" else "")
         return f"{size} ({level}{low} to {high}), {c['verdict']} beyond noise{correction}"
     if not count:
         return f"{size} ({level}{low} to {high}), an interval too wide to conclude"
@@ -379,7 +398,7 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
         if c["ci"] is None:  # one unit on a side, or no spread: a difference, but no interval and no verdict
             return f"no interval here ({fmt_signed(scale * c['diff'])} {unit}; {why_no_interval(c)})"
         interval = f"{interval_facts(c)['level']} {fmt_interval(c['ci'], scale, signed=True)}"
-        return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {interval})"
+        return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {interval}){holm_alone(c)}"
 
     def which(n: int, of: int, noun: str) -> str:
         count = f"{n} of the {of}" if n < of else {1: "the one", 2: "both"}.get(of, f"all {of}")
@@ -438,32 +457,43 @@ def seeds_plot(
     so the reader sees how much of the spread is the teacher's. The interval is over all the values of the
     group (say what it covers in the caption); use :mod:`kdcore.results` for the interval a verdict uses.
     ``floor`` (in the plotted unit, e.g. 0 for a distance) is the least value the quantity can take: an
-    interval reaching below it is drawn cut there, that end without a cap; say so in the caption too.
+    interval reaching below it is drawn cut there, that end without a cap; say so in the caption too. A group
+    of one value, or of values all alike, has no interval (:func:`kdcore.results.confidence_interval`): its
+    mean is drawn without a bar. With ``clusters`` of more than one teacher seed, a key under the figure says
+    which marker is which seed (once a figure), so the reader can follow one teacher from column to column.
     """
-    from scipy import stats
+    from .results import confidence_interval
 
     use_style()
     markers = "os^Dvp*"
     cycle = palette(len(groups))
+    seeds = sorted({seed for name in groups for seed in (clusters or {}).get(name, [])}, key=str)
     for i, (name, values) in enumerate(groups.items()):
         values = [scale * float(v) for v in values]
         color = (colors or {}).get(name, cycle[i % len(cycle)])
         n = len(values)
         offsets = [0.18 * ((j % 5) - 2) / 2 for j in range(n)]  # a small fixed jitter, no randomness
-        teacher = list((clusters or {}).get(name, [0] * n))
-        kinds = sorted(set(teacher), key=str)
+        teacher = list((clusters or {}).get(name, [None] * n))
         for j, v in enumerate(values):
-            ax.plot(i + 0.22 + offsets[j] / 2, v, markers[kinds.index(teacher[j]) % len(markers)], color=color,
-                    alpha=0.55, markersize=4, markeredgewidth=0)  # fmt: skip
+            marker = markers[seeds.index(teacher[j]) % len(markers)] if teacher[j] in seeds else "o"
+            ax.plot(i + 0.22 + offsets[j] / 2, v, marker, color=color, alpha=0.55, markersize=4, markeredgewidth=0)
         mean = sum(values) / n
-        if n > 1:
-            sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-            half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
-            lower = half if floor is None else max(0.0, min(half, mean - floor))
-            bar = ax.errorbar(i, mean, yerr=[[lower], [half]], fmt="o", color=color, capsize=4, markersize=6)
-            bar[1][0].set_visible(lower == half)  # the lower cap: none where the interval is cut at the floor
-        else:
+        interval = confidence_interval(values)
+        if interval is None:
             ax.plot(i, mean, "o", color=color, markersize=6)
+            continue
+        half = interval[1] - mean
+        lower = half if floor is None else max(0.0, min(half, mean - floor))
+        bar = ax.errorbar(i, mean, yerr=[[lower], [half]], fmt="o", color=color, capsize=4, markersize=6)
+        bar[1][0].set_visible(lower == half)  # the lower cap: none where the interval is cut at the floor
+    if len(seeds) > 1 and not getattr(ax.figure, "_seed_key", False):  # one key a figure, under its panels
+        from matplotlib.lines import Line2D
+
+        key = [Line2D([], [], ls="", marker=markers[k % len(markers)], color="0.35", markersize=5) for k in
+               range(len(seeds))]  # fmt: skip
+        ax.figure.legend(key, [f"teacher seed {seed}" for seed in seeds], loc="outside lower center",
+                         ncol=len(seeds), handletextpad=0.2, columnspacing=1.2)  # fmt: skip
+        ax.figure._seed_key = True
     ax.set_xticks(range(len(groups)), list(groups), rotation=rotate, ha="right" if rotate else "center")
     ax.set_xlim(-0.5, len(groups) - 0.5)  # half a column either side: the jittered dots stay off the spines
     ax.set_ylabel(ylabel)

@@ -10,7 +10,7 @@ The statistics come from :mod:`scipy.stats`:
   the one comparison dict every chapter writes;
   :func:`compare_runs` does it for two lists of student runs, each grouped by its teacher seed;
 * :func:`holm`: Holm–Bonferroni over a family of comparisons;
-* :func:`spearman`: rank correlation; :func:`bootstrap_ci`: a (cluster) bootstrap interval of a mean.
+* :func:`spearman`: rank correlation.
 
 **The unit of replication.** Students distilled from the same teacher share that teacher's luck; seeds of
 the student alone do not show teacher-to-teacher variance. Passing ``groups_a``/``groups_b`` (e.g. the
@@ -123,7 +123,8 @@ def compare(
     label_b: str | None = None,
     paired: bool = False,
 ) -> dict:
-    """The difference of means ``b − a`` with a Welch confidence interval, p-value and a plain verdict.
+    """The difference of means ``b − a`` with a t confidence interval (Welch's, or the paired t where
+    ``paired``), its p-value and a plain verdict.
 
     Without groups each value is a unit (Welch's t-test via ``scipy.stats.ttest_ind(equal_var=False)``).
     With ``groups_a``/``groups_b`` (one label per value, e.g. the teacher seed; either side may have them) the
@@ -137,7 +138,7 @@ def compare(
 
         {"a": label_a, "b": label_b,          # labels, None if not given
          "diff": mean(b) − mean(a),           # over units (group means when grouped)
-         "ci": [low, high] or None,           # Welch interval of diff at `level`
+         "ci": [low, high] or None,           # t interval of diff at `level` (Welch or paired)
          "level": level, "p": two-sided p-value or None,
          "test": "welch" | "welch over teacher means" | "paired t" | "paired t over teacher means",
          "n_a": units of a, "n_b": units of b,
@@ -272,8 +273,11 @@ HOLM_CI_NOTE = (
 )
 
 
-def holm(comparisons, level: float = 0.95):
+def holm(comparisons, level: float | None = None):
     """Holm–Bonferroni over a family of :func:`compare` dicts (a list, or a dict of them by name).
+
+    ``level`` is the family's; by default the one its comparisons were made at (they must agree: a family
+    made at 0.9 is not silently re-judged at 0.95), or 0.95 for an empty family.
 
     Returns copies (the same kind of container) with ``p_adjusted`` (Holm's step-down adjustment, see
     :func:`holm_adjusted`), ``correction: "holm"``, ``family_size`` ``m`` (the comparisons that have a
@@ -287,6 +291,11 @@ def holm(comparisons, level: float = 0.95):
     """
     names = list(comparisons) if isinstance(comparisons, Mapping) else None
     items = [dict(comparisons[name]) for name in names] if names is not None else [dict(c) for c in comparisons]
+    if level is None:
+        levels = {c.get("level", 0.95) for c in items}
+        if len(levels) > 1:
+            raise ValueError(f"a family's comparisons were made at different levels {sorted(levels)}: pass level=")
+        level = levels.pop() if levels else 0.95
     tested = [c for c in items if c["p"] is not None]
     m, alpha = len(tested), 1 - level
     for c, p_adjusted in zip(tested, holm_adjusted([c["p"] for c in tested])):
@@ -315,29 +324,6 @@ def spearman(x, y) -> tuple[float, float]:
     """
     result = stats.spearmanr(x, y)
     return float(result.statistic), float(result.pvalue)
-
-
-def bootstrap_ci(
-    values, level: float = 0.95, groups=None, n_resamples: int = 9999, seed: int = 0
-) -> tuple[float, float] | None:
-    """Bootstrap (BCa) interval of the mean of ``values``; with ``groups``, a cluster bootstrap over group means.
-
-    With groups, each group (e.g. all students of one teacher) is averaged first and the groups are resampled,
-    so the interval reflects the variance between groups. The generator is seeded, so the interval is
-    reproducible. ``None`` with fewer than 2 units, or units all alike. With a handful of units (a few seeds)
-    the bootstrap interval is too narrow; prefer :func:`confidence_interval` there.
-    """
-    units = group_means(values, groups)
-    if len(units) < 2 or not _varies(units):  # all alike: no spread to resample (BCa would divide 0 by 0)
-        return None
-    result = stats.bootstrap(
-        (units,),
-        np.mean,
-        confidence_level=level,
-        n_resamples=n_resamples,
-        random_state=np.random.default_rng(seed),  # `random_state`, not `rng`: the latter needs scipy ≥ 1.15
-    )
-    return (float(result.confidence_interval.low), float(result.confidence_interval.high))
 
 
 def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:

@@ -35,8 +35,9 @@ def holdout_split(data: ImageData, val_fraction: float = 0.1, seed: int = 0, tra
     """Hold out a stratified ``val_fraction`` of train as validation, with a fixed ``seed``.
 
     The same ``(data, val_fraction, seed)`` always gives the same split, whatever the experiment's own seed,
-    so every chapter and every seed sees the same validation images. ``train_subset`` keeps only the first
-    that many training images after the split (a low-data regime); the validation set is unchanged.
+    so every chapter and every seed sees the same validation images. ``train_subset`` keeps a fixed random
+    (not stratified) subset of that many training images after the split, drawn with the split's ``seed`` (a
+    low-data regime); the validation set is unchanged.
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")

@@ -58,8 +58,9 @@ def relabel(markdown: str, labels: set[str]) -> str:
 
 
 def relink(markdown: str, up: str) -> str:
-    """Relative links (``](02_x.ipynb)``, ``](notation.md)``) made relative to a folder ``up`` below book/."""
-    return re.sub(r"\]\((?!https?:|#|/|mailto:)([^)\s]+)\)", lambda m: f"]({up}{m.group(1)})", markdown)
+    """Relative links (``](02_x.ipynb)``, ``](notation.md)``) made relative to a folder ``up`` below book/; a
+    link to a label (``](reading-a-verdict)``: no dot, no slash) resolves anywhere in the book and stays."""
+    return re.sub(r"\]\((?!https?:|#|/|mailto:)([^)\s]*[./][^)\s]*)\)", lambda m: f"]({up}{m.group(1)})", markdown)
 
 
 def up_to(book: Path, copy_path: Path) -> str:
@@ -83,14 +84,58 @@ def as_copied(markdown: str, labels: set[str], up: str) -> str:
     return BEFORE_YOU_START.sub("", relink(relabel(markdown, labels), up))
 
 
-def dress(cells: list, up: str, note: str) -> None:
+SHORT_ANSWER = re.compile(r"^:::\{admonition\} The short answer\n.*?^:::\n*", re.DOTALL | re.MULTILINE)
+CONCLUSIONS = ("## What we found", "## Key takeaways")  # the sections a copy folds when its run differs
+FOLDED = "The text written for the book-profile run"  # the button they fold behind
+
+
+FIGURE = re.compile(r"^```\{glue:figure\}.*?^```$", re.DOTALL | re.MULTILINE)  # a figure stays in view
+
+
+def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
+    """A chapter's Markdown cells (``sources``, in order) in a copy whose run differs from what its prose states
+    (a box of differences): the chapter's short answer goes, and the text of its conclusions
+    (:data:`CONCLUSIONS`, which may run over several cells) folds behind a button, under a line that says why;
+    their figures stay in view. A reader who jumps to the conclusions should not meet a bold verdict beside a
+    number of this run that contradicts it: the words stay one click away, and the box at the top says where
+    they and the run part. ``chapter`` links the chapter (:func:`chapter_link`)."""
+    why = (f"*This run's verdicts differ from the ones this section states (the box at the top of the page says "
+           f"where). Its words are {chapter}'s, written for its book-profile run, over this run's numbers: read "
+           "them against the tables and figures.*")  # fmt: skip
+
+    def folded(text: str) -> list[str]:
+        figures, prose = FIGURE.findall(text), FIGURE.sub("", text).strip("\n")
+        fence = ":" * max([4, *(len(m) + 1 for m in re.findall(r"^(:{3,})", prose, re.MULTILINE))])
+        dropdown = [f"{fence}{{dropdown}} {FOLDED}\n{prose}\n{fence}"] if prose.strip() else []
+        return [*figures, *dropdown]
+
+    out, inside = [], False
+    for source in sources:
+        blocks, lines = [], []  # blocks, a blank line apart; lines: the current section's, as they stand
+        for line in [*SHORT_ANSWER.sub("", source).split("\n"), None]:  # None: the end of the cell
+            if line is None or line.startswith("## "):  # a section ends: fold it if it was a conclusion
+                blocks += folded("\n".join(lines)) if inside else ["\n".join(lines)]
+                lines = []
+            if line is not None and line.startswith("## "):
+                inside = line.strip() in CONCLUSIONS
+                blocks += [line, why] if inside else []
+                lines = [] if inside else [line]
+            elif line is not None:
+                lines.append(line)
+        text = re.sub(r"\n{3,}", "\n\n", "\n\n".join(b.strip("\n") for b in blocks if b.strip())).strip("\n")
+        out.append(text + ("\n" if source.endswith("\n") else ""))
+    return out
+
+
+def dress(cells: list, up: str, note: str, name: str) -> None:
     """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
     the title "… (at CNN scale)" over the provenance ``note`` and, where this run's verdicts differ from the
     prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
     that box may state verdicts too. The HTML then leaves out the box's own cell further down, and papermill's
     cell of injected values, which the note states (every value the profile's, or the ones changed). The
     chapter's "Before you start" box goes: its run times are the book profile's, on 2 CPU cores, and its
-    prerequisites are the chapter's, one link away in the note."""
+    prerequisites are the chapter's, one link away in the note. Where there is a box, the chapter's
+    conclusions fold (:func:`fold_conclusions`; ``name``: the chapter's notebook)."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
     labels = figure_labels([c.source for c in markdown])
     for cell in markdown:
@@ -98,6 +143,9 @@ def dress(cells: list, up: str, note: str) -> None:
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
     box = differences(cells)
     markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
+    if box:  # the run parts from the prose: its conclusions fold, its short answer goes
+        for cell, source in zip(markdown, fold_conclusions([c.source for c in markdown], chapter_link(name, up))):
+            cell.source = source
     for cell in cells:  # shown once on the page: the box stands first, the values the run was given in the note
         tags = cell.metadata.setdefault("tags", [])
         moved = box and cell.cell_type == "code" and "prose_check(" in cell.source
@@ -197,15 +245,73 @@ RETESTED_LINE = (
 )
 
 
-def with_scale(note: str, params: dict, retested: bool = False) -> str:
+def with_scale(note: str, params: dict, retested: bool = False, also: tuple[str, ...] = ()) -> str:
     """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is (or
-    at its end), and the :data:`RETESTED` line where the page's verdicts were made again with today's tests.
-    Each paragraph stands once, one blank line apart, however often a copy is re-rendered."""
-    lines = [line for line in note.splitlines() if not line.startswith((SCALE, RETESTED))]
+    at its end), the :data:`RETESTED` line where the page's verdicts were made again with today's tests, and
+    the lines ``also`` (:data:`TRAINED_TWICE`'s). Each paragraph stands once, one blank line apart, however
+    often a copy is re-rendered."""
+    lines = [line for line in note.splitlines() if not line.startswith((SCALE, RETESTED, TRAINED_TWICE))]
     lines = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # no run of blank lines
     at = next((i for i, line in enumerate(lines) if line.startswith("The prose is ")), len(lines))
-    extra = [RETESTED_LINE, ""] if retested else []
+    extra = ([RETESTED_LINE, ""] if retested else []) + [part for line in also for part in (line, "")]
     return "\n".join([*lines[:at], scale_line(params), "", *extra, *lines[at:]])
+
+
+# what makes chapter 1's teacher: two runs whose parameters agree on these trained the same recipe and seed
+TEACHER_RECIPE = ("dataset", "train_subset", "val_fraction", "teacher", "teacher_epochs", "batch_size", "lr",
+                  "weight_decay", "schedule", "milestones", "augment")  # fmt: skip
+TRAINED_TWICE = "**One teacher, trained twice.**"  # chapter 2's copy's line, where that teacher differs
+
+
+def teacher_trained_twice(gpu: Path) -> dict | None:
+    """Chapter 1's teacher as the `gpu` copies of chapters 1 and 2 measured it (chapter 2 measures it too, for
+    its confidence), when their runs share its recipe and seed but not its test accuracy: a cached teacher
+    measures the same, so chapter 2's call trained it again. ``{"first", "second"}`` (test accuracies, chapter
+    1's and chapter 2's) and each copy's ``commits``; ``None`` otherwise."""
+    paths = [gpu / "kd_basics.json", gpu / "capacity_gap.json"]
+    if not all(path.is_file() for path in paths):
+        return None
+    one, two = (json.loads(path.read_text()) for path in paths)
+    measured = two["results"]["teachers"].get("chapter 1's") or [{}]
+    if any(one["params"].get(k) != two["params"].get(k) for k in TEACHER_RECIPE) or "accuracy" not in measured[0]:
+        return None
+    first, second = one["results"]["teacher"]["test_acc"], measured[0]["accuracy"]
+    if abs(first - second) < 1e-6:
+        return None
+    commits = []
+    for name in ("01_kd_basics.ipynb", "02_capacity_gap.ipynb"):  # the commit each run ran, from its note
+        found = re.search(r"from commit `([0-9a-f]+)`", nbformat.read(gpu / name, 4).cells[0].source)
+        commits.append(found.group(1)[:7] if found else "?")
+    return {"first": first, "second": second, "commits": commits}
+
+
+def trained_twice_line(twice: dict, up: str) -> str:
+    """Chapter 2's copy's note line on :func:`teacher_trained_twice`: the reader sees another accuracy for
+    chapter 1's teacher here than on chapter 1's copy, and should know why before comparing the two pages."""
+    return (f"{TRAINED_TWICE} Its call had no cache from [chapter 1](01_kd_basics.ipynb)'s run, so it trained "
+            f"that chapter's teacher again, with the same recipe and seed: {100 * twice['second']:.2f} % on test here, "
+            f"{100 * twice['first']:.2f} % on that page. On a GPU a seed does not fix a run (the [GPU "
+            f"measurements]({up}gpu_measurements.md) say why); the teacher table below is this run's.")  # fmt: skip
+
+
+def one_seed_twice(folder: Path) -> list[str]:
+    """The appendix's section on :func:`teacher_trained_twice` (links relative to ``folder``, the book)."""
+    twice = teacher_trained_twice(folder / "results" / "gpu")
+    if twice is None:
+        return []
+    gap = 100 * (twice["second"] - twice["first"])
+    return ["## One seed, trained in two calls", "",
+            "[Chapter 1](results/gpu/01_kd_basics.ipynb) and [chapter 2](results/gpu/02_capacity_gap.ipynb) at the "
+            "`gpu` profile ran in different calls (commits " + " and ".join(f"`{c}`" for c in twice["commits"])
+            + "), and the second measures the first one's teacher too. Its call had no cache of the first, so it "
+            f"trained that teacher again, from the same recipe and seed: {100 * twice['second']:.2f} % on test, "
+            f"against {100 * twice['first']:.2f} % on the first one's page ({gap:+.2f} pp). On a CPU with the same "
+            "thread count kdcore's runs of one seed are bit-identical; on a GPU they are not: cuDNN chooses its "
+            "convolution algorithms by timing them in each call (`torch.backends.cudnn.benchmark`, which "
+            "`kdcore.fit` turns on unless deterministic algorithms were asked for), and some backward kernels add "
+            "in an order that varies from run to run. The commits differ too, so this gap is not GPU noise alone "
+            "for certain; either way it is the kind of teacher-to-teacher spread the chapters' teacher seeds are "
+            "there to average over.", ""]  # fmt: skip
 
 
 def changed_from_profile(overrides: dict, chapter: str) -> dict:
@@ -291,7 +397,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     presented_as_in_chapter(nb.cells, nbformat.read(book / source.name, as_version=4), run["profile"])
     params = json.loads((source.parent / f"{run['chapter']}.json").read_text())["params"]
     note = with_scale(provenance(source.name, run, environment, commit, up, left_out, earlier), params)
-    dress(nb.cells, up, note)
+    dress(nb.cells, up, note, source.name)
     write_copy(nb, dest)
 
 
@@ -382,9 +488,11 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
             "logs are the run's.")  # fmt: skip
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
-    note = with_scale(note, params, retested)
+    twice = teacher_trained_twice(copy_path.parent) if key == "capacity_gap" else None
+    also = (trained_twice_line(twice, up_to(book, copy_path)),) if twice else ()
+    note = with_scale(note, params, retested, also)
     presented_as_in_chapter(kept, chapter, params["profile"])
-    dress(kept, up_to(book, copy_path), note)
+    dress(kept, up_to(book, copy_path), note, chapter_path.name)
     run.cells = kept
     write_copy(run, copy_path)
     return len(report)
@@ -482,6 +590,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         lines += [f"| `{step}` | {why} |" for step, why in missing]
         lines.append("")
     lines += paper_profile_runs(check)
+    lines += one_seed_twice(folder)
     if check.get("notes"):
         lines += ["## How these numbers were taken", "",
                   "What each GPU session measured, in order: which run gave which number, what failed and was fixed, "
@@ -489,6 +598,12 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
                   f":::{{admonition}} The measurement log ({len(check['notes'])} entries)", ":class: dropdown",
                   *(f"* {note}" for note in check["notes"]), ":::", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def write_appendix(root: Path, check: dict) -> None:
+    """``book/gpu_measurements.md`` from ``check`` (the merged gpu_check.json) and the committed cost plans."""
+    plans = {p: json.loads((root / "benchmarks" / "plan" / f"{p}.json").read_text()) for p in ("paper", "gpu")}
+    (root / "book" / "gpu_measurements.md").write_text(appendix(check, plans, root / "book") + "\n")
 
 
 def chapter_step_table(check: dict, step: dict) -> list[str]:
@@ -700,6 +815,9 @@ def main(argv=None) -> int:
                                                text=True, check=True).stdout.strip()  # fmt: skip
         for copy in sorted((root / "book" / "results" / "gpu").glob("*.ipynb")):
             print(f"{copy.relative_to(root)}: {rerender(copy, root / 'book', commit)} report cells re-run")
+        check_path = root / "benchmarks" / "results" / "gpu_check.json"
+        if check_path.is_file():  # the appendix reads the copies too (one_seed_twice)
+            write_appendix(root, json.loads(check_path.read_text()))
         return 0
     if args.run_dir is None or not args.commit:
         parser.error("RUN_DIR and --commit are needed to import a run")
@@ -724,8 +842,7 @@ def main(argv=None) -> int:
         )
         (root / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
         (root / "benchmarks" / "results" / "gpu_check.json").write_text(json.dumps(check, indent=2) + "\n")
-        plans = {p: json.loads((root / "benchmarks" / "plan" / f"{p}.json").read_text()) for p in ("paper", "gpu")}
-        (root / "book" / "gpu_measurements.md").write_text(appendix(check, plans, root / "book") + "\n")
+        write_appendix(root, check)
         rates = (check.get("paper_throughputs") or {}).get("json")
         if rates:  # the paper profile's cost table in the READMEs and a line in each chapter's first cell
             path = root / "benchmarks" / "results" / "throughputs_paper.json"

@@ -250,6 +250,18 @@ PAGE_REPORT = r"""(async () => {
     const r = i.getBoundingClientRect();
     return {src: i.getAttribute('src'), natural: i.naturalWidth, shown: r.width, visible: r.width > 0 && r.height > 0};
   });
+  // a table wider than the column scrolls inside it (kdcore.css): its last columns are hidden until the reader
+  // scrolls, so the page reports each one by its caption (or first header); one in a closed dropdown (a
+  // run's parameters) is read by a reader who opened it to look things up, and may scroll
+  const scroller = t => {
+    for (let e = t.parentElement; e && e !== article; e = e.parentElement)
+      if (['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) return e;
+    return null;
+  };
+  const scrolling = [...article.querySelectorAll('table')]
+    .filter(t => !t.closest('details:not([open])') && scroller(t)
+                 && scroller(t).scrollWidth > scroller(t).clientWidth + 1)
+    .map(t => (t.querySelector('caption') || t.querySelector('th') || t).textContent.trim().slice(0, 60));
   const overflowing = [...article.querySelectorAll('table')].filter(t => {
     if (t.getBoundingClientRect().right <= column.right + 1) return false;
     for (let e = t.parentElement; e && e !== article; e = e.parentElement)
@@ -291,7 +303,7 @@ PAGE_REPORT = r"""(async () => {
     titleNumber: (article.querySelector('h1 .section-number') || {textContent: ''}).textContent.trim(),
     figureNumbers: [...article.querySelectorAll('.caption-number')].map(e => e.textContent.trim()),
     column: column.width,
-    images, overflowing, cutCode, wrappedLines, cutOutputs, external, rawTables, rawMath, unlinked,
+    images, overflowing, scrolling, cutCode, wrappedLines, cutOutputs, external, rawTables, rawMath, unlinked,
     minText: minText === Infinity ? null : minText,
     tables: article.querySelectorAll('table').length,
     mathSources: article.querySelectorAll('.math').length,
@@ -337,6 +349,10 @@ def problems(report: dict) -> list[str]:
         found.append(f"raw Markdown tables in the text: {report['rawTables'][:3]}")
     if report["overflowing"]:
         found.append(f"{report['overflowing']} table(s) wider than the column and not scrollable")
+    if report["scrolling"]:
+        found.append(
+            f"table(s) wider than the column, whose last columns the reader must scroll to: {report['scrolling']}"
+        )
     if report["mathSources"] and (not report["mathjax"] or report["mathTypeset"] < report["mathSources"]):
         found.append(f"math not typeset: {report['mathTypeset']} of {report['mathSources']} formulas (MathJax "
                      f"{'ran' if report['mathjax'] else 'did not load'})")  # fmt: skip
@@ -391,7 +407,7 @@ def test_page_as_a_reader_sees_it(page, html, browser):
         # 9 pt at 100 dpi (the smallest text report.STYLE draws) is 12.5 px, times the figure's scale
         "min_figure_text_px": round(12.5 * min((i["shown"] / i["natural"] for i in shown), default=1.0), 1),
         "min_text_px": report["minText"], "code_lines_wrapped": len(report["wrappedLines"]),
-        "outputs_cut": report["cutOutputs"], "column_px": report["column"],
+        "outputs_cut": report["cutOutputs"], "tables_scrolling": report["scrolling"], "column_px": report["column"],
         "screenshot": str(shot),
     }  # fmt: skip
     (SCREENSHOTS / "pages.json").write_text(json.dumps(MEASURED, indent=1))
@@ -464,21 +480,24 @@ def test_the_checks_see_what_a_reader_would(browser, tmp_path):
         '<html><head><title>t</title><script src="https://cdn.example.org/x.js"></script></head><body>'
         '<article class="bd-article"><h1>T</h1><img src="ok.png"><img src="missing.png">'
         '<img src="wide.png" style="width:100%"><p>| a | b |\n|---|---|\n| 1 | 2 |</p>'
+        '<div style="overflow-x:auto"><table><caption>cut</caption><tr><td><div style="width:3000px">a</div></td></tr>'
+        "</table></div>"
         '<p>see chapter 3 and <a href="x">chapter 4</a></p><span class="math">\\(x^2\\)</span>'
         '<div class="cell_output"><div class="output traceback"><pre>Traceback (most recent call last):</pre>'
         "</div></div></article></body></html>"
     )
     found = problems(page_report(browser, bad.as_uri()))
     for expected in ("needs the network", "did not load", "shrunk", "raw Markdown tables", "math not typeset",
-                     "raw TeX", "not links: ['chapter 3']", "error output"):  # fmt: skip
+                     "raw TeX", "not links: ['chapter 3']", "error output", "scroll to: ['cut']"):  # fmt: skip
         assert any(expected in p for p in found), (expected, found)
-    assert len(found) == 8, found
+    assert len(found) == 9, found
 
     good = tmp_path / "good.html"
     good.write_text(
         '<html><head><title>t</title></head><body><article class="bd-article"><h1>T</h1><img src="ok.png">'
-        '<img src="wide.png" style="width:1500px"><div style="overflow-x:auto"><table><tr><td style="width:3000px">'
-        'a</td></tr></table></div><p>see <a href="x">chapter 3</a>, a | b, and $5 or $6</p>'
+        '<img src="wide.png" style="width:1500px"><details><summary>parameters</summary><div style="overflow-x:auto">'
+        '<table><tr><td><div style="width:3000px">a</div></td></tr></table></div></details>'
+        '<p>see <a href="x">chapter 3</a>, a | b, and $5 or $6</p>'
         '<div class="cell_input"><pre>"| --- |"  # chapter 2</pre></div></article></body></html>'
     )
     assert problems(page_report(browser, good.as_uri())) == []

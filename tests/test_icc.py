@@ -177,3 +177,12 @@ def test_icckd_reuses_kd_terms_and_runs_the_teacher_once_per_batch():
     teacher_logits = teacher(x).float()
     torch.testing.assert_close(losses["kd"], 0.8 * kd_loss(logits, teacher_logits, 3.0), rtol=0, atol=0)
     torch.testing.assert_close(losses["icc"], 2.0 * icc_loss(logits, teacher_logits, 3.0), rtol=0, atol=0)
+
+
+def test_the_correlation_stays_fp32_under_bf16_autocast():
+    """fit runs objectives under bf16 autocast on CUDA; a correlation matrix rounded to bf16 is off by ~1e-3."""
+    responses = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under = correlation_matrix(responses)
+    assert under.dtype == torch.float32
+    assert torch.equal(under, correlation_matrix(responses))

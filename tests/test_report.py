@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -368,3 +369,39 @@ def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     assert paired[0]["test"] == "paired t over teacher means" and welch[0]["test"] == "welch over teacher means"
     assert paired[0]["p"] == pytest.approx(stats.ttest_rel([0.81, 0.84, 0.865], [0.80, 0.82, 0.85]).pvalue)
     assert paired[1]["test"] == "welch over teacher means" and paired[1]["family_size"] == 2  # no pairs across units
+
+
+def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
+    """Holm's step-down test can call a difference whose Bonferroni interval (more conservative) still holds 0:
+    every display says so, instead of printing "beyond noise" beside "-0.05 to +2.68" unexplained."""
+    rng = np.random.default_rng(4)  # a seed whose family has the case (seeds 1, 6, 7 … have it too)
+    base = rng.normal(0.8, 0.01, 5)
+    family = holm([compare(base, base + shift + rng.normal(0, 0.004, 5), paired=True)
+                   for shift in (0.05, 0.04, 0.03, 0.006)])  # fmt: skip
+    alone = [c for c in family if report.called_by_holm_alone(c)]
+    assert alone, [(c["verdict"], c["ci"]) for c in family]  # the case exists in this family
+    for c in family:
+        contains_zero = c["ci"][0] <= 0 <= c["ci"][1]
+        assert report.called_by_holm_alone(c) == (contains_zero and c["verdict"] != "within noise")
+        said = [report.verdict_line(c), report.verdict_cell(c), report.quoted(c)]
+        explained = ["step-down test" in said[0], "by Holm" in said[1], "step-down test" in said[2]]
+        assert explained == [report.called_by_holm_alone(c)] * 3, said
+    assert f"adjusted p = {alone[0]['p_adjusted']:.3f}" in report.verdict_line(alone[0])
+    assert not report.called_by_holm_alone({**alone[0], "verdict": "within noise"})
+    uncorrected = {**alone[0], "p_adjusted": None}  # no Holm family: a verdict and its own interval agree
+    assert not report.called_by_holm_alone(uncorrected)
+
+
+def test_seeds_plot_draws_no_interval_without_spread_and_keys_the_teacher_seeds_once():
+    fig, axes = report.subplots(2)
+    report.seeds_plot(axes[0, 0], {"alike": [0.8, 0.8, 0.8], "varied": [0.8, 0.82, 0.81]},
+                      clusters={"alike": [0, 1, 2], "varied": [0, 1, 2]})  # fmt: skip
+    report.seeds_plot(axes[0, 1], {"x": [0.7, 0.71]}, clusters={"x": [0, 1]})
+    assert len(axes[0, 0].containers) == 1  # an error bar for "varied" only: no zero-width interval
+    (key,) = fig.legends  # one key for the figure, however many panels
+    assert [t.get_text() for t in key.get_texts()] == ["teacher seed 0", "teacher seed 1", "teacher seed 2"]
+    markers = {line.get_marker() for line in axes[0, 0].lines if line.get_alpha() == 0.55}
+    assert markers == {"o", "s", "^"}  # one marker a teacher seed
+    fig2, ax = report.subplots(1)
+    report.seeds_plot(ax[0, 0], {"a": [0.8, 0.82]}, clusters={"a": [0, 0]})  # one teacher: nothing to key
+    assert not fig2.legends

@@ -1,4 +1,4 @@
-"""kdcore.results: intervals, Welch comparisons (plain and over teacher means), Holm, Spearman, bootstrap."""
+"""kdcore.results: intervals, Welch comparisons (plain and over teacher means), Holm, Spearman."""
 
 import json
 import math
@@ -10,7 +10,6 @@ from scipy import special, stats
 from kdcore.results import (
     NO_INTERVAL,
     NO_SPREAD,
-    bootstrap_ci,
     compare,
     confidence_interval,
     environment,
@@ -80,7 +79,7 @@ def test_units_that_do_not_vary_give_no_interval_and_no_verdict():
     assert family[0]["verdict"] == NO_SPREAD and family[0]["p_adjusted"] is None and family[1]["family_size"] == 1
     # paired: every difference alike is no spread either, though both sides vary
     assert compare([0.80, 0.85], [0.81, 0.86], paired=True)["verdict"] == NO_SPREAD
-    assert bootstrap_ci([0.7, 0.7, 0.7]) is None
+    assert confidence_interval([0.7, 0.7, 0.7]) is None
 
 
 def test_paired_compare_is_scipys_paired_t_and_pairs_units_by_label():
@@ -214,19 +213,6 @@ def test_spearman_hand_computed():
     assert p == pytest.approx(two_sided_t_p(rho * math.sqrt(3 / (1 - rho * rho)), 3))
 
 
-def test_bootstrap_ci_is_seeded_and_clusters_by_group():
-    values = [0.80, 0.82, 0.78, 0.79, 0.81, 0.80, 0.85, 0.83]
-    low, high = bootstrap_ci(values, n_resamples=999)
-    assert low < np.mean(values) < high
-    assert bootstrap_ci(values, n_resamples=999) == (low, high)  # fixed seed: reproducible
-    groups = [0, 0, 1, 1, 2, 2, 3, 3]
-    assert bootstrap_ci(values, groups=groups, n_resamples=999) == bootstrap_ci(
-        group_means(values, groups), n_resamples=999
-    )
-    assert bootstrap_ci([0.8]) is None and bootstrap_ci([0.8, 0.9], groups=[1, 1]) is None
-    assert bootstrap_ci([0.8, 0.8, 0.8]) is None  # no spread to resample: no zero-width interval
-
-
 def test_environment_records_scipy():
     assert environment()["scipy"]
 
@@ -314,3 +300,13 @@ def test_retest_pairs_only_matching_seeds_and_matches_every_naming_key():
     kd[2]["seed"] = 3
     again = retest({"runs": {"CE": ce, "KD": kd}, "comparisons": old}, like)["comparisons"]
     assert again[0]["test"] == "paired t" and again[1]["test"] == "welch"  # each as its own key is tested now
+
+
+def test_holm_takes_the_familys_level_from_its_comparisons():
+    a, b = [0.80, 0.82, 0.81, 0.83], [0.84, 0.85, 0.83, 0.86]
+    family = holm([compare(a, b, level=0.9), compare(b, a, level=0.9)])
+    assert {c["level"] for c in family} == {0.9} and family[0]["ci_level"] == pytest.approx(1 - 0.1 / 2)
+    assert holm([compare(a, b)])[0]["level"] == 0.95 and holm([]) == []
+    with pytest.raises(ValueError, match="different levels"):
+        holm([compare(a, b, level=0.9), compare(b, a)])
+    assert holm([compare(a, b, level=0.9), compare(b, a)], level=0.95)[0]["level"] == 0.95  # said outright

@@ -59,7 +59,9 @@ def correlation_matrix(
     unit = (
         centered * defined / torch.where(defined, norm, torch.ones_like(norm))
     )  # no 0/0, even in backward
-    return unit.T @ unit
+    # in fp32 even under fit's bf16 autocast, which would round the product
+    with torch.autocast(unit.device.type, enabled=False):
+        return unit.T @ unit
 
 
 def icc_matrix(
@@ -240,8 +242,8 @@ class ICCKD(KD):
         student,
         teacher,
         temperature: float = 4.0,
-        w_ce: float = 0.9,
-        w_kd: float = 0.1,
+        w_ce: float = 0.1,  # KD's defaults (kdcore.losses.KD)
+        w_kd: float = 0.9,
         gamma: float = 1.0,
     ):
         super().__init__(student, teacher, temperature, w_ce, w_kd)

@@ -33,8 +33,9 @@ def kd_loss(
 class KD(Distiller):
     """``w_ce · CE(y, z_s) + w_kd · kd_loss(z_s, z_t, T)``.
 
-    The weights are explicit because papers disagree on the convention: PrUE
-    uses ``w_ce=0.9, w_kd=0.1, T=4``; prune-then-distill ``w_ce=0.05, w_kd=0.95,
+    The defaults are the book's (RepDistiller's ``-r 0.1 -a 0.9``); papers
+    disagree on the convention, so chapters pass their own: PrUE uses
+    ``w_ce=0.9, w_kd=0.1, T=4``; prune-then-distill ``w_ce=0.05, w_kd=0.95,
     T=10``.
 
     ``forward`` runs the student and gets the teacher's logits once per batch,
@@ -47,9 +48,9 @@ class KD(Distiller):
         self,
         student,
         teacher,
-        temperature: float = 4.0,
-        w_ce: float = 0.9,
-        w_kd: float = 0.1,
+        temperature: float = 4.0,  # softens both sides; the KD term is × T²
+        w_ce: float = 0.1,  # weight of CE on the labels
+        w_kd: float = 0.9,  # weight of the KD term: the teacher does most
     ):
         super().__init__(student, teacher)
         self.temperature, self.w_ce, self.w_kd = temperature, w_ce, w_kd
@@ -73,7 +74,7 @@ class KD(Distiller):
 
 
 def kd_from(
-    teacher, temperature: float = 4.0, w_ce: float = 0.9, w_kd: float = 0.1
+    teacher, temperature: float = 4.0, w_ce: float = 0.1, w_kd: float = 0.9
 ):
     """The student objective of KD from ``teacher``, as
     :func:`kdcore.experiment.train_student` takes it: ``student -> KD(student,
