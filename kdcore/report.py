@@ -157,7 +157,7 @@ def holm_alone(c: Mapping) -> str:
     if not called_by_holm_alone(c):
         return ""
     return (f" by Holm's step-down test (adjusted p = {c['p_adjusted']:.3f}), though its Bonferroni interval, "
-            "which is more conservative, reaches 0")  # fmt: skip
+            "which is more conservative, includes 0")  # fmt: skip
 
 
 def why_no_interval(c: Mapping) -> str:
@@ -459,15 +459,17 @@ def seeds_plot(
     ``floor`` (in the plotted unit, e.g. 0 for a distance) is the least value the quantity can take: an
     interval reaching below it is drawn cut there, that end without a cap; say so in the caption too. A group
     of one value, or of values all alike, has no interval (:func:`kdcore.results.confidence_interval`): its
-    mean is drawn without a bar. With ``clusters`` of more than one teacher seed, a key under the figure says
-    which marker is which seed (once a figure), so the reader can follow one teacher from column to column.
+    mean is drawn without a bar. With ``clusters`` of more than one teacher seed, a key under the panel's group
+    names says which marker is which seed (runs without a teacher: ×), so the reader can follow one teacher
+    from column to column.
     """
     from .results import confidence_interval
 
     use_style()
-    markers = "os^Dvp*"
+    markers, symbols = "os^Dvp*", "●■▲◆▼⬟★"  # a marker each teacher seed, and how the key writes it
     cycle = palette(len(groups))
-    seeds = sorted({seed for name in groups for seed in (clusters or {}).get(name, [])}, key=str)
+    seeds = sorted({seed for name in groups for seed in (clusters or {}).get(name, [])} - {None}, key=str)
+    keyed = len(seeds) > 1  # dots whose teacher seed is known, of more than one teacher
     for i, (name, values) in enumerate(groups.items()):
         values = [scale * float(v) for v in values]
         color = (colors or {}).get(name, cycle[i % len(cycle)])
@@ -476,7 +478,9 @@ def seeds_plot(
         teacher = list((clusters or {}).get(name, [None] * n))
         for j, v in enumerate(values):
             marker = markers[seeds.index(teacher[j]) % len(markers)] if teacher[j] in seeds else "o"
-            ax.plot(i + 0.22 + offsets[j] / 2, v, marker, color=color, alpha=0.55, markersize=4, markeredgewidth=0)
+            marker = "x" if keyed and teacher[j] is None else marker  # no teacher: no seed to key
+            ax.plot(i + 0.22 + offsets[j] / 2, v, marker, color=color, alpha=0.55, markersize=4,
+                    markeredgewidth=1 if marker == "x" else 0)  # fmt: skip
         mean = sum(values) / n
         interval = confidence_interval(values)
         if interval is None:
@@ -486,14 +490,10 @@ def seeds_plot(
         lower = half if floor is None else max(0.0, min(half, mean - floor))
         bar = ax.errorbar(i, mean, yerr=[[lower], [half]], fmt="o", color=color, capsize=4, markersize=6)
         bar[1][0].set_visible(lower == half)  # the lower cap: none where the interval is cut at the floor
-    if len(seeds) > 1 and not getattr(ax.figure, "_seed_key", False):  # one key a figure, under its panels
-        from matplotlib.lines import Line2D
-
-        key = [Line2D([], [], ls="", marker=markers[k % len(markers)], color="0.35", markersize=5) for k in
-               range(len(seeds))]  # fmt: skip
-        ax.figure.legend(key, [f"teacher seed {seed}" for seed in seeds], loc="outside lower center",
-                         ncol=len(seeds), handletextpad=0.2, columnspacing=1.2)  # fmt: skip
-        ax.figure._seed_key = True
+    if keyed:  # the key, under this panel's group names (a figure's other panels may use markers otherwise)
+        key = "  ".join(f"{symbols[k % len(symbols)]} {seed}" for k, seed in enumerate(seeds))
+        no_teacher = any(seed is None for name in groups for seed in (clusters or {}).get(name, [None]))
+        ax.set_xlabel(f"teacher seed: {key}" + ("  × none" if no_teacher else ""), color="0.3", fontsize=9)
     ax.set_xticks(range(len(groups)), list(groups), rotation=rotate, ha="right" if rotate else "center")
     ax.set_xlim(-0.5, len(groups) - 0.5)  # half a column either side: the jittered dots stay off the spines
     ax.set_ylabel(ylabel)
@@ -508,10 +508,13 @@ def across_teachers_plot(across: Mapping, title: str = "their students", rotate:
     and one marker per teacher seed (right). Its intervals pool the values of a column; a verdict over
     teacher means (:func:`kdcore.results.compare_runs`) is wider: say so in the caption."""
     fig, axes = subplots(2, height=3.0)
-    seeds_plot(axes[0, 0], across["teacher_test_acc"], "teacher test accuracy (%)", rotate=rotate).set_title("teachers")
-    runs = across["runs"]
-    students = {name: [r["test_acc"] for r in rs] for name, rs in runs.items()}
+    runs, teachers = across["runs"], across["teacher_test_acc"]
     seeds = {name: [r["teacher_seed"] for r in rs] for name, rs in runs.items()}
+    # each teacher's seed, in the order the teachers were trained (its students' order): one marker a seed
+    trained = {name: list(dict.fromkeys(seeds.get(name, []))) for name in teachers}
+    marked = {name: order for name, order in trained.items() if len(order) == len(teachers[name])}
+    seeds_plot(axes[0, 0], teachers, "teacher test accuracy (%)", clusters=marked, rotate=rotate).set_title("teachers")
+    students = {name: [r["test_acc"] for r in rs] for name, rs in runs.items()}
     seeds_plot(axes[0, 1], students, clusters=seeds, rotate=rotate).set_title(title)
     return fig
 

@@ -341,10 +341,17 @@ def fmt_signed(value: float, digits: int = 2, bound: bool = False) -> str:
     """``"+0.42"``, ``"-1.30"``: a difference with its sign. One that rounds to zero reads ``"+0.00"``, never
     ``"-0.00"``, which is what ``f"{-0.004:+.2f}"`` prints for a difference nobody could call negative.
 
-    An interval's ``bound`` keeps its sign, ``"-0.00"``: an interval from -0.003 reaches 0, and ``"+0.00"``
-    would say it does not."""
+    An interval's ``bound`` that rounds to zero gets one or two more digits, ``"-0.003"``: whether an interval
+    includes 0 is what its verdict turns on, and ``"+0.00"`` or ``"-0.00"`` would hide which side it ends."""
     text = f"{value:+.{digits}f}"
-    return "+" + text[1:] if float(text) == 0 and not (bound and value < 0) else text
+    if float(text) != 0:
+        return text
+    if bound and value != 0:
+        for more in (1, 2):
+            if float(finer := f"{value:+.{digits + more}f}") != 0:
+                return finer
+        return text if value < 0 else "+" + text[1:]
+    return "+" + text[1:]
 
 
 def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 1000) -> int | None:

@@ -85,7 +85,7 @@ def as_copied(markdown: str, labels: set[str], up: str) -> str:
 
 
 SHORT_ANSWER = re.compile(r"^:::\{admonition\} The short answer\n.*?^:::\n*", re.DOTALL | re.MULTILINE)
-CONCLUSIONS = ("## What we found", "## Key takeaways")  # the sections a copy folds when its run differs
+CONCLUSIONS = ("## What we found", "## Key takeaways", "## Exercises")  # a copy folds them when its run differs
 FOLDED = "The text written for the book-profile run"  # the button they fold behind
 
 
@@ -99,9 +99,10 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
     their figures stay in view. A reader who jumps to the conclusions should not meet a bold verdict beside a
     number of this run that contradicts it: the words stay one click away, and the box at the top says where
     they and the run part. ``chapter`` links the chapter (:func:`chapter_link`)."""
-    why = (f"*This run's verdicts differ from the ones this section states (the box at the top of the page says "
-           f"where). Its words are {chapter}'s, written for its book-profile run, over this run's numbers: read "
-           "them against the tables and figures.*")  # fmt: skip
+    why = (f"*The text behind this button was written for {chapter}'s book-profile run (MLPs on 2 CPU cores). "
+           "Its numbers are this run's, but some of its verdicts do not hold here: the box at the top of the page "
+           "lists them.*")  # fmt: skip
+    again = "*As above: written for the book-profile run.*"  # the second and later folds
 
     def folded(text: str) -> list[str]:
         figures, prose = FIGURE.findall(text), FIGURE.sub("", text).strip("\n")
@@ -109,7 +110,7 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
         dropdown = [f"{fence}{{dropdown}} {FOLDED}\n{prose}\n{fence}"] if prose.strip() else []
         return [*figures, *dropdown]
 
-    out, inside = [], False
+    out, inside, said = [], False, False
     for source in sources:
         blocks, lines = [], []  # blocks, a blank line apart; lines: the current section's, as they stand
         for line in [*SHORT_ANSWER.sub("", source).split("\n"), None]:  # None: the end of the cell
@@ -118,7 +119,8 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
                 lines = []
             if line is not None and line.startswith("## "):
                 inside = line.strip() in CONCLUSIONS
-                blocks += [line, why] if inside else []
+                blocks += [line, again if said else why] if inside else []
+                said = said or inside
                 lines = [] if inside else [line]
             elif line is not None:
                 lines.append(line)
@@ -288,10 +290,11 @@ def teacher_trained_twice(gpu: Path) -> dict | None:
 def trained_twice_line(twice: dict, up: str) -> str:
     """Chapter 2's copy's note line on :func:`teacher_trained_twice`: the reader sees another accuracy for
     chapter 1's teacher here than on chapter 1's copy, and should know why before comparing the two pages."""
-    return (f"{TRAINED_TWICE} Its call had no cache from [chapter 1](01_kd_basics.ipynb)'s run, so it trained "
-            f"that chapter's teacher again, with the same recipe and seed: {100 * twice['second']:.2f} % on test here, "
-            f"{100 * twice['first']:.2f} % on that page. On a GPU a seed does not fix a run (the [GPU "
-            f"measurements]({up}gpu_measurements.md) say why); the teacher table below is this run's.")  # fmt: skip
+    return (f"{TRAINED_TWICE} This run was a separate GPU session from the one behind [chapter 1's CNN-scale "
+            "page](01_kd_basics.ipynb), without its cache, so it trained that page's teacher again, with the same "
+            f"recipe and seed: {100 * twice['second']:.2f} % on test here, {100 * twice['first']:.2f} % there. On a "
+            f"GPU a seed does not fix a run (the [GPU measurements]({up}gpu_measurements.md) say why); the teacher "
+            "table below is this run's.")  # fmt: skip
 
 
 def one_seed_twice(folder: Path) -> list[str]:
@@ -309,9 +312,10 @@ def one_seed_twice(folder: Path) -> list[str]:
             "thread count kdcore's runs of one seed are bit-identical; on a GPU they are not: cuDNN chooses its "
             "convolution algorithms by timing them in each call (`torch.backends.cudnn.benchmark`, which "
             "`kdcore.fit` turns on unless deterministic algorithms were asked for), and some backward kernels add "
-            "in an order that varies from run to run. The commits differ too, so this gap is not GPU noise alone "
-            "for certain; either way it is the kind of teacher-to-teacher spread the chapters' teacher seeds are "
-            "there to average over.", ""]  # fmt: skip
+            "in an order that varies from run to run. The commits differ too, so we cannot be sure the gap is GPU "
+            "noise alone; either way it is the kind of teacher-to-teacher spread the chapters' teacher seeds are "
+            "there to average over. (The first call is not in the table of calls at the top: its record was "
+            "replaced by a later one; the measurement log below tells it.)", ""]  # fmt: skip
 
 
 def changed_from_profile(overrides: dict, chapter: str) -> dict:

@@ -304,7 +304,7 @@ def test_imported_streams_read_as_a_terminal_left_them():
 
 
 def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(tmp_path):
-    from import_gpu_run import RERENDERED, RETESTED, SCALE, provenance, rerender
+    from import_gpu_run import FOLDED, RERENDERED, RETESTED, SCALE, provenance, rerender
 
     book, gpu = tmp_path / "book", tmp_path / "book" / "results" / "gpu"
     gpu.mkdir(parents=True)
@@ -357,7 +357,9 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     expected.insert(parameters + 1, "given")  # what the run was given, where it was; no cell the chapter dropped
     assert ids == expected  # the chapter's cells, in its order...
     text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
-    assert "Old words." not in text and "## Key takeaways\n\n- Temperature" in text  # ...and its prose
+    assert "Old words." not in text and "\n- Temperature" in text  # ...and its prose
+    # this run parts from the prose (the KD students re-tested above): its conclusions fold behind a button
+    assert re.search(r"## Key takeaways\n\n\*As above[^\n]*\n\n::::\{dropdown\} " + FOLDED + r"\n- Temperature", text)
     assert text.count(RERENDERED) == 1 and "from commit `fedcba987654`" in text and "commit `0123456789ab`" in text
     epochs = record["params"]["student_epochs"]  # the note says how small the run was, once
     assert text.count(SCALE) == 1 and f"`student_epochs = {epochs!r}`" in text

@@ -443,6 +443,18 @@ def test_the_html_drops_ruffs_directives_and_nothing_else():
     assert "strip_fmt" in CONFIG["sphinx"]["local_extensions"]
 
 
+def test_a_number_and_its_unit_stay_on_one_line():
+    """ "70 %" and "+0.26 pp" must not break before the unit; "ppm", a lone "%" sign and code are left alone."""
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from nbsp_units import keep_units
+
+    nbsp = "\u00a0"
+    assert keep_units("at 70 % sparsity, +0.26 pp.") == f"at 70{nbsp}% sparsity, +0.26{nbsp}pp."
+    assert keep_units(" % of its training images") == f"{nbsp}% of its training images"  # after a glued number
+    assert keep_units("5 ppm and the % sign") == "5 ppm and the % sign"
+    assert "nbsp_units" in CONFIG["sphinx"]["local_extensions"]
+
+
 def test_the_bibliography_labels_its_entries_as_the_chapters_cite_them():
     sys.path.insert(0, str(ROOT / "_ext"))
     from author_year import author_year

@@ -219,11 +219,11 @@ def test_environment_records_scipy():
 
 def test_fmt_interval_prints_no_interval_for_none():
     assert fmt_interval((0.0012, 0.005), signed=True) == "[+0.12, +0.50]"
-    assert fmt_interval((-0.00004, 0.005), signed=True) == "[-0.00, +0.50]"  # it reaches 0: a bound keeps its sign
+    assert fmt_interval((-0.00004, 0.005), signed=True) == "[-0.004, +0.50]"  # a bound near 0 says its side
     assert fmt_signed(-0.004) == "+0.00" and fmt_signed(-0.006) == "-0.01" and fmt_signed(1.5, 1) == "+1.5"
-    assert (
-        fmt_signed(-0.003, bound=True) == "-0.00" and fmt_interval([-0.00003, 0.0248], signed=True) == "[-0.00, +2.48]"
-    )
+    assert fmt_signed(-0.003, bound=True) == "-0.003" and fmt_signed(0.003, bound=True) == "+0.003"
+    assert fmt_signed(-0.00002, bound=True) == "-0.00" and fmt_signed(0.0, bound=True) == "+0.00"
+    assert fmt_interval([-0.00003, 0.0248], signed=True) == "[-0.003, +2.48]"
     assert fmt_interval([0.8, 0.9]) == "[80.00, 90.00]"
     assert fmt_interval(compare([0.8], [0.9, 0.91])["ci"]) == "no interval (n < 2)"
 
