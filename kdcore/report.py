@@ -502,7 +502,8 @@ def seeds_plot(
     return ax
 
 
-def across_teachers_plot(across: Mapping, title: str = "their students", rotate: float = 0):
+def across_teachers_plot(across: Mapping, title: str = "their students", rotate: float = 0,
+                         colors: Mapping[str, str] | None = None):  # fmt: skip
     """The two panels of a comparison over teacher seeds (:func:`kdcore.experiment.across_teacher_seeds`):
     each recipe's teachers, one dot per teacher seed (left), and the students they taught, one dot per student
     and one marker per teacher seed (right). Its intervals pool the values of a column; a verdict over
@@ -513,9 +514,10 @@ def across_teachers_plot(across: Mapping, title: str = "their students", rotate:
     # each teacher's seed, in the order the teachers were trained (its students' order): one marker a seed
     trained = {name: list(dict.fromkeys(seeds.get(name, []))) for name in teachers}
     marked = {name: order for name, order in trained.items() if len(order) == len(teachers[name])}
-    seeds_plot(axes[0, 0], teachers, "teacher test accuracy (%)", clusters=marked, rotate=rotate).set_title("teachers")
+    seeds_plot(axes[0, 0], teachers, "teacher test accuracy (%)", clusters=marked, colors=colors,
+               rotate=rotate).set_title("teachers")  # fmt: skip
     students = {name: [r["test_acc"] for r in rs] for name, rs in runs.items()}
-    seeds_plot(axes[0, 1], students, clusters=seeds, rotate=rotate).set_title(title)
+    seeds_plot(axes[0, 1], students, clusters=seeds, colors=colors, rotate=rotate).set_title(title)
     return fig
 
 
