@@ -392,16 +392,13 @@ def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
     assert not report.called_by_holm_alone(uncorrected)
 
 
-def test_seeds_plot_draws_no_interval_without_spread_and_keys_the_teacher_seeds_once():
+def test_seeds_plot_draws_no_interval_without_spread_and_keys_the_teacher_seeds_under_its_panel():
     fig, axes = report.subplots(2)
-    report.seeds_plot(axes[0, 0], {"alike": [0.8, 0.8, 0.8], "varied": [0.8, 0.82, 0.81]},
+    report.seeds_plot(axes[0, 0], {"alike": [0.8, 0.8, 0.8], "varied": [0.8, 0.82, 0.81], "none": [0.7, 0.72]},
                       clusters={"alike": [0, 1, 2], "varied": [0, 1, 2]})  # fmt: skip
-    report.seeds_plot(axes[0, 1], {"x": [0.7, 0.71]}, clusters={"x": [0, 1]})
-    assert len(axes[0, 0].containers) == 1  # an error bar for "varied" only: no zero-width interval
-    (key,) = fig.legends  # one key for the figure, however many panels
-    assert [t.get_text() for t in key.get_texts()] == ["teacher seed 0", "teacher seed 1", "teacher seed 2"]
+    report.seeds_plot(axes[0, 1], {"x": [0.7, 0.71]}, clusters={"x": [0, 0]})
+    assert len(axes[0, 0].containers) == 2  # error bars for "varied" and "none" only: no zero-width interval
+    assert axes[0, 0].get_xlabel() == "teacher seed: ● 0  ■ 1  ▲ 2  × none"  # the key, under its own panel
+    assert axes[0, 1].get_xlabel() == "" and not fig.legends  # one teacher: nothing to key
     markers = {line.get_marker() for line in axes[0, 0].lines if line.get_alpha() == 0.55}
-    assert markers == {"o", "s", "^"}  # one marker a teacher seed
-    fig2, ax = report.subplots(1)
-    report.seeds_plot(ax[0, 0], {"a": [0.8, 0.82]}, clusters={"a": [0, 0]})  # one teacher: nothing to key
-    assert not fig2.legends
+    assert markers == {"o", "s", "^", "x"}  # one marker a teacher seed; runs without a teacher: ×
