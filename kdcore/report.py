@@ -152,7 +152,7 @@ def called_by_holm_alone(c: Mapping) -> bool:
 
 
 def holm_alone(c: Mapping) -> str:
-    """The clause that says why a verdict beyond noise stands beside an interval that reaches 0
+    """The clause that says why a verdict beyond noise stands beside an interval that includes 0
     (:func:`called_by_holm_alone`), or ``""``."""
     if not called_by_holm_alone(c):
         return ""

@@ -87,8 +87,6 @@ def as_copied(markdown: str, labels: set[str], up: str) -> str:
 SHORT_ANSWER = re.compile(r"^:::\{admonition\} The short answer\n.*?^:::\n*", re.DOTALL | re.MULTILINE)
 CONCLUSIONS = ("## What we found", "## Key takeaways", "## Exercises")  # a copy folds them when its run differs
 FOLDED = "The text written for the book-profile run"  # the button they fold behind
-
-
 FIGURE = re.compile(r"^```\{glue:figure\}.*?^```$", re.DOTALL | re.MULTILINE)  # a figure stays in view
 
 
@@ -297,12 +295,16 @@ def trained_twice_line(twice: dict, up: str) -> str:
             "table below is this run's.")  # fmt: skip
 
 
-def one_seed_twice(folder: Path) -> list[str]:
-    """The appendix's section on :func:`teacher_trained_twice` (links relative to ``folder``, the book)."""
+def one_seed_twice(folder: Path, calls: list[dict]) -> list[str]:
+    """The appendix's section on :func:`teacher_trained_twice` (links relative to ``folder``, the book; ``calls``:
+    the calls the appendix's table lists, to say whether the first of the two is among them)."""
     twice = teacher_trained_twice(folder / "results" / "gpu")
     if twice is None:
         return []
     gap = 100 * (twice["second"] - twice["first"])
+    listed = any(call["commit"].startswith(twice["commits"][0]) for call in calls)
+    missing = ("" if listed else " (The first call is not in the table of calls at the top: its record was replaced "
+               "by a later one; the measurement log below tells it.)")  # fmt: skip
     return ["## One seed, trained in two calls", "",
             "[Chapter 1](results/gpu/01_kd_basics.ipynb) and [chapter 2](results/gpu/02_capacity_gap.ipynb) at the "
             "`gpu` profile ran in different calls (commits " + " and ".join(f"`{c}`" for c in twice["commits"])
@@ -314,8 +316,7 @@ def one_seed_twice(folder: Path) -> list[str]:
             "`kdcore.fit` turns on unless deterministic algorithms were asked for), and some backward kernels add "
             "in an order that varies from run to run. The commits differ too, so we cannot be sure the gap is GPU "
             "noise alone; either way it is the kind of teacher-to-teacher spread the chapters' teacher seeds are "
-            "there to average over. (The first call is not in the table of calls at the top: its record was "
-            "replaced by a later one; the measurement log below tells it.)", ""]  # fmt: skip
+            f"there to average over.{missing}", ""]  # fmt: skip
 
 
 def changed_from_profile(overrides: dict, chapter: str) -> dict:
@@ -594,7 +595,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
         lines += [f"| `{step}` | {why} |" for step, why in missing]
         lines.append("")
     lines += paper_profile_runs(check)
-    lines += one_seed_twice(folder)
+    lines += one_seed_twice(folder, calls)
     if check.get("notes"):
         lines += ["## How these numbers were taken", "",
                   "What each GPU session measured, in order: which run gave which number, what failed and was fixed, "

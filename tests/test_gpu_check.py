@@ -506,11 +506,13 @@ def test_a_teacher_trained_again_in_another_call_is_told_with_both_accuracies(tm
         assert twice["first"] == first and twice["second"] == second and len(twice["commits"]) == 2
         line = trained_twice_line(twice, "../../")
         assert line.startswith(TRAINED_TWICE) and f"{100 * second:.2f} %" in line and f"{100 * first:.2f} %" in line
-        section = "\n".join(one_seed_twice(tmp_path))
-        assert f"{100 * (second - first):+.2f} pp" in section
+        section = "\n".join(one_seed_twice(tmp_path, []))
+        assert f"{100 * (second - first):+.2f} pp" in section and "not in the table of calls" in section
+        listed = [{"commit": twice["commits"][0] + "0" * 33}]  # the first call among the appendix's calls
+        assert "not in the table of calls" not in "\n".join(one_seed_twice(tmp_path, listed))
     rewrite(_accuracy=first + 0.01)
     assert teacher_trained_twice(gpu)["second"] == pytest.approx(first + 0.01)
     rewrite(_accuracy=first)  # the same accuracy: loaded from a cache, or trained alike; nothing to tell
-    assert teacher_trained_twice(gpu) is None and one_seed_twice(tmp_path) == []
+    assert teacher_trained_twice(gpu) is None and one_seed_twice(tmp_path, []) == []
     rewrite(_accuracy=first + 0.01, teacher_epochs=one["params"]["teacher_epochs"] + 1)  # another recipe
     assert teacher_trained_twice(gpu) is None
