@@ -261,6 +261,17 @@ def device_phrase(throughputs: dict) -> str:
     return f"one {throughputs['device']}"
 
 
+def chapter_name(name: str, notebook: Path) -> str:
+    """``"4. Tolerant teachers … (our reconstruction)"``: a chapter as the book's contents name it, from its
+    notebook's title (which says when the chapter is our reconstruction), or ``name`` without a notebook."""
+    if not notebook.is_file():
+        return name
+    cells = json.loads(notebook.read_text())["cells"]
+    first = "".join(next((c["source"] for c in cells if c["cell_type"] == "markdown"), []))
+    title = first.split("\n", 1)[0].removeprefix("# ").strip()
+    return f"{int(name[:2])}. {title}" if title and name[:2].isdigit() else title or name
+
+
 def markdown_table(plan_: dict, throughputs: dict, folder: Path = ROOT, top: int = 3) -> str:
     """The cost table: one line per chapter (linked from a file in ``folder``), the book's totals, and where
     the numbers come from."""
@@ -275,7 +286,8 @@ def markdown_table(plan_: dict, throughputs: dict, folder: Path = ROOT, top: int
             for label, s in largest
         )
         link = Path(os.path.relpath(ROOT / chapter["notebook"], folder)).as_posix()
-        lines.append(f"| [{name}]({link}) | {cost['runs']} | {hours(cost['seconds'])} | {items} |")
+        title = chapter_name(name, ROOT / chapter["notebook"])
+        lines.append(f"| [{title}]({link}) | {cost['runs']} | {hours(cost['seconds'])} | {items} |")
     shared = hours(shared_cache_seconds(plan_, throughputs))
     shared = f"in book order with one cache: {shared}"
     lines.append(f"| **every chapter** | {total_runs} | {hours(total_seconds)} | {shared} |")
