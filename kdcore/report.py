@@ -470,6 +470,7 @@ def seeds_plot(
     cycle = palette(len(groups))
     seeds = sorted({seed for name in groups for seed in (clusters or {}).get(name, [])} - {None}, key=str)
     keyed = len(seeds) > 1  # dots whose teacher seed is known, of more than one teacher
+    no_teacher = False  # whether a dot without a teacher was drawn (×), for the key
     for i, (name, values) in enumerate(groups.items()):
         values = [scale * float(v) for v in values]
         color = (colors or {}).get(name, cycle[i % len(cycle)])
@@ -479,6 +480,7 @@ def seeds_plot(
         for j, v in enumerate(values):
             marker = markers[seeds.index(teacher[j]) % len(markers)] if teacher[j] in seeds else "o"
             marker = "x" if keyed and teacher[j] is None else marker  # no teacher: no seed to key
+            no_teacher = no_teacher or marker == "x"
             ax.plot(i + 0.22 + offsets[j] / 2, v, marker, color=color, alpha=0.55, markersize=4,
                     markeredgewidth=1 if marker == "x" else 0)  # fmt: skip
         mean = sum(values) / n
@@ -492,7 +494,6 @@ def seeds_plot(
         bar[1][0].set_visible(lower == half)  # the lower cap: none where the interval is cut at the floor
     if keyed:  # the key, under this panel's group names (a figure's other panels may use markers otherwise)
         key = "  ".join(f"{symbols[k % len(symbols)]} {seed}" for k, seed in enumerate(seeds))
-        no_teacher = any(seed is None for name in groups for seed in (clusters or {}).get(name, [None]))
         ax.set_xlabel(f"teacher seed: {key}" + ("  × none" if no_teacher else ""), color="0.3", fontsize=9)
     ax.set_xticks(range(len(groups)), list(groups), rotation=rotate, ha="right" if rotate else "center")
     ax.set_xlim(-0.5, len(groups) - 0.5)  # half a column either side: the jittered dots stay off the spines

@@ -112,10 +112,11 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
     for source in sources:
         blocks, lines = [], []  # blocks, a blank line apart; lines: the current section's, as they stand
         for line in [*SHORT_ANSWER.sub("", source).split("\n"), None]:  # None: the end of the cell
-            if line is None or line.startswith("## "):  # a section ends: fold it if it was a conclusion
+            heading = line is not None and line.startswith("## ")
+            if line is None or heading:  # a section ends: fold it if it was a conclusion
                 blocks += folded("\n".join(lines)) if inside else ["\n".join(lines)]
                 lines = []
-            if line is not None and line.startswith("## "):
+            if heading:
                 inside = line.strip() in CONCLUSIONS
                 blocks += [line, again if said else why] if inside else []
                 said = said or inside

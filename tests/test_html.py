@@ -259,15 +259,13 @@ PAGE_REPORT = r"""(async () => {
     return null;
   };
   const scrolling = [...article.querySelectorAll('table')]
-    .filter(t => !t.closest('details:not([open])') && scroller(t)
-                 && scroller(t).scrollWidth > scroller(t).clientWidth + 1)
+    .filter(t => {
+      const box = scroller(t);
+      return box && !t.closest('details:not([open])') && box.scrollWidth > box.clientWidth + 1;
+    })
     .map(t => (t.querySelector('caption') || t.querySelector('th') || t).textContent.trim().slice(0, 60));
-  const overflowing = [...article.querySelectorAll('table')].filter(t => {
-    if (t.getBoundingClientRect().right <= column.right + 1) return false;
-    for (let e = t.parentElement; e && e !== article; e = e.parentElement)
-      if (['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) return false;
-    return true;
-  }).length;
+  const overflowing = [...article.querySelectorAll('table')]
+    .filter(t => t.getBoundingClientRect().right > column.right + 1 && !scroller(t)).length;
   // code (cell inputs, code blocks in the prose) must show every character: no box scrolls sideways;
   // lines longer than the box wraps (kdcore.css) are counted, and so are outputs cut at the box's edge
   const codeBoxes = [...article.querySelectorAll('div[class*="highlight-"]:not(.output) pre')];
