@@ -300,15 +300,7 @@ def fit(
         # on CPU: load_state_dict copies onto the model's device, and RNG states must be CPU tensors anyway
         state = load_checkpoint(checkpoint, map_location="cpu")
         if state.get("config") == config.to_dict() and state["epoch"] <= end:  # (not past an early stop)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            train.load_state_dict(state["batches"])
-            torch.set_rng_state(state["rng"].cpu())
-            if device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout on the GPU draws here
-                torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-            for name, value in state.get("objective_buffers", {}).items():
-                objective.get_buffer(name).copy_(value)
+            _restore(state, objective, optimizer, scheduler, train)
             history, best, start_epoch = History(state["history"]), state["best"], state["epoch"]
         else:
             warnings.warn(
@@ -330,29 +322,9 @@ def fit(
     bar = tqdm(range(start_epoch, end), desc=description, disable=not show, leave=True, initial=start_epoch, total=end)
     for epoch in bar:
         started = time.perf_counter()
-        objective.train()
-        totals: dict[str, torch.Tensor] = {}
-        correct = torch.zeros((), device=device)
-        for batch in train:
-            y = batch[1]
-            with _autocast(device):
-                logits, losses = step(*batch)  # (x, y) or (x, y, index)
-                loss = sum(losses.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            enforce_masks(masks)
-            n = len(y)
-            for name, value in (("loss", loss), *losses.items()):
-                totals[name] = totals.get(name, 0) + value.detach().float() * n
-            correct += (logits.argmax(1) == y).sum()
         row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"]}
+        row |= _train_epoch(step, objective, optimizer, train, masks)
         scheduler.step()
-        count = torch.tensor(float(train.num_examples), device=device)
-        sums = dist.all_reduce_sum(torch.stack([*totals.values(), correct, count]))  # global sums
-        *means, train_acc, _ = (sums / sums[-1]).tolist()  # the one host sync of the epoch
-        row.update(zip(totals, means))
-        row["train_acc"] = train_acc
         dist.broadcast_buffers(model)
         row["val_acc"] = _evaluate(model, val).accuracy if val is not None else float("nan")
         row["seconds"] = time.perf_counter() - started
@@ -364,28 +336,69 @@ def fit(
         due = due and epoch + 1 < config.epochs
         if checkpoint is not None and due and dist.is_main():
             last_checkpoint = time.monotonic()
-            save_checkpoint(
-                {
-                    "epoch": epoch + 1,
-                    "config": config.to_dict(),
-                    "model": model.state_dict(),
-                    # state kept beside the model (ICCTeacher's moving class relations), not in its state dict
-                    "objective_buffers": dict(objective.named_buffers(recurse=False)),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "batches": train.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                    "history": list(history),
-                    "best": best,
-                },
-                checkpoint,
-            )
+            state = _state(objective, optimizer, scheduler, train)
+            save_checkpoint(state | {"epoch": epoch + 1, "config": config.to_dict(), "history": list(history),
+                                     "best": best}, checkpoint)  # fmt: skip
         dist.barrier()  # no rank runs ahead of (or exits before) rank 0's checkpoint
     bar.close()
     if restore_best and best is not None:
         model.load_state_dict(best["model"])
     return history
+
+
+def _train_epoch(step, objective: Objective, optimizer, train: DeviceBatches, masks) -> dict:
+    """One epoch of ``fit``: every batch stepped, masks kept; the epoch's mean of every loss term and its
+    training accuracy over all ranks, summed on the device and read back in one host sync."""
+    device = train.device
+    objective.train()
+    totals: dict[str, torch.Tensor] = {}
+    correct = torch.zeros((), device=device)
+    for batch in train:
+        y = batch[1]
+        with _autocast(device):
+            logits, losses = step(*batch)  # (x, y) or (x, y, index)
+            loss = sum(losses.values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        enforce_masks(masks)
+        n = len(y)
+        for name, value in (("loss", loss), *losses.items()):
+            totals[name] = totals.get(name, 0) + value.detach().float() * n
+        correct += (logits.argmax(1) == y).sum()
+    count = torch.tensor(float(train.num_examples), device=device)
+    sums = dist.all_reduce_sum(torch.stack([*totals.values(), correct, count]))  # global sums
+    *means, train_acc, _ = (sums / sums[-1]).tolist()  # the one host sync of the epoch
+    return dict(zip(totals, means)) | {"train_acc": train_acc}
+
+
+def _state(objective: Objective, optimizer, scheduler, train: DeviceBatches) -> dict:
+    """What a checkpoint holds besides the epoch, config and history: everything a resumed run must continue
+    from to end as an uninterrupted one would (see :func:`_restore`)."""
+    device = train.device
+    return {
+        "model": objective.model.state_dict(),
+        # state kept beside the model (ICCTeacher's moving class relations), not in its state dict
+        "objective_buffers": dict(objective.named_buffers(recurse=False)),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "batches": train.state_dict(),
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
+
+
+def _restore(state: dict, objective: Objective, optimizer, scheduler, train: DeviceBatches) -> None:
+    """Load a checkpoint's :func:`_state` back: weights, optimizer, schedule, batch order, RNGs, buffers."""
+    objective.model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    train.load_state_dict(state["batches"])
+    torch.set_rng_state(state["rng"].cpu())
+    if train.device.type == "cuda" and state.get("cuda_rng") is not None:  # dropout on the GPU draws here
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), train.device)
+    for name, value in state.get("objective_buffers", {}).items():
+        objective.get_buffer(name).copy_(value)
 
 
 def _copy_state(model: nn.Module) -> dict:
