@@ -14,7 +14,6 @@ In Jupyter and Colab the same call simply shows the figure.
 from __future__ import annotations
 
 import html
-import math
 import statistics
 from collections.abc import Collection, Mapping, Sequence
 
@@ -57,27 +56,37 @@ def subplots(ncols: int = 1, nrows: int = 1, height: float = 3.0, **kwargs):
 class Table:
     """Rows of dicts shown as a table: HTML in the book and in Jupyter, Markdown as text (``str``)."""
 
-    def __init__(self, rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None,
-                 wrap: bool = False):  # fmt: skip
+    def __init__(self, rows: Sequence[Mapping | str], columns: Sequence[str] | None = None,
+                 caption: str | None = None, wrap: bool = False, intro: str = ""):  # fmt: skip
         rows = [r for r in rows if r]
-        self.columns = list(columns or (rows[0].keys() if rows else []))
-        self.rows = [[_cell(r.get(c, "")) for c in self.columns] for r in rows]
+        dicts = [r for r in rows if not isinstance(r, str)]
+        self.columns = list(columns or (dicts[0].keys() if dicts else []))
+        # a string among the rows heads the rows after it: one cell across the table
+        self.rows = [r if isinstance(r, str) else [_cell(r.get(c, "")) for c in self.columns] for r in rows]
         self.caption = caption
         self.wrap = wrap  # cells may break at their spaces (keep a number whole with no-break spaces)
+        self.intro = intro  # a paragraph of plain text above the table: what its rows compare, and how
 
     def to_markdown(self) -> str:
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
-        return "\n".join(([f"**{self.caption}**", ""] if self.caption else []) + lines)
+        lines += ["| " + " | ".join([f"**{row}**"] + [""] * (len(self.columns) - 1)) + " |" if isinstance(row, str)
+                  else "| " + " | ".join(row) + " |" for row in self.rows]  # fmt: skip
+        above = [self.intro, ""] if self.intro else []
+        return "\n".join(above + ([f"**{self.caption}**", ""] if self.caption else []) + lines)
 
     def _repr_html_(self) -> str:
         esc = html.escape
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in self.rows)
+        body = "".join(
+            f'<tr class="kdcore-heading"><th colspan="{len(self.columns)}">{esc(row)}</th></tr>'
+            if isinstance(row, str) else "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+            for row in self.rows
+        )  # fmt: skip
         caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
+        intro = f"<p>{esc(self.intro)}</p>" if self.intro else ""
         # the wrapper scrolls a wide table inside the text column instead of overflowing the page
         return (
-            f'<div class="kdcore-table{" kdcore-wrap" if self.wrap else ""}" style="overflow-x:auto">'
+            f'{intro}<div class="kdcore-table{" kdcore-wrap" if self.wrap else ""}" style="overflow-x:auto">'
             f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
         )
 
@@ -98,25 +107,31 @@ def _cell(value) -> str:
     return str(value)
 
 
-def table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, caption: str | None = None,
-          wrap: bool = False) -> Table:  # fmt: skip
+def table(rows: Sequence[Mapping | str], columns: Sequence[str] | None = None, caption: str | None = None,
+          wrap: bool = False, intro: str = "") -> Table:  # fmt: skip
     """A :class:`Table` of ``rows``; the last expression of a cell displays it. In the book a cell of a
     number column stays on one line; with ``wrap`` its cells break at spaces (a :func:`verdict_cell` before
-    its verdict), so a table of several verdict columns fits the page."""
-    return Table(rows, columns, caption, wrap)
+    its verdict), so a table of several verdict columns fits the page. A string among the rows is a heading
+    across the table for the rows below it; ``intro``, a paragraph above it."""
+    return Table(rows, columns, caption, wrap, intro)
 
 
 def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
-    """``"87.12 ± 0.21"``: mean ± sample std of ``values`` × ``scale`` (percent by default); one value: no ±.
+    """``"87.12 ± 0.21"``: mean ± sample std of ``values`` × ``scale`` (percent by default); one value: no ±;
+    a spread that rounds to 0 but is not, ``"± <0.01"``.
     No-break spaces around the ±: the number stays whole in a :func:`table` that wraps."""
+    from .results import mean_std as summary
+
     values = [scale * float(v) for v in values]
     if not values:
         return "–"
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return f"{mean:.{digits}f}"
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.{digits}f}\u00a0±\u00a0{std:.{digits}f}"
+    s = summary(values)
+    if s["n"] < 2:
+        return f"{s['mean']:.{digits}f}"
+    std = f"{s['std']:.{digits}f}"
+    if 0 < s["std"] and float(std) == 0:  # a spread too small for the digits shown: not "± 0.000"
+        std = f"<{10**-digits:.{digits}f}"
+    return f"{s['mean']:.{digits}f}\u00a0±\u00a0{std}"
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
@@ -135,11 +150,15 @@ def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Col
     low, high = (fmt_signed(scale * x, bound=True) for x in c["ci"])
     facts = {key: text for key, text in interval_facts(c).items() if key not in shared}
     covers = _covers({"level": "CI"} | facts, f"{low} to {high}")  # "CI" alone when the level is said above
+    return f"{diff} ({covers}): {verdict_words(c)}."
+
+
+def verdict_words(c: Mapping) -> str:
+    """The verdict of a comparison with an interval in words: ``"within noise"``, or ``"KD higher beyond
+    noise"`` with the reason when Holm's test alone calls it (:func:`holm_alone`)."""
     if c["verdict"] == "within noise":
-        said = "within noise"
-    else:
-        said = f"{c.get('b', 'B')} {c['verdict']} beyond noise{holm_alone(c)}"
-    return f"{diff} ({covers}): {said}."
+        return "within noise"
+    return f"{c.get('b', 'B')} {c['verdict']} beyond noise{holm_alone(c)}"
 
 
 def called_by_holm_alone(c: Mapping) -> bool:
@@ -210,14 +229,33 @@ def _covers(facts: Mapping[str, str], interval: str = "") -> str:
     return "; ".join(text for text in (head, facts.get("correction")) if text)
 
 
-def _lead(facts: Mapping[str, str]) -> str:
-    """The line above a list of verdicts that says what all its intervals cover."""
-    return f"*Every interval: {_covers(facts)}.*" if facts else ""
+def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, unit: str) -> dict:
+    """One comparison as a row of :func:`verdicts`: its sides, the difference, the interval (with the facts
+    of :func:`interval_facts` that ``shared`` does not say for the whole table) and the verdict in words."""
+    from .results import fmt_signed
+
+    nbsp = lambda text: text.replace(" ", "\u00a0")  # a number and its unit, or an interval, stay whole
+    row = {"comparison": f"{c.get('b', 'B')} − {c.get('a', 'A')}",
+           "difference": nbsp(f"{fmt_signed(scale * c['diff'])} {unit}")}  # fmt: skip
+    if c.get("ci") is None:  # one unit on a side, or no spread
+        return row | {"verdict": f"no interval ({why_no_interval(c)}), so no verdict"}
+    low, high = (fmt_signed(scale * x, bound=True) for x in c["ci"])
+    own = {key: text for key, text in interval_facts(c).items() if key not in shared}
+    interval = nbsp(" ".join(filter(None, (own.get("level"), f"{low} to {high}"))))
+    if own.get("correction"):
+        interval += f"; {own['correction']}"
+    return row | {"interval": interval, "over": own.get("units", "").removeprefix("over "), "verdict": verdict_words(c)}
 
 
-def _list(comparisons: Sequence[Mapping], shared: Mapping[str, str], scale: float, unit: str) -> str:
-    """The Markdown list of :func:`verdict_line` sentences under a :func:`_lead` that says ``shared``."""
-    return "\n".join(f"- {verdict_line(c, scale, unit, shared=shared)}" for c in comparisons)
+def _verdict_table(rows: Sequence[Mapping | str], facts: Mapping[str, str], intro: str) -> Table:
+    """The rows of :func:`verdicts` in a :class:`Table`: what every interval covers is said once, in the
+    caption and the interval column's head; a column that says nothing on any row is left out."""
+    named = {"interval": facts.get("level", "interval"), "over": "over"}
+    columns = [k for k in ("comparison", "difference", "interval", "over", "verdict")
+               if any(isinstance(r, Mapping) and r.get(k) for r in rows)]  # fmt: skip
+    renamed = [r if isinstance(r, str) else {named.get(k, k): v for k, v in r.items()} for r in rows]
+    caption = f"Every interval: {_covers(facts)}." if facts else None
+    return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro)
 
 
 def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
@@ -278,13 +316,12 @@ def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Seq
             "widths": [statistics.median(w) if w else None for w in widths]}  # fmt: skip
 
 
-def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp"):
-    """A Markdown list of :func:`verdict_line` sentences (displays in the book, Jupyter and Colab). What every
-    interval covers (level, units, correction) is said once, above the list, when the lines share it."""
-    from IPython.display import Markdown
-
+def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp") -> Table:
+    """A table of verdicts, a row a comparison: ``B − A``, the difference, its interval, the verdict in words.
+    What every interval covers (level, units, correction) is said once, in the caption, when the rows share
+    it; a fact they do not share stays in each row. ``intro``: a paragraph above the table."""
     facts = shared_facts(comparisons)
-    return Markdown("\n\n".join(part for part in (intro, _lead(facts), _list(comparisons, facts, scale, unit)) if part))
+    return _verdict_table([_verdict_row(c, facts, scale, unit) for c in comparisons], facts, intro)
 
 
 # ------------------------------------------------------------------------------------- what the prose claims
@@ -311,7 +348,7 @@ def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
 
 def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run", count: bool = True) -> str:
     """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.5 to +7.1), an interval too
-    wide to conclude (3 teachers a side)"``, or ``"1.50 points above (99.8 % CI +0.2 to +2.8), higher beyond
+    wide to conclude (3 vs 3 teachers)"``, or ``"1.50 points above (99.8 % CI +0.2 to +2.8), higher beyond
     noise after Holm's correction"`` (the level is the interval's: a Holm family's is wider); ``missing`` for
     ``None``. For prose that quotes a run other than the page's own; ``count``
     ``False`` leaves out what the units were, for prose that quotes several comparisons and says it once."""
@@ -327,14 +364,8 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
         return f"{size} ({level}{low} to {high}), {c['verdict']} beyond noise{correction}"
     if not count:
         return f"{size} ({level}{low} to {high}), an interval too wide to conclude"
-    n_a, n_b, unit = c.get("n_a"), c.get("n_b"), c.get("unit", "units")
-    if c.get("paired"):
-        n = f"{n_a} pairs of {unit}"
-    elif "unit_a" in c and "unit_b" in c:
-        n = f"{n_a} {c['unit_a']} and {n_b} {c['unit_b']}"
-    else:
-        n = f"{n_a} {unit} a side" if n_a == n_b else f"{n_a} and {n_b} {unit}"
-    return f"{size} ({level}{low} to {high}), an interval too wide to conclude ({n})"
+    units = interval_facts(c)["units"].removeprefix("over ")  # "3 vs 3 teachers", "5 pairs of seeds"
+    return f"{size} ({level}{low} to {high}), an interval too wide to conclude ({units})"
 
 
 def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> list[tuple[Mapping, Mapping | None]]:
@@ -553,15 +584,15 @@ def curves_plot(
     show through."""
     from matplotlib.ticker import MaxNLocator
 
+    from .results import mean_std as summary
+
     use_style()
     cycle = palette(len(curves))
     for i, (name, runs) in enumerate(curves.items()):
         color = (colors or {}).get(name, cycle[i % len(cycle)])
         length = min(len(r) for r in runs)
-        columns = [[scale * float(r[e]) for r in runs] for e in range(length)]
-        mean = [sum(c) / len(c) for c in columns]
-        sd = [math.sqrt(sum((v - m) ** 2 for v in c) / (len(c) - 1)) if len(c) > 1 else 0.0
-              for c, m in zip(columns, mean)]  # fmt: skip
+        summaries = [summary([scale * float(r[e]) for r in runs]) for e in range(length)]
+        mean, sd = [s["mean"] for s in summaries], [s["std"] for s in summaries]
         epochs = range(1, length + 1)
         ax.plot(epochs, mean, (styles or {}).get(name, "-"), label=name, color=color)
         ax.fill_between(epochs, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
@@ -738,20 +769,18 @@ def bars(ax, values: Sequence[float], labels: Sequence[str], highlight: int | No
 
 
 def verdicts_by(comparisons: Sequence[Mapping], by: Sequence[str], intro: str = "", scale: float = 100.0,
-                unit: str = "pp"):  # fmt: skip
-    """:func:`verdicts` under a bold heading per group: the comparisons that share their values of the keys
+                unit: str = "pp") -> Table:  # fmt: skip
+    """:func:`verdicts` under a heading row per group: the comparisons that share their values of the keys
     ``by`` (e.g. ``("student", "measure")``), groups in order of first appearance. What the whole family's
-    intervals share is said once, above the first group."""
-    from IPython.display import Markdown
-
+    intervals share is said once, in the caption."""
     groups: dict[tuple, list] = {}
     for c in comparisons:
         groups.setdefault(tuple(str(c.get(key, "")) for key in by), []).append(c)
     facts = shared_facts(comparisons)
-    parts = [part for part in (intro, _lead(facts)) if part]
+    rows: list[Mapping | str] = []
     for heading, group in groups.items():
-        parts.append(f"**{', '.join(heading).rstrip(':')}:**\n\n{_list(group, facts, scale, unit)}")
-    return Markdown("\n\n".join(parts))
+        rows += [", ".join(heading).rstrip(":"), *(_verdict_row(c, facts, scale, unit) for c in group)]
+    return _verdict_table(rows, facts, intro)
 
 
 def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "", ylabel: str = "",

@@ -234,8 +234,10 @@ def compare_runs(
     (a, groups_a), (b, groups_b) = by_teacher(runs_a, metric), by_teacher(runs_b, metric)
     paired = paired and (groups_a is None) == (groups_b is None)
     if paired and groups_a is None:
-        groups_a, groups_b = [r["seed"] for r in runs_a], [r["seed"] for r in runs_b]
-        c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b, paired=True)
+        # the student seeds name the pairs only (one run each, nothing to average): the test is the plain
+        # paired t, not compare's "over teacher means" that groups would otherwise have it say
+        seeds_a, seeds_b = [r["seed"] for r in runs_a], [r["seed"] for r in runs_b]
+        c = compare(a, b, level, seeds_a, seeds_b, label_a=label_a, label_b=label_b, paired=True)
         return c | {"test": PAIRED, "unit": "seeds"}
     c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b, paired=paired)
     if (groups_a is None) == (groups_b is None):

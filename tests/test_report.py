@@ -25,6 +25,9 @@ def test_table_renders_html_and_markdown_with_the_same_cells():
 def test_mean_std_formats_percent_and_drops_the_spread_for_one_value():
     assert report.mean_std([0.8, 0.9]) == "85.00\u00a0±\u00a07.07"  # no-break spaces: one line in any table
     assert report.mean_std([0.8]) == "80.00"
+    # a spread that rounds to 0 at the digits shown is not 0; a spread of 0 is
+    assert report.mean_std([0.9530, 0.9531], scale=1, digits=3) == "0.953\u00a0±\u00a0<0.001"
+    assert report.mean_std([0.5, 0.5]) == "50.00\u00a0±\u00a00.00"
 
 
 def test_verdict_line_says_what_the_interval_covers():
@@ -37,21 +40,31 @@ def test_verdict_line_says_what_the_interval_covers():
     assert "no interval" in report.verdict_line({**c, "ci": None})
 
 
-def test_a_list_of_verdicts_says_once_what_all_its_intervals_cover_and_each_line_what_is_its_own():
+def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row_what_is_its_own():
     family = holm([compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD"),
                    compare([0.80, 0.81, 0.79, 0.80], [0.80, 0.8099, 0.79], label_a="CE", label_b="KR")])  # fmt: skip
-    text = report.verdicts(family, intro="Intro.").data
-    lead, kd, kr = text.split("\n\n")[1], *text.splitlines()[-2:]
-    assert lead == "*Every interval: 97.5 % CI; Holm-corrected over 2 comparisons.*"
-    assert kd.startswith("- **KD − CE = +5.00 pp** (CI +2.15 to +7.85 over 3 vs 3 seeds):")
-    assert "over 4 vs 3 seeds" in kr and "97.5" not in kr and "Holm" not in kr
-    # the difference rounds to zero: "+0.00", not "-0.00"
-    assert kr.startswith("- **KR − CE = +0.00 pp**") and family[1]["diff"] < 0
+    table = report.verdicts(family, intro="Intro.")
+    assert table.intro == "Intro." and table.caption == "Every interval: 97.5 % CI; Holm-corrected over 2 comparisons."
+    assert table.columns == ["comparison", "difference", "97.5 % CI", "over", "verdict"]
+    kd, kr = table.rows
+    assert kd == ["KD − CE", "+5.00\u00a0pp", "+2.15\u00a0to\u00a0+7.85", "3 vs 3 seeds", "KD higher beyond noise"]
+    # the difference rounds to zero: "+0.00", not "-0.00"; its own units, in its own row
+    assert kr[:2] == ["KR − CE", "+0.00\u00a0pp"] and family[1]["diff"] < 0
+    assert kr[3:] == ["4 vs 3 seeds", "within noise"]
     # sides that count different things are named each
     mixed = {**family[1], "unit": "units", "unit_a": "no-teacher runs", "unit_b": "teachers"}
-    assert "over 4 no-teacher runs vs 3 teachers" in report.verdict_line(mixed)
-    # one line says everything itself
-    assert report.verdicts(family[:1]).data == "- " + report.verdict_line(family[0])
+    assert report.verdicts([family[0], mixed]).rows[1][3] == "4 no-teacher runs vs 3 teachers"
+    # one row says everything itself: its level heads the interval column, its correction follows the interval
+    alone = report.verdicts(family[:1])
+    assert alone.caption is None and alone.columns[2] == "interval" and alone.rows[0][3] == "3 vs 3 seeds"
+    assert alone.rows[0][2] == "97.5\u00a0%\u00a0CI\u00a0+2.15\u00a0to\u00a0+7.85; Holm-corrected over 2 comparisons"
+    # no interval: the row says why and leaves the interval empty
+    missing = report.verdicts([family[0], {**family[1], "ci": None}])
+    assert missing.rows[1][2:4] == ["", ""] and missing.rows[1][4].startswith("no interval (fewer than 2 seeds")
+    # the HTML shows the intro above, the caption and a cell per column; Markdown, the same rows
+    page = table._repr_html_()
+    assert page.startswith("<p>Intro.</p>") and "<caption>Every interval: 97.5 % CI;" in page
+    assert page.count("<td>") == 10 and str(table).count("\n| KR − CE |") == 1
     assert "97.5 % CI +2.15 to +7.85 over 3 vs 3 seeds; Holm-corrected" in report.verdict_line(family[0])
 
 
@@ -128,10 +141,13 @@ def test_verdicts_by_puts_each_group_under_its_heading_in_first_seen_order():
     c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD")
     family = [{**c, "student": "s1", "measure": "test"}, {**c, "student": "s2", "measure": "test"},
               {**c, "student": "s1", "measure": "test", "b": "KR"}]  # fmt: skip
-    text = report.verdicts_by(family, by=("student", "measure"), intro="Intro.").data
-    assert text.startswith("Intro.\n\n*Every interval: 95 % CI over 3 vs 3 seeds.*\n\n**s1, test:**\n\n- **KD − CE")
-    assert text.index("**KR − CE") < text.index("**s2, test:**")  # grouped, not in input order
-    assert text.count("- **") == 3
+    table = report.verdicts_by(family, by=("student", "measure"), intro="Intro.")
+    assert table.caption == "Every interval: 95 % CI over 3 vs 3 seeds." and "over" not in table.columns
+    headings = [row if isinstance(row, str) else row[0] for row in table.rows]
+    assert headings == ["s1, test", "KD − CE", "KR − CE", "s2, test", "KD − CE"]  # grouped, not in input order
+    page = table._repr_html_()
+    assert page.count('<th colspan="4">') == 2 and page.count("<td>") == 3 * 4
+    assert "| **s1, test** |  |  |  |" in str(table)
 
 
 def test_resolved_parameters_show_as_a_table():
@@ -326,7 +342,7 @@ def test_quoted_states_another_runs_comparison_in_words():
              "n_b": 3, "unit": "teachers", "verdict": "within noise", "correction": "holm"}  # fmt: skip
     assert (
         report.quoted(below)
-        == "2.72 points below (95 % CI −12.5 to +7.1), an interval too wide to conclude (3 teachers a side)"
+        == "2.72 points below (95 % CI −12.5 to +7.1), an interval too wide to conclude (3 vs 3 teachers)"
     )
     above = {**below, "diff": 0.015, "ci": [0.002, 0.028], "verdict": "higher", "ci_level": 0.998}
     assert (
