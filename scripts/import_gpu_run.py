@@ -78,9 +78,13 @@ def book_only(chapter: nbformat.NotebookNode) -> set[str]:
     return {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
 
 
-def as_copied(markdown: str, labels: set[str], up: str) -> str:
+def as_copied(markdown: str, labels: set[str], up: str, itself: str = "") -> str:
     """A chapter's Markdown as its copy shows it: figure labels prefixed, links made relative to the copy's
-    folder (``up``), and no "Before you start" box (:func:`dress` says why)."""
+    folder (``up``), and no "Before you start" box (:func:`dress` says why). A link to the copy itself
+    (``itself``: its path below book/, as the chapter links it) keeps its words only: the page would link to
+    itself ("the `gpu` profile's [CNN-scale run](…)" on the CNN-scale run's own page)."""
+    if itself:
+        markdown = re.sub(rf"\[([^\]]*)\]\({re.escape(itself)}(#[^)]*)?\)", r"\1", markdown)
     return BEFORE_YOU_START.sub("", relink(relabel(markdown, labels), up))
 
 
@@ -128,7 +132,7 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
     return out
 
 
-def dress(cells: list, up: str, note: str, name: str) -> None:
+def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
     the title "… (at CNN scale)" over the provenance ``note`` and, where this run's verdicts differ from the
     prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
@@ -136,11 +140,12 @@ def dress(cells: list, up: str, note: str, name: str) -> None:
     cell of injected values, which the note states (every value the profile's, or the ones changed). The
     chapter's "Before you start" box goes: its run times are the book profile's, on 2 CPU cores, and its
     prerequisites are the chapter's, one link away in the note. Where there is a box, the chapter's
-    conclusions fold (:func:`fold_conclusions`; ``name``: the chapter's notebook)."""
+    conclusions fold (:func:`fold_conclusions`; ``name``: the chapter's notebook). ``itself``: the copy's path
+    below book/, whose links to it keep their words only (:func:`as_copied`)."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
     labels = figure_labels([c.source for c in markdown])
     for cell in markdown:
-        cell.source = as_copied(cell.source, labels, up)
+        cell.source = as_copied(cell.source, labels, up, itself)
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
     box = differences(cells)
     markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
@@ -403,7 +408,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
     presented_as_in_chapter(nb.cells, nbformat.read(book / source.name, as_version=4), run["profile"])
     params = json.loads((source.parent / f"{run['chapter']}.json").read_text())["params"]
     note = with_scale(provenance(source.name, run, environment, commit, up, left_out, earlier), params)
-    dress(nb.cells, up, note, source.name)
+    dress(nb.cells, up, note, source.name, dest.relative_to(book).as_posix())
     write_copy(nb, dest)
 
 
@@ -498,7 +503,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     also = (trained_twice_line(twice, up_to(book, copy_path)),) if twice else ()
     note = with_scale(note, params, retested, also)
     presented_as_in_chapter(kept, chapter, params["profile"])
-    dress(kept, up_to(book, copy_path), note, chapter_path.name)
+    dress(kept, up_to(book, copy_path), note, chapter_path.name, copy_path.relative_to(book).as_posix())
     run.cells = kept
     write_copy(run, copy_path)
     return len(report)

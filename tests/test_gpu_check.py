@@ -398,7 +398,9 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
     cells = {c.id: c for c in nbformat.read(copy, 4).cells}
     labels = figure_labels([c.source for c in chapter if c.cell_type == "markdown"])
     prose = {
-        c.id: as_copied(c.source, labels, "../../") for c in chapter if c.cell_type == "markdown" and c.id not in left
+        c.id: as_copied(c.source, labels, "../../", f"results/gpu/{copy.name}")
+        for c in chapter
+        if c.cell_type == "markdown" and c.id not in left
     }
     if differences(list(cells.values())):  # the run parts from the prose: the copy folds its conclusions
         prose = dict(zip(prose, fold_conclusions(list(prose.values()), chapter_link(copy.name, "../../"))))
@@ -424,6 +426,8 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
     again = [c.id for c in copied if "injected-parameters" in tags[c.id] or (box and "prose_check(" in c.source)]
     shown_twice = [i for i in again if "remove-cell" not in tags[i]]
     assert not shown_twice, f"{copy.name}: the box, or the values the note states, shown again in {shown_twice}"
+    to_itself = [c.id for c in copied if c.cell_type == "markdown" and f"](../../results/gpu/{copy.name}" in c.source]
+    assert not to_itself, f"{copy.name}: links to its own page in {to_itself}"
 
 
 def test_chapters_quote_the_cnn_scale_run_through_glue_drawn_from_that_run():
