@@ -1,4 +1,4 @@
-"""What the chapters display, written once: tables, verdict lines, seed plots, curves and numbered figures.
+"""What the chapters display, written once: tables, verdict tables, seed plots, curves and numbered figures.
 
 Every display function reads plain data (lists of numbers, the comparison dicts of :mod:`kdcore.results`),
 never models, so a chapter can redraw its tables and figures from its results JSON alone. One figure style
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import statistics
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 PAGE_WIDTH = 6.8  # inches: the HTML column is ~700 px at 100 dpi, so nothing is shrunk
 STYLE = {
@@ -135,24 +135,6 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
-def verdict_line(c: Mapping, scale: float = 100.0, unit: str = "pp", shared: Collection[str] = ()) -> str:
-    """One comparison dict of :func:`kdcore.results.compare` (or :func:`~kdcore.results.holm`) as a sentence.
-
-    It names the difference, the interval with what it covers, the correction, and the verdict in words.
-    ``shared`` leaves out the facts (keys of :func:`interval_facts`) that a list states once above its lines.
-    """
-    from .results import fmt_signed
-
-    name = f"{c.get('b', 'B')} − {c.get('a', 'A')}"
-    diff = f"**{name} = {fmt_signed(scale * c['diff'])} {unit}**"
-    if c.get("ci") is None:
-        return f"{diff}: no interval ({why_no_interval(c)}), so no verdict."
-    low, high = (fmt_signed(scale * x, bound=True) for x in c["ci"])
-    facts = {key: text for key, text in interval_facts(c).items() if key not in shared}
-    covers = _covers({"level": "CI"} | facts, f"{low} to {high}")  # "CI" alone when the level is said above
-    return f"{diff} ({covers}): {verdict_words(c)}."
-
-
 def verdict_words(c: Mapping) -> str:
     """The verdict of a comparison with an interval in words: ``"within noise"``, or ``"KD higher beyond
     noise"`` with the reason when Holm's test alone calls it (:func:`holm_alone`)."""

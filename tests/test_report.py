@@ -30,14 +30,17 @@ def test_mean_std_formats_percent_and_drops_the_spread_for_one_value():
     assert report.mean_std([0.5, 0.5]) == "50.00\u00a0±\u00a00.00"
 
 
-def test_verdict_line_says_what_the_interval_covers():
+def said(c) -> str:
+    """A comparison as a row of :func:`report.verdicts` says it, cells joined."""
+    return " | ".join(report.verdicts([c]).rows[0]).replace("\u00a0", " ")
+
+
+def test_a_verdict_row_says_the_difference_its_interval_and_the_verdict_in_words():
     c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84])
     c.update(a="CE", b="KD")
-    line = report.verdict_line(c)
-    assert line.startswith("**KD − CE = +5.00 pp**")
-    assert "95 % CI" in line and "KD higher beyond noise" in line
-    assert "within noise" in report.verdict_line({**c, "verdict": "within noise"})
-    assert "no interval" in report.verdict_line({**c, "ci": None})
+    assert said(c) == "KD − CE | +5.00 pp | 95 % CI +2.73 to +7.27 | 3 vs 3 seeds | KD higher beyond noise"
+    assert said({**c, "verdict": "within noise"}).endswith("| within noise")
+    assert said({**c, "ci": None}) == "KD − CE | +5.00 pp | no interval (fewer than 2 seeds on one side), so no verdict"
 
 
 def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row_what_is_its_own():
@@ -65,7 +68,6 @@ def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row
     page = table._repr_html_()
     assert page.startswith("<p>Intro.</p>") and "<caption>Every interval: 97.5 % CI;" in page
     assert page.count("<td>") == 10 and str(table).count("\n| KR − CE |") == 1
-    assert "97.5 % CI +2.15 to +7.85 over 3 vs 3 seeds; Holm-corrected" in report.verdict_line(family[0])
 
 
 def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
@@ -178,7 +180,7 @@ def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_e
     assert report.verdict_cell(one_seed) == "+1.50, no interval (n < 2)"
     alike = compare([0.80, 0.80], [0.81, 0.81])  # no spread: no interval, whatever the difference
     assert report.verdict_cell(alike) == "+1.00, no interval (no spread)"
-    assert "no interval (the seeds do not vary at all" in report.verdict_line(alike)
+    assert "no interval (the seeds do not vary at all" in said(alike)
     assert report.verdict_cell(None) == "–"
 
 
@@ -334,7 +336,7 @@ def test_seeds_plot_keeps_twelve_colours_apart_and_cuts_an_interval_at_a_floor()
 def test_a_paired_verdict_says_it_counts_pairs():
     c = compare([0.80, 0.82, 0.85], [0.81, 0.84, 0.86], paired=True) | {"unit": "teachers"}
     assert report.interval_facts(c)["units"] == "over 3 pairs of teachers"
-    assert "95 % CI" in report.verdict_line(c) and "over 3 pairs of teachers" in report.verdict_line(c)
+    assert "95 % CI" in said(c) and "| 3 pairs of teachers |" in said(c)
 
 
 def test_quoted_states_another_runs_comparison_in_words():
@@ -399,10 +401,10 @@ def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
     for c in family:
         contains_zero = c["ci"][0] <= 0 <= c["ci"][1]
         assert report.called_by_holm_alone(c) == (contains_zero and c["verdict"] != "within noise")
-        said = [report.verdict_line(c), report.verdict_cell(c), report.quoted(c)]
-        explained = ["step-down test" in said[0], "by Holm" in said[1], "step-down test" in said[2]]
-        assert explained == [report.called_by_holm_alone(c)] * 3, said
-    assert f"adjusted p = {alone[0]['p_adjusted']:.3f}" in report.verdict_line(alone[0])
+        shown = [said(c), report.verdict_cell(c), report.quoted(c)]
+        explained = ["step-down test" in shown[0], "by Holm" in shown[1], "step-down test" in shown[2]]
+        assert explained == [report.called_by_holm_alone(c)] * 3, shown
+    assert f"adjusted p = {alone[0]['p_adjusted']:.3f}" in said(alone[0])
     assert not report.called_by_holm_alone({**alone[0], "verdict": "within noise"})
     uncorrected = {**alone[0], "p_adjusted": None}  # no Holm family: a verdict and its own interval agree
     assert not report.called_by_holm_alone(uncorrected)
