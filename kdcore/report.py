@@ -135,7 +135,7 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
-def verdict_words(c: Mapping) -> str:
+def _verdict_words(c: Mapping) -> str:
     """The verdict of a comparison with an interval in words: ``"within noise"``, or ``"KD higher beyond
     noise"`` with the reason when Holm's test alone calls it (:func:`holm_alone`)."""
     if c["verdict"] == "within noise":
@@ -226,7 +226,7 @@ def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, unit: str)
     interval = nbsp(" ".join(filter(None, (own.get("level"), f"{low} to {high}"))))
     if own.get("correction"):
         interval += f"; {own['correction']}"
-    return row | {"interval": interval, "over": own.get("units", "").removeprefix("over "), "verdict": verdict_words(c)}
+    return row | {"interval": interval, "over": own.get("units", "").removeprefix("over "), "verdict": _verdict_words(c)}
 
 
 def _verdict_table(rows: Sequence[Mapping | str], facts: Mapping[str, str], intro: str) -> Table:
