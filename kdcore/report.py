@@ -226,7 +226,8 @@ def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, unit: str)
     interval = nbsp(" ".join(filter(None, (own.get("level"), f"{low} to {high}"))))
     if own.get("correction"):
         interval += f"; {own['correction']}"
-    return row | {"interval": interval, "over": own.get("units", "").removeprefix("over "), "verdict": _verdict_words(c)}
+    over = own.get("units", "").removeprefix("over ")  # "5 pairs of seeds", where the rows differ in it
+    return row | {"interval": interval, "over": over, "verdict": _verdict_words(c)}
 
 
 def _verdict_table(rows: Sequence[Mapping | str], facts: Mapping[str, str], intro: str) -> Table:
