@@ -14,6 +14,7 @@ In Jupyter and Colab the same call simply shows the figure.
 from __future__ import annotations
 
 import html
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 
@@ -53,11 +54,15 @@ def subplots(ncols: int = 1, nrows: int = 1, height: float = 3.0, **kwargs):
 
 
 # ---------------------------------------------------------------------------------------------------- tables
+class Strong(str):
+    """A table cell set in bold (a verdict beyond noise, among verdicts within it)."""
+
+
 class Table:
     """Rows of dicts shown as a table: HTML in the book and in Jupyter, Markdown as text (``str``)."""
 
     def __init__(self, rows: Sequence[Mapping | str], columns: Sequence[str] | None = None,
-                 caption: str | None = None, wrap: bool = False, intro: str = ""):  # fmt: skip
+                 caption: str | None = None, wrap: bool = False, intro: str = "", note: str = ""):  # fmt: skip
         rows = [r for r in rows if r]
         dicts = [r for r in rows if not isinstance(r, str)]
         self.columns = list(columns or (dicts[0].keys() if dicts else []))
@@ -66,28 +71,33 @@ class Table:
         self.caption = caption
         self.wrap = wrap  # cells may break at their spaces (keep a number whole with no-break spaces)
         self.intro = intro  # a paragraph of plain text above the table: what its rows compare, and how
+        self.note = note  # a line below it: what a mark in its cells means
 
     def to_markdown(self) -> str:
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        bold = lambda v: f"**{v}**" if isinstance(v, Strong) else v
         lines += ["| " + " | ".join([f"**{row}**"] + [""] * (len(self.columns) - 1)) + " |" if isinstance(row, str)
-                  else "| " + " | ".join(row) + " |" for row in self.rows]  # fmt: skip
+                  else "| " + " | ".join(map(bold, row)) + " |" for row in self.rows]  # fmt: skip
         above = [self.intro, ""] if self.intro else []
-        return "\n".join(above + ([f"**{self.caption}**", ""] if self.caption else []) + lines)
+        below = ["", self.note] if self.note else []
+        return "\n".join(above + ([f"**{self.caption}**", ""] if self.caption else []) + lines + below)
 
     def _repr_html_(self) -> str:
         esc = html.escape
+        cell = lambda v: f"<td><strong>{esc(v)}</strong></td>" if isinstance(v, Strong) else f"<td>{esc(v)}</td>"
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
         body = "".join(
             f'<tr class="kdcore-heading"><th colspan="{len(self.columns)}">{esc(row)}</th></tr>'
-            if isinstance(row, str) else "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>"
+            if isinstance(row, str) else "<tr>" + "".join(map(cell, row)) + "</tr>"
             for row in self.rows
         )  # fmt: skip
         caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
         intro = f"<p>{esc(self.intro)}</p>" if self.intro else ""
+        note = f'<p class="kdcore-note">{esc(self.note)}</p>' if self.note else ""
         # the wrapper scrolls a wide table inside the text column instead of overflowing the page
         return (
             f'{intro}<div class="kdcore-table{" kdcore-wrap" if self.wrap else ""}" style="overflow-x:auto">'
-            f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+            f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}</div>'
         )
 
     def _repr_markdown_(self) -> str:
@@ -100,6 +110,8 @@ class Table:
 
 
 def _cell(value) -> str:
+    if isinstance(value, Strong):
+        return value
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -108,12 +120,13 @@ def _cell(value) -> str:
 
 
 def table(rows: Sequence[Mapping | str], columns: Sequence[str] | None = None, caption: str | None = None,
-          wrap: bool = False, intro: str = "") -> Table:  # fmt: skip
+          wrap: bool = False, intro: str = "", note: str = "") -> Table:  # fmt: skip
     """A :class:`Table` of ``rows``; the last expression of a cell displays it. In the book a cell of a
     number column stays on one line; with ``wrap`` its cells break at spaces (a :func:`verdict_cell` before
     its verdict), so a table of several verdict columns fits the page. A string among the rows is a heading
-    across the table for the rows below it; ``intro``, a paragraph above it."""
-    return Table(rows, columns, caption, wrap, intro)
+    across the table for the rows below it; ``intro``, a paragraph above it; ``note``, a line below it. A
+    :class:`Strong` cell is set in bold."""
+    return Table(rows, columns, caption, wrap, intro, note)
 
 
 def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
@@ -135,14 +148,6 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
 
 
 # -------------------------------------------------------------------------------------------------- verdicts
-def _verdict_words(c: Mapping) -> str:
-    """The verdict of a comparison with an interval in words: ``"within noise"``, or ``"KD higher beyond
-    noise"`` with the reason when Holm's test alone calls it (:func:`holm_alone`)."""
-    if c["verdict"] == "within noise":
-        return "within noise"
-    return f"{c.get('b', 'B')} {c['verdict']} beyond noise{holm_alone(c)}"
-
-
 def called_by_holm_alone(c: Mapping) -> bool:
     """Whether Holm's step-down test calls a difference (higher or lower) that its Bonferroni interval, the
     more conservative of the two, still contains 0 for: the verdict and the interval printed beside it seem
@@ -211,14 +216,36 @@ def _covers(facts: Mapping[str, str], interval: str = "") -> str:
     return "; ".join(text for text in (head, facts.get("correction")) if text)
 
 
-def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, unit: str) -> dict:
-    """One comparison as a row of :func:`verdicts`: its sides, the difference, the interval (with the facts
-    of :func:`interval_facts` that ``shared`` does not say for the whole table) and the verdict in words."""
+def shared_part(a: str, b: str) -> tuple[str, str, str] | None:
+    """What two labels share, to be said once: ``(part, a without it, b without it)``, or ``None``. The part is a
+    trailing ``" (X)"``, else a leading ``"X, "``, else a trailing ``", X"``, the same on both sides:
+    ``"KD (all labels)"`` and ``"CE (all labels)"`` share ``"all labels"``, and are ``"KD"`` and ``"CE"``."""
+    for pattern in (
+        r"(?P<rest>.+) \((?P<part>[^()]+)\)",
+        r"(?P<part>[^,]+), (?P<rest>.+)",
+        r"(?P<rest>.+), (?P<part>[^,]+)",
+    ):
+        found = [re.fullmatch(pattern, label) for label in (a, b)]
+        if all(found) and found[0]["part"] == found[1]["part"]:
+            return found[0]["part"], found[0]["rest"], found[1]["rest"]
+    return None
+
+
+def _sides(c: Mapping) -> tuple[str, str]:
+    """A comparison's two labels, ``(a, b)``; "A" and "B" where it has none."""
+    return c.get("a") or "A", c.get("b") or "B"
+
+
+def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, sides: tuple[str, str] | None = None) -> dict:
+    """One comparison as a row of :func:`verdicts`: its sides (``sides``: a and b as the row names them), the
+    difference, the interval (with the facts of :func:`interval_facts` that ``shared`` does not say for the
+    whole table) and the verdict: "higher" or "lower" (b against a, in bold) or "within noise"; a verdict
+    Holm's test alone calls is marked ``*`` (:func:`_verdict_table` says why, below the table)."""
     from .results import fmt_signed
 
-    nbsp = lambda text: text.replace(" ", "\u00a0")  # a number and its unit, or an interval, stay whole
-    row = {"comparison": f"{c.get('b', 'B')} − {c.get('a', 'A')}",
-           "difference": nbsp(f"{fmt_signed(scale * c['diff'])} {unit}")}  # fmt: skip
+    nbsp = lambda text: text.replace(" ", "\u00a0")  # an interval stays whole
+    a, b = sides or _sides(c)
+    row = {"comparison": f"{b} − {a}", "difference": fmt_signed(scale * c["diff"])}
     if c.get("ci") is None:  # one unit on a side, or no spread
         return row | {"verdict": f"no interval ({why_no_interval(c)}), so no verdict"}
     low, high = (fmt_signed(scale * x, bound=True) for x in c["ci"])
@@ -227,18 +254,47 @@ def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, unit: str)
     if own.get("correction"):
         interval += f"; {own['correction']}"
     over = own.get("units", "").removeprefix("over ")  # "5 pairs of seeds", where the rows differ in it
-    return row | {"interval": interval, "over": over, "verdict": _verdict_words(c)}
+    verdict = c["verdict"] if c["verdict"] == "within noise" else Strong(c["verdict"] + "*" * called_by_holm_alone(c))
+    return row | {"interval": interval, "over": over, "verdict": verdict}
 
 
-def _verdict_table(rows: Sequence[Mapping | str], facts: Mapping[str, str], intro: str) -> Table:
+def _verdict_rows(comparisons: Sequence[Mapping], headings: Sequence[str], shared: Mapping[str, str],
+                  scale: float, factor: bool) -> list[Mapping | str]:  # fmt: skip
+    """Rows of :func:`_verdict_row`, a heading row before each run of comparisons under one heading. With
+    ``factor``, a comparison's :func:`shared_part` joins its heading and leaves its sides' names."""
+    rows: list[Mapping | str] = []
+    current = ""
+    for c, heading in zip(comparisons, headings):
+        part = shared_part(*_sides(c)) if factor else None
+        if part:
+            heading = ", ".join(filter(None, (heading, part[0])))
+        if heading != current:
+            rows.append(heading or "other comparisons")
+            current = heading
+        rows.append(_verdict_row(c, shared, scale, sides=part[1:] if part else None))
+    return rows
+
+
+def _verdict_table(comparisons: Sequence[Mapping], rows: Sequence[Mapping | str], intro: str, unit: str) -> Table:
     """The rows of :func:`verdicts` in a :class:`Table`: what every interval covers is said once, in the
-    caption and the interval column's head; a column that says nothing on any row is left out."""
-    named = {"interval": facts.get("level", "interval"), "over": "over"}
+    caption and the interval column's head, and the unit in the heads; a column that says nothing on any row
+    is left out. Below, the reason for each verdict marked ``*``."""
+    facts = shared_facts(comparisons)
+    units = f" ({unit})" if unit else ""
+    named = {"difference": f"difference{units}", "interval": facts.get("level", "interval") + units}
     columns = [k for k in ("comparison", "difference", "interval", "over", "verdict")
                if any(isinstance(r, Mapping) and r.get(k) for r in rows)]  # fmt: skip
     renamed = [r if isinstance(r, str) else {named.get(k, k): v for k, v in r.items()} for r in rows]
     caption = f"Every interval: {_covers(facts)}." if facts else None
-    return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro)
+    alone = [c for c in comparisons if called_by_holm_alone(c)]
+    note = ""
+    if alone:  # why a verdict beyond noise stands beside an interval that includes 0 (holm_alone)
+        names = [f"{_sides(c)[1]} − {_sides(c)[0]}, {c['p_adjusted']:.3f}" for c in alone]
+        p = f" = {alone[0]['p_adjusted']:.3f}" if len(alone) == 1 else ": " + "; ".join(names)
+        its = "its Bonferroni interval, which is" if len(alone) == 1 else "their Bonferroni intervals, which are"
+        note = f"* Beyond noise by Holm's step-down test (adjusted p{p}), though {its} more conservative, "
+        note += "includes 0." if len(alone) == 1 else "include 0."
+    return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro, note=note)
 
 
 def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
@@ -299,12 +355,16 @@ def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Seq
             "widths": [statistics.median(w) if w else None for w in widths]}  # fmt: skip
 
 
-def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp") -> Table:
-    """A table of verdicts, a row a comparison: ``B − A``, the difference, its interval, the verdict in words.
-    What every interval covers (level, units, correction) is said once, in the caption, when the rows share
-    it; a fact they do not share stays in each row. ``intro``: a paragraph above the table."""
-    facts = shared_facts(comparisons)
-    return _verdict_table([_verdict_row(c, facts, scale, unit) for c in comparisons], facts, intro)
+def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp",
+             factor: bool = False) -> Table:  # fmt: skip
+    """A table of verdicts, a row a comparison: ``b − a``, the difference, its interval, the verdict ("higher"
+    or "lower", for b against a, beyond noise; or "within noise"). What every interval covers (level, units,
+    correction) is said once, in the caption, when the rows share it; a fact they do not share stays in each
+    row. ``intro``: a paragraph above the table. ``factor``: what both sides of a comparison share
+    (:func:`shared_part`, e.g. the regime in "KD (all labels) − CE (all labels)") is said once, in a heading
+    row over the comparisons that share it."""
+    rows = _verdict_rows(comparisons, [""] * len(comparisons), shared_facts(comparisons), scale, factor)
+    return _verdict_table(comparisons, rows, intro, unit)
 
 
 # ------------------------------------------------------------------------------------- what the prose claims
@@ -756,14 +816,12 @@ def verdicts_by(comparisons: Sequence[Mapping], by: Sequence[str], intro: str = 
     """:func:`verdicts` under a heading row per group: the comparisons that share their values of the keys
     ``by`` (e.g. ``("student", "measure")``), groups in order of first appearance. What the whole family's
     intervals share is said once, in the caption."""
-    groups: dict[tuple, list] = {}
+    groups: dict[str, list] = {}
     for c in comparisons:
-        groups.setdefault(tuple(str(c.get(key, "")) for key in by), []).append(c)
-    facts = shared_facts(comparisons)
-    rows: list[Mapping | str] = []
-    for heading, group in groups.items():
-        rows += [", ".join(heading).rstrip(":"), *(_verdict_row(c, facts, scale, unit) for c in group)]
-    return _verdict_table(rows, facts, intro)
+        groups.setdefault(", ".join(str(c.get(key, "")) for key in by).rstrip(":"), []).append(c)
+    ordered = [c for group in groups.values() for c in group]
+    headings = [heading for heading, group in groups.items() for _ in group]
+    return _verdict_table(ordered, _verdict_rows(ordered, headings, shared_facts(ordered), scale, False), intro, unit)
 
 
 def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "", ylabel: str = "",

@@ -38,9 +38,11 @@ def said(c) -> str:
 def test_a_verdict_row_says_the_difference_its_interval_and_the_verdict_in_words():
     c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84])
     c.update(a="CE", b="KD")
-    assert said(c) == "KD − CE | +5.00 pp | 95 % CI +2.73 to +7.27 | 3 vs 3 seeds | KD higher beyond noise"
+    assert said(c) == "KD − CE | +5.00 | 95 % CI +2.73 to +7.27 | 3 vs 3 seeds | higher"
+    assert isinstance(report.verdicts([c]).rows[0][-1], report.Strong)  # beyond noise: in bold
     assert said({**c, "verdict": "within noise"}).endswith("| within noise")
-    assert said({**c, "ci": None}) == "KD − CE | +5.00 pp | no interval (fewer than 2 seeds on one side), so no verdict"
+    assert not isinstance(report.verdicts([{**c, "verdict": "within noise"}]).rows[0][-1], report.Strong)
+    assert said({**c, "ci": None}) == "KD − CE | +5.00 | no interval (fewer than 2 seeds on one side), so no verdict"
 
 
 def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row_what_is_its_own():
@@ -48,26 +50,49 @@ def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row
                    compare([0.80, 0.81, 0.79, 0.80], [0.80, 0.8099, 0.79], label_a="CE", label_b="KR")])  # fmt: skip
     table = report.verdicts(family, intro="Intro.")
     assert table.intro == "Intro." and table.caption == "Every interval: 97.5 % CI; Holm-corrected over 2 comparisons."
-    assert table.columns == ["comparison", "difference", "97.5 % CI", "over", "verdict"]
+    assert table.columns == ["comparison", "difference (pp)", "97.5 % CI (pp)", "over", "verdict"]
     kd, kr = table.rows
-    assert kd == ["KD − CE", "+5.00\u00a0pp", "+2.15\u00a0to\u00a0+7.85", "3 vs 3 seeds", "KD higher beyond noise"]
+    assert kd == ["KD − CE", "+5.00", "+2.15\u00a0to\u00a0+7.85", "3 vs 3 seeds", "higher"]
     # the difference rounds to zero: "+0.00", not "-0.00"; its own units, in its own row
-    assert kr[:2] == ["KR − CE", "+0.00\u00a0pp"] and family[1]["diff"] < 0
+    assert kr[:2] == ["KR − CE", "+0.00"] and family[1]["diff"] < 0
     assert kr[3:] == ["4 vs 3 seeds", "within noise"]
     # sides that count different things are named each
     mixed = {**family[1], "unit": "units", "unit_a": "no-teacher runs", "unit_b": "teachers"}
     assert report.verdicts([family[0], mixed]).rows[1][3] == "4 no-teacher runs vs 3 teachers"
     # one row says everything itself: its level heads the interval column, its correction follows the interval
-    alone = report.verdicts(family[:1])
-    assert alone.caption is None and alone.columns[2] == "interval" and alone.rows[0][3] == "3 vs 3 seeds"
+    alone = report.verdicts(family[:1], unit="")
+    assert (
+        alone.caption is None
+        and alone.columns[1:3] == ["difference", "interval"]
+        and alone.rows[0][3] == "3 vs 3 seeds"
+    )
     assert alone.rows[0][2] == "97.5\u00a0%\u00a0CI\u00a0+2.15\u00a0to\u00a0+7.85; Holm-corrected over 2 comparisons"
     # no interval: the row says why and leaves the interval empty
     missing = report.verdicts([family[0], {**family[1], "ci": None}])
     assert missing.rows[1][2:4] == ["", ""] and missing.rows[1][4].startswith("no interval (fewer than 2 seeds")
-    # the HTML shows the intro above, the caption and a cell per column; Markdown, the same rows
+    # the HTML shows the intro above, the caption, a cell per column and the verdict beyond noise in bold;
+    # Markdown, the same rows
     page = table._repr_html_()
     assert page.startswith("<p>Intro.</p>") and "<caption>Every interval: 97.5 % CI;" in page
-    assert page.count("<td>") == 10 and str(table).count("\n| KR − CE |") == 1
+    assert page.count("<td>") == 10 and "<td><strong>higher</strong></td>" in page
+    assert "\n| KD − CE | +5.00 | +2.15\u00a0to\u00a0+7.85 | 3 vs 3 seeds | **higher** |" in str(table)
+    assert table.note == "" and "kdcore-note" not in page  # nothing marked, nothing to explain
+
+
+def test_factored_verdicts_say_once_what_both_sides_of_a_comparison_share():
+    assert report.shared_part("KD (all labels)", "CE (all labels)") == ("all labels", "KD", "CE")
+    assert report.shared_part("fixed, KD from dense", "fixed, CE only") == ("fixed", "KD from dense", "CE only")
+    assert report.shared_part("derived, KD from 79%", "fixed, KD from 79%") == ("KD from 79%", "derived", "fixed")
+    assert report.shared_part("KD, plain (low)", "KD, ICC (low)") == ("low", "KD, plain", "KD, ICC")  # () first
+    assert report.shared_part("PrUE 90%", "dense") is None
+    c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84])
+    family = [c | {"a": "CE (all)", "b": "KD (all)"}, c | {"a": "CE (few)", "b": "KD (few)"},
+              c | {"a": "dense", "b": "PrUE"}, c | {"a": "CE (few)", "b": "KR (few)"}]  # fmt: skip
+    rows = report.verdicts(family, factor=True).rows
+    names = [row if isinstance(row, str) else row[0] for row in rows]
+    # in the family's order: a heading where the shared part changes, one for a comparison that shares none
+    assert names == ["all", "KD − CE", "few", "KD − CE", "other comparisons", "PrUE − dense", "few", "KR − CE"]
+    assert report.verdicts(family).rows[0][0] == "KD (all) − CE (all)"  # not factored unless asked
 
 
 def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
@@ -401,10 +426,14 @@ def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
     for c in family:
         contains_zero = c["ci"][0] <= 0 <= c["ci"][1]
         assert report.called_by_holm_alone(c) == (contains_zero and c["verdict"] != "within noise")
-        shown = [said(c), report.verdict_cell(c), report.quoted(c)]
-        explained = ["step-down test" in shown[0], "by Holm" in shown[1], "step-down test" in shown[2]]
-        assert explained == [report.called_by_holm_alone(c)] * 3, shown
-    assert f"adjusted p = {alone[0]['p_adjusted']:.3f}" in said(alone[0])
+        table = report.verdicts([c])
+        shown = [said(c), table.note, report.verdict_cell(c), report.quoted(c)]
+        explained = [shown[0].endswith("*"), "step-down test" in shown[1], "by Holm" in shown[2],
+                     "step-down test" in shown[3]]  # fmt: skip
+        assert explained == [report.called_by_holm_alone(c)] * 4, shown
+    assert f"(adjusted p = {alone[0]['p_adjusted']:.3f})" in report.verdicts(alone[:1]).note
+    two = report.verdicts([alone[0] | {"a": "CE", "b": "KD"}, alone[0] | {"a": "CE", "b": "KR"}]).note
+    assert "(adjusted p: KD − CE, 0.0" in two and "; KR − CE, 0.0" in two and "their Bonferroni intervals" in two
     assert not report.called_by_holm_alone({**alone[0], "verdict": "within noise"})
     uncorrected = {**alone[0], "p_adjusted": None}  # no Holm family: a verdict and its own interval agree
     assert not report.called_by_holm_alone(uncorrected)
