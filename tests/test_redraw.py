@@ -432,8 +432,15 @@ def test_comparison_sets_the_cnn_scale_verdicts_beside_its_own():
     record = json.loads(results_json(notebook).read_text())
 
     def side_by_side(text: str | None = None) -> tuple[report.Table, int, int]:
-        (table,) = [t for t in redraw(notebook, text).shown if "CNN scale, pp" in getattr(t, "columns", [])]
-        return table, table.columns.index("CPU scale, pp"), table.columns.index("CNN scale, pp")
+        """The table of both scales' verdicts, and its CPU and CNN columns (their heads give their levels)."""
+        (table,) = [t for t in redraw(notebook, text).shown
+                    if any(c.startswith("CPU scale: Δ pp [") for c in getattr(t, "columns", []))]  # fmt: skip
+        cpu, cnn = (
+            next(i for i, c in enumerate(table.columns) if c.startswith(f"{s}: Δ pp ["))
+            for s in ("CPU scale", "CNN scale")
+        )
+        assert table.columns[cpu].endswith(" % CI]")  # the level of this page's family
+        return table, cpu, cnn
 
     committed = record["results"].pop("cnn_scale", None)  # the imported GPU run, if any
     if committed:
