@@ -439,7 +439,7 @@ def test_comparison_sets_the_cnn_scale_verdicts_beside_its_own():
             next(i for i, c in enumerate(table.columns) if c.startswith(f"{s}: Δ pp ["))
             for s in ("CPU scale", "CNN scale")
         )
-        assert table.columns[cpu].endswith(" % CI]")  # the level of this page's family
+        assert table.columns[cpu].replace("\u00a0", " ").endswith(" % CI]")  # the level of this page's family
         return table, cpu, cnn
 
     committed = record["results"].pop("cnn_scale", None)  # the imported GPU run, if any
