@@ -163,6 +163,9 @@ BEFORE_YOU_START = re.compile(r"```\{admonition\} Before you start\n.*?\n```\n\n
 BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for the freshness test
 SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of P
 TRAINING_LOG = {"code_prompt_show": "Show the training log", "code_prompt_hide": "Hide the training log"}
+# a cell whose code the chapter folds too: one button shows both (myst-nb folds input and output together)
+CODE_AND_LOG = {"code_prompt_show": "Show the cell and its training log",
+                "code_prompt_hide": "Hide the cell and its training log"}  # fmt: skip
 
 
 def parameters_at(chapter: nbformat.NotebookNode) -> int:
@@ -188,10 +191,15 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
             ours = writer  # an older run wrote its results JSON in another cell: fold that one as the chapter does
         if ours is None or ours.cell_type != cell.cell_type:
             continue
-        folded = "hide-output" in cell.metadata.get("tags", []) and cell.metadata.get("mystnb") == TRAINING_LOG
+        folded = "hide-output" in cell.metadata.get("tags", []) and cell.metadata.get("mystnb") in (
+            TRAINING_LOG,
+            CODE_AND_LOG,
+        )
         cell.metadata["tags"] = list(dict.fromkeys([*ours.metadata.get("tags", []), *["hide-output"] * folded]))
         if "mystnb" in ours.metadata and not folded:
             cell.metadata["mystnb"] = copying.deepcopy(ours.metadata["mystnb"])
+        elif folded:  # the training log's button, which also shows the code where the chapter folds it
+            cell.metadata["mystnb"] = CODE_AND_LOG if "hide-input" in cell.metadata["tags"] else TRAINING_LOG
         shows_none = not any(o.output_type == "execute_result" for o in ours.get("outputs", []))
         if cell.cell_type == "code" and "report" not in cell.metadata["tags"] and shows_none:  # a run's cell
             cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
