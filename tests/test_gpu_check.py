@@ -165,6 +165,9 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     for cell in (c for c in copy if c.cell_type == "code"):  # training logs behind a toggle, as a terminal left them
         if cell.outputs and all(o.get("name") == "stderr" for o in cell.outputs):
             assert "hide-output" in cell.metadata.tags and not any("\r" in o.text for o in cell.outputs)
+            # one button folds both where the chapter folds the code too: its label says so
+            both = "hide-input" in cell.metadata.tags
+            assert ("cell and its training log" in cell.metadata.mystnb["code_prompt_show"]) == both
 
 
 def test_import_refuses_a_folder_that_holds_no_run(tmp_path):
