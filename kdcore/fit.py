@@ -373,8 +373,8 @@ def _train_epoch(step, objective: Objective, optimizer, train: DeviceBatches, ma
 
 
 def _state(objective: Objective, optimizer, scheduler, train: DeviceBatches) -> dict:
-    """What a checkpoint holds besides the epoch, config and history: everything a resumed run must continue
-    from to end as an uninterrupted one would (see :func:`_restore`)."""
+    """What a checkpoint holds besides the epoch, config, history and best epoch (``fit`` adds those):
+    everything a resumed run must continue from to end as an uninterrupted one would (see :func:`_restore`)."""
     device = train.device
     return {
         "model": objective.model.state_dict(),

@@ -50,10 +50,11 @@ def subplots(ncols: int = 1, nrows: int = 1, height: float = 3.0, **kwargs):
     stand a little further apart than matplotlib's default: the x-axis label of one row (a key, rotated tick
     labels) would otherwise read as the title of the row below."""
     import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     use_style()
     fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, height * nrows), squeeze=False, **kwargs)
-    if nrows > 1 and fig.get_layout_engine() is not None:
+    if nrows > 1 and isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):  # STYLE's; tight's differs
         fig.get_layout_engine().set(h_pad=0.15)  # inches between rows (default 0.04)
     return fig, axes
 
@@ -79,13 +80,17 @@ class Table:
         self.note = note  # a line below it: what a mark in its cells means
 
     def to_markdown(self) -> str:
+        star = lambda v: v.replace("*", "\\*")  # a mark, not emphasis or a list item
+        bold = lambda v: f"**{star(v)}**" if isinstance(v, Strong) else star(v)
         lines = ["| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
-        bold = lambda v: f"**{v}**" if isinstance(v, Strong) else v
         lines += ["| " + " | ".join([f"**{row}**"] + [""] * (len(self.columns) - 1)) + " |" if isinstance(row, str)
                   else "| " + " | ".join(map(bold, row)) + " |" for row in self.rows]  # fmt: skip
+        if not self.columns:  # no rows to show (verdicts of no comparisons): no table
+            lines = []
         above = [self.intro, ""] if self.intro else []
-        below = ["", self.note] if self.note else []
-        return "\n".join(above + ([f"**{self.caption}**", ""] if self.caption else []) + lines + below)
+        caption = [f"**{self.caption}**", ""] if self.caption and lines else []
+        below = ["", star(self.note)] if self.note else []
+        return "\n".join(above + caption + lines + below).strip("\n")
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -99,6 +104,8 @@ class Table:
         caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
         intro = f"<p>{esc(self.intro)}</p>" if self.intro else ""
         note = f'<p class="kdcore-note">{esc(self.note)}</p>' if self.note else ""
+        if not self.columns:  # no rows to show: no empty table
+            return intro + note
         # the wrapper scrolls a wide table inside the text column instead of overflowing the page
         return (
             f'{intro}<div class="kdcore-table{" kdcore-wrap" if self.wrap else ""}" style="overflow-x:auto">'
@@ -147,7 +154,8 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
     if s["n"] < 2:
         return f"{s['mean']:.{digits}f}"
     std = f"{s['std']:.{digits}f}"
-    if 0 < s["std"] and float(std) == 0:  # a spread too small for the digits shown: not "± 0.000"
+    tiny = 1e-9 * max(1.0, abs(s["mean"]))  # below it, float rounding (0.1 + 0.2 against 0.3), not a spread
+    if s["std"] > tiny and float(std) == 0:  # a spread too small for the digits shown: not "± 0.000"
         std = f"<{10**-digits:.{digits}f}"
     return f"{s['mean']:.{digits}f}\u00a0±\u00a0{std}"
 
@@ -208,23 +216,28 @@ def interval_facts(c: Mapping) -> dict[str, str]:
 
 def shared_facts(comparisons: Sequence[Mapping]) -> dict[str, str]:
     """The :func:`interval_facts` that every comparison with an interval has in common, when there are at least
-    two: a list of verdicts says them once, above its lines, instead of on every line."""
+    two: a table of verdicts says them once, in its caption and heads, instead of in every row."""
     facts = [interval_facts(c) for c in comparisons if c.get("ci") is not None]
     if len(facts) < 2:
         return {}
     return {key: text for key, text in facts[0].items() if all(f.get(key) == text for f in facts)}
 
 
-def _covers(facts: Mapping[str, str], interval: str = "") -> str:
-    """``"99.6 % CI -1.16 to -0.21 over 5 vs 5 seeds; Holm-corrected over 13 comparisons"``, from the facts given."""
-    head = " ".join(text for text in (facts.get("level"), interval, facts.get("units")) if text)
+def _covers(facts: Mapping[str, str]) -> str:
+    """``"99.6 % CI over 5 vs 5 seeds; Holm-corrected over 13 comparisons"``, from the facts given."""
+    head = " ".join(text for text in (facts.get("level"), facts.get("units")) if text)
     return "; ".join(text for text in (head, facts.get("correction")) if text)
+
+
+def _balanced(text: str) -> bool:
+    return text.count("(") == text.count(")")
 
 
 def shared_part(a: str, b: str) -> tuple[str, str, str] | None:
     """What two labels share, to be said once: ``(part, a without it, b without it)``, or ``None``. The part is a
     trailing ``" (X)"``, else a leading ``"X, "``, else a trailing ``", X"``, the same on both sides:
-    ``"KD (all labels)"`` and ``"CE (all labels)"`` share ``"all labels"``, and are ``"KD"`` and ``"CE"``."""
+    ``"KD (all labels)"`` and ``"CE (all labels)"`` share ``"all labels"``, and are ``"KD"`` and ``"CE"``. A
+    comma inside parentheses splits nothing (``"KD (T=4, α=0.9)"`` keeps its settings whole)."""
     for pattern in (
         r"(?P<rest>.+) \((?P<part>[^()]+)\)",
         r"(?P<part>[^,]+), (?P<rest>.+)",
@@ -232,7 +245,9 @@ def shared_part(a: str, b: str) -> tuple[str, str, str] | None:
     ):
         found = [re.fullmatch(pattern, label) for label in (a, b)]
         if all(found) and found[0]["part"] == found[1]["part"]:
-            return found[0]["part"], found[0]["rest"], found[1]["rest"]
+            parts = (found[0]["part"], found[0]["rest"], found[1]["rest"])
+            if all(map(_balanced, parts)):
+                return parts
     return None
 
 
@@ -245,17 +260,16 @@ def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, sides: tup
     """One comparison as a row of :func:`verdicts`: its sides (``sides``: a and b as the row names them), the
     difference, the interval (with the facts of :func:`interval_facts` that ``shared`` does not say for the
     whole table) and the verdict: "higher" or "lower" (b against a, in bold) or "within noise"; a verdict
-    Holm's test alone calls is marked ``*`` (:func:`_verdict_table` says why, below the table)."""
+    Holm's test alone calls is marked ``*`` (:func:`_holm_note` says why, below the table)."""
     from .results import fmt_signed
 
-    nbsp = lambda text: text.replace(" ", "\u00a0")  # an interval stays whole
     a, b = sides or _sides(c)
     row = {"comparison": f"{b} − {a}", "difference": fmt_signed(scale * c["diff"])}
     if c.get("ci") is None:  # one unit on a side, or no spread
         return row | {"verdict": f"no interval ({why_no_interval(c)}), so no verdict"}
     low, high = (fmt_signed(scale * x, bound=True) for x in c["ci"])
     own = {key: text for key, text in interval_facts(c).items() if key not in shared}
-    interval = nbsp(" ".join(filter(None, (own.get("level"), f"{low} to {high}"))))
+    interval = " ".join(filter(None, (own.get("level"), f"{low} to {high}"))).replace(" ", "\u00a0")  # kept whole
     if own.get("correction"):
         interval += f"; {own['correction']}"
     over = own.get("units", "").removeprefix("over ")  # "5 pairs of seeds", where the rows differ in it
@@ -263,43 +277,50 @@ def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, sides: tup
     return row | {"interval": interval, "over": over, "verdict": verdict}
 
 
-def _verdict_rows(comparisons: Sequence[Mapping], headings: Sequence[str], shared: Mapping[str, str],
-                  scale: float, factor: bool) -> list[Mapping | str]:  # fmt: skip
-    """Rows of :func:`_verdict_row`, a heading row before each run of comparisons under one heading. With
-    ``factor``, a comparison's :func:`shared_part` joins its heading and leaves its sides' names."""
-    rows: list[Mapping | str] = []
-    current = ""
-    for c, heading in zip(comparisons, headings):
-        part = shared_part(*_sides(c)) if factor else None
-        if part:
-            heading = ", ".join(filter(None, (heading, part[0])))
-        if heading != current:
-            rows.append(heading or "other comparisons")
-            current = heading
-        rows.append(_verdict_row(c, shared, scale, sides=part[1:] if part else None))
-    return rows
+def _holm_note(comparisons: Sequence[Mapping]) -> str:
+    """The line below a verdict table that says why each verdict marked ``*`` stands beside an interval that
+    includes 0 (:func:`holm_alone`), or ``""``."""
+    alone = [c for c in comparisons if called_by_holm_alone(c)]
+    if len(alone) == 1:
+        return f"* Beyond noise{holm_alone(alone[0])}."
+    if not alone:
+        return ""
+    p = "; ".join(f"{_sides(c)[1]} − {_sides(c)[0]}, {c['p_adjusted']:.3f}" for c in alone)
+    return (f"* Beyond noise by Holm's step-down test (adjusted p: {p}), though their Bonferroni intervals, which "
+            "are more conservative, include 0.")  # fmt: skip
 
 
-def _verdict_table(comparisons: Sequence[Mapping], rows: Sequence[Mapping | str], intro: str, unit: str) -> Table:
-    """The rows of :func:`verdicts` in a :class:`Table`: what every interval covers is said once, in the
-    caption and the interval column's head, and the unit in the heads; a column that says nothing on any row
-    is left out. Below, the reason for each verdict marked ``*``."""
+def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intro: str, scale: float, unit: str,
+                   factor: bool = False) -> Table:  # fmt: skip
+    """The :class:`Table` of :func:`verdicts` and :func:`verdicts_by`: a row per comparison, a heading row before
+    each run of comparisons under one heading (``headings``, one per comparison; with ``factor``, a comparison's
+    :func:`shared_part` joins its heading and leaves its sides' names). A heading that comes back, after
+    another, says what its rows are over ("low data, over 3 pairs of teachers"): the same group, read again,
+    would look like a slip. Where some rows have a heading, a run with none is "other comparisons". What every
+    interval covers is said once, in the caption and the interval column's head, and the unit in the heads; a
+    column that says nothing on any row is left out. Below, the reason for each verdict marked ``*``."""
     facts = shared_facts(comparisons)
+    parts = [shared_part(*_sides(c)) if factor else None for c in comparisons]
+    headings = [", ".join(filter(None, (h, p and p[0]))) for h, p in zip(headings, parts)]
+    rows: list[Mapping | str] = []
+    current, seen = None, set()
+    for c, heading, part in zip(comparisons, headings, parts):
+        if heading != current and any(headings):
+            units = interval_facts(c)["units"]  # "over 3 pairs of teachers"
+            rows.append(heading or "other comparisons")
+            if heading in seen:
+                rows[-1] += f", {units}"
+        current = heading
+        seen.add(heading)
+        rows.append(_verdict_row(c, facts, scale, sides=part[1:] if part else None))
     units = f" ({unit})" if unit else ""
     named = {"difference": f"difference{units}", "interval": facts.get("level", "interval") + units}
     columns = [k for k in ("comparison", "difference", "interval", "over", "verdict")
                if any(isinstance(r, Mapping) and r.get(k) for r in rows)]  # fmt: skip
     renamed = [r if isinstance(r, str) else {named.get(k, k): v for k, v in r.items()} for r in rows]
     caption = f"Every interval: {_covers(facts)}." if facts else None
-    alone = [c for c in comparisons if called_by_holm_alone(c)]
-    note = ""
-    if alone:  # why a verdict beyond noise stands beside an interval that includes 0 (holm_alone)
-        names = [f"{_sides(c)[1]} − {_sides(c)[0]}, {c['p_adjusted']:.3f}" for c in alone]
-        p = f" = {alone[0]['p_adjusted']:.3f}" if len(alone) == 1 else ": " + "; ".join(names)
-        its = "its Bonferroni interval, which is" if len(alone) == 1 else "their Bonferroni intervals, which are"
-        note = f"* Beyond noise by Holm's step-down test (adjusted p{p}), though {its} more conservative, "
-        note += "includes 0." if len(alone) == 1 else "include 0."
-    return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro, note=note)
+    return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro,
+                 note=_holm_note(comparisons))  # fmt: skip
 
 
 def verdict_cell(c: Mapping | None, scale: float = 100.0, label: str = "") -> str:
@@ -329,15 +350,25 @@ def side_by_side(
     by: Sequence[str] = ("regime",),
     missing: str = "not run yet",
     scale: float = 100.0,
-) -> list[dict]:
+    headings: bool = False,
+) -> list[dict | str]:
     """Rows for :func:`table`: each comparison as a :func:`verdict_cell` beside the comparison of ``others``
     with the same ``by`` values and the same two sides (``missing`` where there is none), e.g. one run's
-    verdicts beside another run's at another scale. ``labels`` name the two columns."""
-
-    return [{"comparison": ": ".join([*(str(c.get(k)) for k in by), f"{c['b']} − {c['a']}"]),
-             labels[0]: verdict_cell(c, scale),
-             labels[1]: verdict_cell(other, scale) if other is not None else missing}
-            for c, other in _matched(comparisons, others, by)]  # fmt: skip
+    verdicts beside another run's at another scale. ``labels`` name the two columns. The ``by`` values lead
+    each comparison's name ("unfriendly: PrUE − KD"), or, with ``headings``, head each run of rows that share
+    them (a heading row, as in :func:`verdicts_by`)."""
+    rows: list[dict | str] = []
+    current = None
+    for c, other in _matched(comparisons, others, by):
+        group = [str(c.get(k)) for k in by]
+        if headings and ", ".join(group) != current:
+            rows.append(", ".join(group))
+        current = ", ".join(group)
+        name = f"{c['b']} − {c['a']}"
+        rows.append({"comparison": name if headings else ": ".join([*group, name]),
+                     labels[0]: verdict_cell(c, scale),
+                     labels[1]: verdict_cell(other, scale) if other is not None else missing})  # fmt: skip
+    return rows
 
 
 def _matched(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Sequence[str]) -> list[tuple]:
@@ -372,8 +403,7 @@ def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100
     row. ``intro``: a paragraph above the table. ``factor``: what both sides of a comparison share
     (:func:`shared_part`, e.g. the regime in "KD (all labels) − CE (all labels)") is said once, in a heading
     row over the comparisons that share it."""
-    rows = _verdict_rows(comparisons, [""] * len(comparisons), shared_facts(comparisons), scale, factor)
-    return _verdict_table(comparisons, rows, intro, unit)
+    return _verdict_table(comparisons, [""] * len(comparisons), intro, scale, unit, factor)
 
 
 # ------------------------------------------------------------------------------------- what the prose claims
@@ -827,10 +857,11 @@ def verdicts_by(comparisons: Sequence[Mapping], by: Sequence[str], intro: str = 
     intervals share is said once, in the caption."""
     groups: dict[str, list] = {}
     for c in comparisons:
-        groups.setdefault(", ".join(str(c.get(key, "")) for key in by).rstrip(":"), []).append(c)
+        heading = ", ".join(filter(None, (str(c.get(key) or "") for key in by))).rstrip(":")
+        groups.setdefault(heading, []).append(c)
     ordered = [c for group in groups.values() for c in group]
     headings = [heading for heading, group in groups.items() for _ in group]
-    return _verdict_table(ordered, _verdict_rows(ordered, headings, shared_facts(ordered), scale, False), intro, unit)
+    return _verdict_table(ordered, headings, intro, scale, unit)
 
 
 def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "", ylabel: str = "",

@@ -56,8 +56,11 @@ PAIRED_OVER_GROUPS = "paired t over teacher means"
 
 
 def mean_std(values) -> dict:
-    """``{"mean", "std", "n", "values"}`` with the sample standard deviation (0 for a single value)."""
+    """``{"mean", "std", "n", "values"}`` with the sample standard deviation (0 for a single value; nan where a
+    value is nan or infinite: a run without validation records ``val_acc`` nan)."""
     values = [float(v) for v in values]
+    if not all(map(math.isfinite, values)):  # statistics.stdev raises on them
+        return {"mean": statistics.fmean(values), "std": math.nan, "n": len(values), "values": values}
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     return {"mean": statistics.fmean(values), "std": std, "n": len(values), "values": values}
 

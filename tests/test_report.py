@@ -28,11 +28,16 @@ def test_mean_std_formats_percent_and_drops_the_spread_for_one_value():
     # a spread that rounds to 0 at the digits shown is not 0; a spread of 0 is
     assert report.mean_std([0.9530, 0.9531], scale=1, digits=3) == "0.953\u00a0±\u00a0<0.001"
     assert report.mean_std([0.5, 0.5]) == "50.00\u00a0±\u00a00.00"
+    assert report.mean_std([0.1 + 0.2, 0.3]) == "30.00\u00a0±\u00a00.00"  # float rounding is no spread
+    assert report.mean_std([5.1, 5.2], scale=1, digits=0) == "5\u00a0±\u00a0<1"
+    # a run without validation records val_acc nan: shown as nan, not an error
+    assert report.mean_std([0.5, float("nan")]) == "nan\u00a0±\u00a0nan"
 
 
 def said(c) -> str:
     """A comparison as a row of :func:`report.verdicts` says it, cells joined."""
-    return " | ".join(report.verdicts([c]).rows[0]).replace("\u00a0", " ")
+    (row,) = report.verdicts([c]).rows  # one row, no heading
+    return " | ".join(row).replace("\u00a0", " ")
 
 
 def test_a_verdict_row_says_the_difference_its_interval_and_the_verdict_in_words():
@@ -77,6 +82,8 @@ def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row
     assert page.count("<td>") == 10 and "<td><strong>higher</strong></td>" in page
     assert "\n| KD − CE | +5.00 | +2.15\u00a0to\u00a0+7.85 | 3 vs 3 seeds | **higher** |" in str(table)
     assert table.note == "" and "kdcore-note" not in page  # nothing marked, nothing to explain
+    # no comparisons: nothing to show, not an empty table
+    assert str(report.verdicts([])) == "" and report.verdicts([])._repr_html_() == ""
 
 
 def test_factored_verdicts_say_once_what_both_sides_of_a_comparison_share():
@@ -85,13 +92,21 @@ def test_factored_verdicts_say_once_what_both_sides_of_a_comparison_share():
     assert report.shared_part("derived, KD from 79%", "fixed, KD from 79%") == ("KD from 79%", "derived", "fixed")
     assert report.shared_part("KD, plain (low)", "KD, ICC (low)") == ("low", "KD, plain", "KD, ICC")  # () first
     assert report.shared_part("PrUE 90%", "dense") is None
+    # a comma inside parentheses splits nothing
+    assert report.shared_part("KD (T=4, α=0.9), all", "KD (T=4, α=0.5), all") == (
+        "all", "KD (T=4, α=0.9)", "KD (T=4, α=0.5)")  # fmt: skip
+    assert report.shared_part("x (a, b), KD", "x (a, c), CE") is None
     c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84])
     family = [c | {"a": "CE (all)", "b": "KD (all)"}, c | {"a": "CE (few)", "b": "KD (few)"},
               c | {"a": "dense", "b": "PrUE"}, c | {"a": "CE (few)", "b": "KR (few)"}]  # fmt: skip
     rows = report.verdicts(family, factor=True).rows
     names = [row if isinstance(row, str) else row[0] for row in rows]
-    # in the family's order: a heading where the shared part changes, one for a comparison that shares none
-    assert names == ["all", "KD − CE", "few", "KD − CE", "other comparisons", "PrUE − dense", "few", "KR − CE"]
+    # in the family's order: a heading where the shared part changes, one for a comparison that shares none,
+    # and a heading that comes back says what its rows are over (the same group again would read as a slip)
+    assert names == ["all", "KD − CE", "few", "KD − CE", "other comparisons", "PrUE − dense",
+                     "few, over 3 vs 3 seeds", "KR − CE"]  # fmt: skip
+    first = [row if isinstance(row, str) else row[0] for row in report.verdicts(family[2:], factor=True).rows]
+    assert first == ["other comparisons", "PrUE − dense", "few", "KR − CE"]  # a leading run without one, too
     assert report.verdicts(family).rows[0][0] == "KD (all) − CE (all)"  # not factored unless asked
 
 
@@ -225,6 +240,10 @@ def test_side_by_side_matches_comparisons_by_regime_and_sides_and_marks_the_miss
     assert rows[0]["CPU"].replace("\u00a0", " ") == "+1.00 [+0.00, +2.00] better"
     assert rows[0]["GPU"].replace("\u00a0", " ") == "+3.00 [-1.00, +7.00] within noise"  # not the reversed PrUE → KD
     assert rows[1]["GPU"] == "not run yet" and "no interval" in rows[1]["CPU"]
+    # with headings, the regime heads its rows instead of leading each name
+    grouped = report.side_by_side([*here, here[1] | {"b": "IMP"}], there, labels=("CPU", "GPU"), headings=True)
+    names = [r if isinstance(r, str) else r["comparison"] for r in grouped]
+    assert names == ["low-label", "PrUE − KD", "unfriendly", "PrUE − KD", "IMP − KD"]
 
 
 def test_agreement_counts_shared_verdicts_and_where_only_one_run_sees_a_difference():
@@ -436,6 +455,11 @@ def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
                      "step-down test" in shown[3]]  # fmt: skip
         assert explained == [report.called_by_holm_alone(c)] * 4, shown
     assert f"(adjusted p = {alone[0]['p_adjusted']:.3f})" in report.verdicts(alone[:1]).note
+    marked = report.verdicts(alone[:1])
+    assert "| **higher\\*** |" in str(marked) or "| **lower\\*** |" in str(marked)  # a mark, not emphasis
+    assert str(marked).endswith("\n\n\\* Beyond noise by Holm's step-down test (adjusted p = "
+                                f"{alone[0]['p_adjusted']:.3f}), though its Bonferroni interval, which is more "
+                                "conservative, includes 0.")  # a note, not a list item  # fmt: skip
     two = report.verdicts([alone[0] | {"a": "CE", "b": "KD"}, alone[0] | {"a": "CE", "b": "KR"}]).note
     assert "(adjusted p: KD − CE, 0.0" in two and "; KR − CE, 0.0" in two and "their Bonferroni intervals" in two
     assert not report.called_by_holm_alone({**alone[0], "verdict": "within noise"})
