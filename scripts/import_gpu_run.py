@@ -84,7 +84,7 @@ def as_copied(markdown: str, labels: set[str], up: str, itself: str = "") -> str
     (``itself``: its path below book/, as the chapter links it) keeps its words only: the page would link to
     itself ("the `gpu` profile's [CNN-scale run](…)" on the CNN-scale run's own page)."""
     if itself:
-        markdown = re.sub(rf"\[([^\]]*)\]\({re.escape(itself)}(#[^)]*)?\)", r"\1", markdown)
+        markdown = re.sub(rf"(?<!!)\[([^\]]*)\]\({re.escape(itself)}(#[^)]*)?\)", r"\1", markdown)  # not images
     return BEFORE_YOU_START.sub("", relink(relabel(markdown, labels), up))
 
 
@@ -163,9 +163,7 @@ BEFORE_YOU_START = re.compile(r"```\{admonition\} Before you start\n.*?\n```\n\n
 BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for the freshness test
 SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of P
 TRAINING_LOG = {"code_prompt_show": "Show the training log", "code_prompt_hide": "Hide the training log"}
-# a cell whose code the chapter folds too: one button shows both (myst-nb folds input and output together)
-CODE_AND_LOG = {"code_prompt_show": "Show the cell and its training log",
-                "code_prompt_hide": "Hide the cell and its training log"}  # fmt: skip
+AND_LOG = ", with its training log"  # a cell whose code the chapter folds too: one button shows both
 
 
 def parameters_at(chapter: nbformat.NotebookNode) -> int:
@@ -176,9 +174,11 @@ def parameters_at(chapter: nbformat.NotebookNode) -> int:
 def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
     """A copy's cells are shown as the chapter shows its own: each cell the chapter has (matched by id) takes
     the chapter's tags and button label (``mystnb``), keeping a training log's fold (``hide-output``, from
-    :func:`import_notebook`), and drops the value its last line displayed where the chapter's cell displays
-    none (a run from an older commit that ended a cell with ``write_chapter_results(...)`` printed its path;
-    report cells keep theirs, drawn from the run's results, such as the box of :func:`differences`).
+    :func:`import_notebook`; where the chapter folds the cell's code too, myst-nb folds both behind one button,
+    whose label then names both: the chapter's, :data:`AND_LOG` added), and drops the value its last line
+    displayed where the chapter's cell displays none (a run from an older commit that ended a cell with
+    ``write_chapter_results(...)`` printed its path; report cells keep theirs, drawn from the run's results,
+    such as the box of :func:`differences`).
     The parameters cell's ``profile`` becomes the run's, which the run had through ``KDCORE_PROFILE``: opened
     in Colab, the copy then runs at the profile it shows."""
     import copy as copying
@@ -191,15 +191,16 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
             ours = writer  # an older run wrote its results JSON in another cell: fold that one as the chapter does
         if ours is None or ours.cell_type != cell.cell_type:
             continue
-        folded = "hide-output" in cell.metadata.get("tags", []) and cell.metadata.get("mystnb") in (
-            TRAINING_LOG,
-            CODE_AND_LOG,
-        )
+        prompt = cell.metadata.get("mystnb", {}).get("code_prompt_show", "")
+        folded = "hide-output" in cell.metadata.get("tags", []) and "training log" in prompt  # (TRAINING_LOG's)
         cell.metadata["tags"] = list(dict.fromkeys([*ours.metadata.get("tags", []), *["hide-output"] * folded]))
         if "mystnb" in ours.metadata and not folded:
             cell.metadata["mystnb"] = copying.deepcopy(ours.metadata["mystnb"])
-        elif folded:  # the training log's button, which also shows the code where the chapter folds it
-            cell.metadata["mystnb"] = CODE_AND_LOG if "hide-input" in cell.metadata["tags"] else TRAINING_LOG
+        elif folded and "hide-input" in cell.metadata["tags"]:  # myst-nb folds the code and the log together
+            ours_prompt = ours.metadata.get("mystnb", {}).get("code_prompt_show", "Show the cell")
+            cell.metadata["mystnb"] = {"code_prompt_show": ours_prompt + AND_LOG, "code_prompt_hide": "Hide the cell"}
+        elif folded:
+            cell.metadata["mystnb"] = dict(TRAINING_LOG)
         shows_none = not any(o.output_type == "execute_result" for o in ours.get("outputs", []))
         if cell.cell_type == "code" and "report" not in cell.metadata["tags"] and shows_none:  # a run's cell
             cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
@@ -406,7 +407,7 @@ def import_notebook(source: Path, dest: Path, run: dict, environment: dict, comm
             if cell.outputs and all(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs):
                 tags = cell.metadata.setdefault("tags", [])  # a training log (its bars' final lines): behind
                 tags += [] if "hide-output" in tags else ["hide-output"]  # a toggle, as wide as tqdm made it
-                cell.metadata["mystnb"] = TRAINING_LOG
+                cell.metadata["mystnb"] = dict(TRAINING_LOG)
     # cells the book's chapter tags book-profile-only (matched by cell id) compare the two scales: the book
     # profile's page has them; in the run of the gpu profile they would compare the run with itself
     left = book_only(nbformat.read(book / source.name, as_version=4))
