@@ -170,7 +170,27 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
             both = "hide-input" in cell.metadata.tags
             assert cell.metadata.mystnb["code_prompt_show"].endswith(", with its training log") == both
             folds.append(both)
-    assert True in folds and False in folds  # both kinds of fold were met (ch. 9's recipes cell folds its code)
+    assert True in folds  # ch. 9's recipes cell folds its code too (the other kind: the test below)
+
+
+def test_a_copied_training_log_folds_under_a_button_that_says_what_it_shows():
+    """A run's training log folds (``hide-output``); where the chapter folds the cell's code too, myst-nb folds
+    both behind one button, whose label then keeps the chapter's words and adds the log."""
+    from import_gpu_run import TRAINING_LOG, presented_as_in_chapter
+
+    v4 = nbformat.v4
+    folded_code = v4.new_code_cell("recipes = 1", id="a", metadata={
+        "tags": ["hide-input"], "mystnb": {"code_prompt_show": "Show the recipes"}})  # fmt: skip
+    chapter = v4.new_notebook(cells=[folded_code, v4.new_code_cell("x = 1", id="b")])
+    logs = [v4.new_code_cell(source, id=i, metadata={"tags": ["hide-output"], "mystnb": dict(TRAINING_LOG)})
+            for i, source in (("a", "recipes = 1"), ("b", "x = 1"))]  # fmt: skip
+    presented_as_in_chapter(logs, chapter, "gpu")
+    both = {"code_prompt_show": "Show the recipes, with its training log", "code_prompt_hide": "Hide the cell"}
+    assert logs[0].metadata == {"tags": ["hide-input", "hide-output"], "mystnb": both}
+    assert logs[1].metadata == {"tags": ["hide-output"], "mystnb": TRAINING_LOG}
+    assert logs[1].metadata.mystnb is not TRAINING_LOG  # a copy: editing one cell's label changes no other
+    presented_as_in_chapter(logs, chapter, "gpu")  # a re-render finds the log by its label and keeps both folds
+    assert logs[0].metadata.tags == ["hide-input", "hide-output"] and logs[1].metadata.tags == ["hide-output"]
 
 
 def test_import_refuses_a_folder_that_holds_no_run(tmp_path):
