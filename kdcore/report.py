@@ -306,10 +306,9 @@ def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intr
     current, seen = None, set()
     for c, heading, part in zip(comparisons, headings, parts):
         if heading != current and any(headings):
-            units = interval_facts(c)["units"]  # "over 3 pairs of teachers"
             rows.append(heading or "other comparisons")
             if heading in seen:
-                rows[-1] += f", {units}"
+                rows[-1] += f", {interval_facts(c)['units']}"  # "low data, over 3 pairs of teachers"
         current = heading
         seen.add(heading)
         rows.append(_verdict_row(c, facts, scale, sides=part[1:] if part else None))
