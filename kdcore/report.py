@@ -303,9 +303,9 @@ def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intr
     parts = [shared_part(*_sides(c)) if factor else None for c in comparisons]
     headings = [", ".join(filter(None, (h, p and p[0]))) for h, p in zip(headings, parts)]
     rows: list[Mapping | str] = []
-    current, seen = None, set()
+    current, seen, headed = None, set(), any(headings)
     for c, heading, part in zip(comparisons, headings, parts):
-        if heading != current and any(headings):
+        if heading != current and headed:
             rows.append(heading or "other comparisons")
             if heading in seen:
                 rows[-1] += f", {interval_facts(c)['units']}"  # "low data, over 3 pairs of teachers"
@@ -361,8 +361,8 @@ def side_by_side(
     for c, other in _matched(comparisons, others, by):
         group = [str(c.get(k)) for k in by]
         if headings and ", ".join(group) != current:
-            rows.append(", ".join(group))
-        current = ", ".join(group)
+            current = ", ".join(group)
+            rows.append(current)
         name = f"{c['b']} − {c['a']}"
         rows.append({"comparison": name if headings else ": ".join([*group, name]),
                      labels[0]: verdict_cell(c, scale),
