@@ -322,24 +322,22 @@ def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intr
                  note=_holm_note(comparisons))  # fmt: skip
 
 
-def verdict_cell(c: Mapping | None, scale: float = 100.0, label: str = "") -> str:
+def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
     """A comparison in a table cell: ``"+0.42 [-0.10, +0.94] within noise"`` (in bold when beyond noise: a
     :class:`Strong`), or ``"–"`` for none. The difference and its interval are joined by no-break spaces: a
-    :func:`table` with ``wrap`` breaks the cell before the verdict only. ``label``: words before it, for a
-    cell whose comparison differs from its column's (``"vs no teacher:"``)."""
+    :func:`table` with ``wrap`` breaks the cell before the verdict only."""
     from .results import NO_INTERVAL, fmt_interval, fmt_signed
 
     if c is None:
         return "–"
-    label = f"{label} " if label else ""
     if c.get("ci") is None:  # one unit on a side, or no spread: no interval, so no verdict either
         why = c["verdict"] if str(c.get("verdict")).startswith("no interval") else NO_INTERVAL
-        return f"{label}{fmt_signed(scale * c['diff'])}, {why}"
+        return f"{fmt_signed(scale * c['diff'])}, {why}"
     number = f"{fmt_signed(scale * c['diff'])} {fmt_interval(c['ci'], scale, signed=True)}".replace(" ", "\u00a0")
     if c["verdict"] == "within noise":
-        return f"{label}{number} within noise"
+        return f"{number} within noise"
     holm = f" (by Holm, p\u00a0=\u00a0{c['p_adjusted']:.3f})" if called_by_holm_alone(c) else ""
-    return Strong(f"{label}{number} {c['verdict']}{holm}")  # beyond noise: in bold
+    return Strong(f"{number} {c['verdict']}{holm}")  # beyond noise: in bold
 
 
 def side_by_side(
