@@ -447,6 +447,15 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     return f"{size} ({level}{low} to {high}), an interval too wide to conclude ({units})"
 
 
+
+def quoted_regimes(comparisons: Sequence[Mapping], a: str, b: str, missing: str = "not in that run") -> str:
+    """Another run's ``b − a`` in each regime it compared them in (chapter 9's two, in its order), in one
+    clause for a chapter's prose: ``"in the unfriendly regime, 0.24 points above (99.7 % CI −0.2 to +0.7), an
+    interval too wide to conclude; in the low-label regime, …"`` (:func:`quoted` for each); ``missing`` where
+    that run made no such comparison."""
+    found = [c for c in comparisons if c.get("a") == a and c.get("b") == b]
+    return "; ".join(f"in the {c['regime']} regime, {quoted(c, count=False)}" for c in found) or missing
+
 def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> list[tuple[Mapping, Mapping | None]]:
     """The ``claims`` this run's ``comparisons`` do not bear out, each with its comparison (None: not run).
 

@@ -408,6 +408,20 @@ def test_quoted_states_another_runs_comparison_in_words():
         report.find_comparison([below, above], regime="low-label")
 
 
+
+def test_quoted_regimes_says_one_comparison_in_each_regime_of_another_run():
+    kd = {"a": "KD", "b": "PrUE", "diff": 0.0024, "ci": [-0.0018, 0.0066], "ci_level": 0.997, "n_a": 3,
+          "n_b": 3, "paired": True, "unit": "teachers", "verdict": "within noise", "correction": "holm"}  # fmt: skip
+    family = [{**kd, "regime": "unfriendly"}, {**kd, "regime": "unfriendly", "b": "IMP"},
+              {**kd, "regime": "low-label", "diff": -0.015, "ci": [-0.028, -0.002], "verdict": "lower"}]  # fmt: skip
+    assert report.quoted_regimes(family, a="KD", b="PrUE") == (
+        "in the unfriendly regime, 0.24 points above (99.7 % CI −0.2 to +0.7), an interval too wide to conclude; "
+        "in the low-label regime, 1.50 points below (99.7 % CI −2.8 to −0.2), lower beyond noise after Holm's "
+        "correction"
+    )
+    assert report.quoted_regimes(family, a="KD", b="KR", missing="not run") == "not run"
+    assert report.quoted_regimes([], a="KD", b="PrUE") == "not in that run"
+
 def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     from kdcore.results import quoted_run, write_results
 
