@@ -104,8 +104,6 @@ def _jsonable(value):
         return value.tolist()
     if isinstance(value, Path):
         return str(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist"):
+    if hasattr(value, "tolist"):  # numpy arrays and scalars (an array's .item() raises beyond one element)
         return value.tolist()
     raise TypeError(f"not JSON-serializable: {type(value).__name__}")

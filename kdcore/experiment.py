@@ -335,8 +335,10 @@ def train_student(
     P = bench.params
     seed_everything(seed)
     model = model if model is not None else bench.build(arch)
-    config = config or train_config(P, epochs or P.student_epochs, seed=seed)
-    train = train or bench.train
+    # "is None", not "or": an empty subset (len 0) is falsy and would silently become the whole train split
+    if config is None:
+        config = train_config(P, P.student_epochs if epochs is None else epochs, seed=seed)
+    train = bench.train if train is None else train
     objective = objective(model)
 
     def train_it(checkpoint: Path | None = None) -> History:

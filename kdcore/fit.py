@@ -47,7 +47,7 @@ from .prune.masks import enforce_masks, masked_parameters
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train: optimizer, schedule and augmentation. Hashable, so it can key a teacher cache.
+    """How to train: optimizer, schedule and augmentation. Frozen: a teacher cache keys on its ``to_dict()``.
 
     ``optimizer`` is ``"sgd"`` (with ``momentum`` and ``nesterov``) or ``"adamw"`` (``momentum`` and
     ``nesterov`` are ignored; its ``weight_decay`` is decoupled, so good values are larger than SGD's).

@@ -12,8 +12,9 @@ of the book, pruned ones included, is trained or loaded through one path::
     early = EarlyStopped(dense, epoch=5)                         # the dense run, stopped after 5 epochs
     assistant = Distilled("mlp-128", config, teacher=dense, temperature=4, w_ce=0.1, w_kd=0.9)
 
-Three recipes are our reconstructions of papers whose full text we could not read (tolerant teachers,
-the ICC teacher, and KR in :mod:`kdcore.losses.kr`); their docstrings say so.
+Two recipes here are our reconstructions of papers whose full text we could not read (:class:`Tolerant`
+and :class:`ICC`), as is the book's third, KR, a student loss in :mod:`kdcore.losses.kr`; their docstrings
+say so.
 """
 
 from __future__ import annotations

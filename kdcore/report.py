@@ -180,10 +180,13 @@ def holm_alone(c: Mapping) -> str:
 
 
 def why_no_interval(c: Mapping) -> str:
-    """Why a comparison has no interval: ``"fewer than 2 teachers on one side"``, or no spread among its units."""
-    from .results import NO_SPREAD
+    """Why a comparison has no interval: ``"fewer than 2 teachers on one side"``, no spread among its units, or a
+    value that is not a number."""
+    from .results import NO_SPREAD, NOT_FINITE
 
     units = c.get("unit", "seeds")
+    if c.get("verdict") == NOT_FINITE:
+        return "a value is nan or infinite"
     if c.get("verdict") == NO_SPREAD and c.get("paired"):
         return "every pair differs by the same amount, so the spread cannot be estimated"
     if c.get("verdict") == NO_SPREAD:
@@ -426,17 +429,19 @@ def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
 
 
 def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run", count: bool = True) -> str:
-    """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.5 to +7.1), an interval too
-    wide to conclude (3 vs 3 teachers)"``, or ``"1.50 points above (99.8 % CI +0.2 to +2.8), higher beyond
+    """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.50 to +7.10), an interval too
+    wide to conclude (3 vs 3 teachers)"``, or ``"1.50 points above (99.8 % CI +0.20 to +2.80), higher beyond
     noise after Holm's correction"`` (the level is the interval's: a Holm family's is wider); ``missing`` for
     ``None``. For prose that quotes a run other than the page's own; ``count``
     ``False`` leaves out what the units were, for prose that quotes several comparisons and says it once."""
+    from .results import fmt_signed
+
     if c is None:
         return missing
     size = f"{abs(scale * c['diff']):.2f} points {'below' if c['diff'] < 0 else 'above'}"
     if c.get("ci") is None:
         return f"{size}, with no interval ({why_no_interval(c)})"
-    low, high = (f"{scale * x:+.1f}".replace("-", "−") for x in c["ci"])
+    low, high = (fmt_signed(scale * x, bound=True).replace("-", "−") for x in c["ci"])  # as the tables print it
     level = interval_facts(c)["level"] + " "  # e.g. "99.8 % CI ": a Holm family's interval is wider
     if c["verdict"] in ("higher", "lower"):
         correction = holm_alone(c) or (" after Holm's correction" if c.get("correction") == "holm" else "")
@@ -447,14 +452,14 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     return f"{size} ({level}{low} to {high}), an interval too wide to conclude ({units})"
 
 
-
 def quoted_regimes(comparisons: Sequence[Mapping], a: str, b: str, missing: str = "not in that run") -> str:
     """Another run's ``b − a`` in each regime it compared them in (chapter 9's two, in its order), in one
-    clause for a chapter's prose: ``"in the unfriendly regime, 0.24 points above (99.7 % CI −0.2 to +0.7), an
+    clause for a chapter's prose: ``"in the unfriendly regime, 0.24 points above (99.7 % CI −0.18 to +0.66), an
     interval too wide to conclude; in the low-label regime, …"`` (:func:`quoted` for each); ``missing`` where
     that run made no such comparison."""
     found = [c for c in comparisons if c.get("a") == a and c.get("b") == b]
     return "; ".join(f"in the {c['regime']} regime, {quoted(c, count=False)}" for c in found) or missing
+
 
 def unmet_claims(comparisons: Sequence[Mapping], claims: Sequence[Mapping]) -> list[tuple[Mapping, Mapping | None]]:
     """The ``claims`` this run's ``comparisons`` do not bear out, each with its comparison (None: not run).

@@ -49,6 +49,7 @@ from .checkpoint import write_json
 
 NO_INTERVAL = "no interval (n < 2)"
 NO_SPREAD = "no interval (no spread)"  # two or more units a side, all alike: a variance of 0 is not an estimate
+NOT_FINITE = "no interval (a nan or inf value)"  # a diverged run, or a measure a run did not take
 WELCH = "welch"
 WELCH_OVER_GROUPS = "welch over teacher means"
 PAIRED = "paired t"
@@ -147,13 +148,14 @@ def compare(
          "n_a": units of a, "n_b": units of b,
          "se": standard error of diff or None, "df": degrees of freedom (Welch–Satterthwaite, or n − 1
                                                when paired) or None,
-         "verdict": "higher" | "lower" | "within noise" | "no interval (n < 2)" | "no interval (no spread)"}
+         "verdict": "higher" | "lower" | "within noise" | "no interval (n < 2)" | "no interval (no spread)"
+                    | "no interval (a nan or inf value)"}
 
     ``verdict`` (for b against a) is ``"within noise"`` when the interval contains 0, else ``"higher"`` or
-    ``"lower"``. With fewer than 2 units on a side, or units that do not vary at all (every difference
-    alike, when paired), ``ci``, ``p``, ``se`` and ``df`` are ``None`` and the verdict says why there is
-    none. ``se`` and ``df`` let :func:`holm` widen the interval. With few seeds the interval is wide: that is
-    the honest answer, not a failure.
+    ``"lower"``. With fewer than 2 units on a side, units that do not vary at all (every difference
+    alike, when paired), or a unit that is nan or infinite, ``ci``, ``p``, ``se`` and ``df`` are ``None``
+    and the verdict says why there is none. ``se`` and ``df`` let :func:`holm` widen the interval. With few
+    seeds the interval is wide: that is the honest answer, not a failure.
     """
     if paired:
         units_a, units_b = _paired_units(a, b, groups_a, groups_b)
@@ -184,6 +186,8 @@ def compare(
         result["paired"] = True
     if len(units_a) < 2 or len(units_b) < 2:
         return result
+    if not (np.isfinite(units_a).all() and np.isfinite(units_b).all()):  # nan compares false: no verdict from it
+        return result | {"verdict": NOT_FINITE}
     if paired:
         differences = units_b - units_a
         se = differences.std(ddof=1) / math.sqrt(len(differences))
@@ -262,6 +266,8 @@ def holm_adjusted(p_values: Sequence[float]) -> list[float]:
     Sorted ascending, the ``i``-th smallest (1-based) of ``m`` gets ``max_{j ≤ i} min(1, (m − j + 1) p_(j))``;
     rejecting where the adjusted p < α controls the family-wise error rate at α (Holm 1979).
     """
+    if not all(math.isfinite(p) for p in p_values):  # a nan sorts anywhere and would wipe out the others
+        raise ValueError(f"Holm's adjustment needs finite p-values, got {list(p_values)}")
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
     adjusted, running_max = [0.0] * m, 0.0
@@ -332,8 +338,9 @@ def spearman(x, y) -> tuple[float, float]:
 
 
 def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
-    """``"[+0.12, +0.50]"``: an interval (from :func:`confidence_interval` or a comparison's ``"ci"``) times
-    ``scale``, or ``"no interval (n < 2)"`` when it is ``None``, so a one-seed run prints no fake precision."""
+    """``"[0.12, 0.50]"`` (``"[+0.12, +0.50]"`` with ``signed``): an interval (from :func:`confidence_interval`
+    or a comparison's ``"ci"``) times ``scale``, or ``"no interval (n < 2)"`` when it is ``None``, so a one-seed
+    run prints no fake precision."""
     if interval is None:
         return NO_INTERVAL
     low, high = (scale * x for x in interval)

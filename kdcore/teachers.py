@@ -1,8 +1,9 @@
 """Train a teacher once, reuse it everywhere: a cache keyed by a hash of the teacher's full configuration.
 
 A chapter asks for a teacher by what defines it (architecture, data split, training config, objective,
-seed). The first call trains it (with a per-epoch checkpoint, so a killed run resumes) and stores the
-weights under ``cache_dir()``; every later call, from this chapter or another, loads them. Files load with
+seed). The first call trains it (checkpointed every ``KDCORE_CHECKPOINT_EVERY_S`` seconds, 120 by default,
+so a killed run resumes) and stores the weights under ``cache_dir()``; every later call, from this chapter or
+another, loads them. Files load with
 ``weights_only=True``. Both files are written atomically, so a crash leaves either no file or a whole one. A
 damaged or tampered cache file (say, an interrupted copy) is never silently retrained over: loading raises
 :class:`~kdcore.checkpoint.UnsafeCheckpointError`, which names the file and says to delete it to retrain.

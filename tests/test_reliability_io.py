@@ -260,3 +260,11 @@ def test_a_tampered_teacher_file_is_refused_by_load_teacher_and_train_or_load(tm
         train_or_load("mlp-8", splits, config, train, progress=False)
     assert not marker.exists()
     assert cache_dir() in path.parents
+
+
+def test_write_json_takes_numpy_arrays_and_scalars(tmp_path):
+    import numpy as np
+
+    # a results dict may hold group_means' arrays; an array's .item() raises beyond one element
+    path = write_json({"means": np.array([0.8, 0.9]), "n": np.int64(3), "x": np.float32(0.5)}, tmp_path / "r.json")
+    assert json.loads(path.read_text()) == {"means": [0.8, 0.9], "n": 3, "x": 0.5}

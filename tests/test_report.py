@@ -391,15 +391,20 @@ def test_quoted_states_another_runs_comparison_in_words():
              "n_b": 3, "unit": "teachers", "verdict": "within noise", "correction": "holm"}  # fmt: skip
     assert (
         report.quoted(below)
-        == "2.72 points below (95 % CI −12.5 to +7.1), an interval too wide to conclude (3 vs 3 teachers)"
+        == "2.72 points below (95 % CI −12.50 to +7.10), an interval too wide to conclude (3 vs 3 teachers)"
     )
     above = {**below, "diff": 0.015, "ci": [0.002, 0.028], "verdict": "higher", "ci_level": 0.998}
     assert (
         report.quoted(above)
-        == "1.50 points above (99.8 % CI +0.2 to +2.8), higher beyond noise after Holm's correction"
+        == "1.50 points above (99.8 % CI +0.20 to +2.80), higher beyond noise after Holm's correction"
     )
     assert "no interval (fewer than 2 teachers on one side)" in report.quoted({**below, "ci": None, "n_a": 1})
     assert report.quoted(None, missing="not run") == "not run"
+    near_zero = {**above, "ci": [0.0004, 0.0296]}  # +0.04 in a table; "+0.0" would hide which side of 0 it ends
+    assert "(99.8 % CI +0.04 to +2.96)" in report.quoted(near_zero)
+    assert "no interval (a value is nan or infinite)" in report.quoted(
+        {**below, "ci": None, "verdict": "no interval (a nan or inf value)"}
+    )
     assert report.quoted({**below, "paired": True}).endswith("(3 pairs of teachers)")
     assert report.quoted(below, count=False).endswith("an interval too wide to conclude")
     assert report.find_comparison([below, above], regime="low-label", verdict="higher") is above
@@ -408,19 +413,19 @@ def test_quoted_states_another_runs_comparison_in_words():
         report.find_comparison([below, above], regime="low-label")
 
 
-
 def test_quoted_regimes_says_one_comparison_in_each_regime_of_another_run():
     kd = {"a": "KD", "b": "PrUE", "diff": 0.0024, "ci": [-0.0018, 0.0066], "ci_level": 0.997, "n_a": 3,
           "n_b": 3, "paired": True, "unit": "teachers", "verdict": "within noise", "correction": "holm"}  # fmt: skip
     family = [{**kd, "regime": "unfriendly"}, {**kd, "regime": "unfriendly", "b": "IMP"},
               {**kd, "regime": "low-label", "diff": -0.015, "ci": [-0.028, -0.002], "verdict": "lower"}]  # fmt: skip
     assert report.quoted_regimes(family, a="KD", b="PrUE") == (
-        "in the unfriendly regime, 0.24 points above (99.7 % CI −0.2 to +0.7), an interval too wide to conclude; "
-        "in the low-label regime, 1.50 points below (99.7 % CI −2.8 to −0.2), lower beyond noise after Holm's "
+        "in the unfriendly regime, 0.24 points above (99.7 % CI −0.18 to +0.66), an interval too wide to conclude; "
+        "in the low-label regime, 1.50 points below (99.7 % CI −2.80 to −0.20), lower beyond noise after Holm's "
         "correction"
     )
     assert report.quoted_regimes(family, a="KD", b="KR", missing="not run") == "not run"
     assert report.quoted_regimes([], a="KD", b="PrUE") == "not in that run"
+
 
 def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     from kdcore.results import quoted_run, write_results

@@ -10,6 +10,7 @@ from scipy import special, stats
 from kdcore.results import (
     NO_INTERVAL,
     NO_SPREAD,
+    NOT_FINITE,
     compare,
     confidence_interval,
     environment,
@@ -162,6 +163,23 @@ def test_group_means_keep_first_appearance_order_and_check_lengths():
     assert group_means([1, 2, 3, 5], ["t1", "t0", "t1", "t0"]).tolist() == [2.0, 3.5]
     with pytest.raises(ValueError, match="group labels"):
         group_means([1, 2], [0])
+
+
+def test_a_nan_or_inf_unit_gives_no_interval_and_no_verdict():
+    # nan fails every comparison, so an unguarded verdict would read "lower" (nan > 0 is False)
+    for bad in (math.nan, math.inf):
+        c = compare([0.80, 0.81, bad], [0.82, 0.83, 0.84])
+        assert c["ci"] is None and c["p"] is None and c["verdict"] == NOT_FINITE
+        assert compare([0.80, 0.81, 0.82], [0.82, bad, 0.84], paired=True)["verdict"] == NOT_FINITE
+    # in a family it keeps its verdict and the others are adjusted among themselves
+    family = holm([compare([0.80, math.nan], [0.9, 0.91]), compare([0.80, 0.82, 0.81], [0.90, 0.91, 0.92])])
+    assert family[0]["verdict"] == NOT_FINITE and family[1]["family_size"] == 1
+
+
+def test_holm_refuses_a_nan_p_value_rather_than_wiping_out_the_family():
+    # sorted with a nan key the order is undefined, and min(1, m·nan) is 1 for every p after it
+    with pytest.raises(ValueError, match="finite p-values"):
+        holm_adjusted([math.nan, 0.01, 0.04])
 
 
 def test_holm_adjusted_p_values_known_example():
