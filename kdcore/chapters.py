@@ -163,7 +163,8 @@ SEEDS = Param(5, check.seeds, "number of seeds (0, 1, …) or a list of seeds")
 TEACHER_PATH = Param(None, check.existing_file, "a teacher file from kdcore's cache to use instead of training one",
                      "str")
 STUDENT = Param("mlp-32", check.architecture, "student architecture, e.g. mlp-32, resnet8x4")
-STUDENT_LABELS = Param(5000, check.optional_count, "labelled examples the students train on (None: all)", "int")
+STUDENT_LABELS = Param(5000, check.optional_count,
+                       "labelled examples the students train on (all where a profile says None)", "int")  # fmt: skip
 LOW_DATA = Param(5000, COUNT, "training-set size of the low-data regime (the teacher still sees all of train)")
 SPARSITY = Param(0.79, FRACTION, "sparsity of every pruned teacher (one-shot magnitude, PrUE, IMP)")
 IMP_RATE = Param(0.2, check.number(0, 1, True), "fraction of the remaining weights each IMP round removes")

@@ -373,19 +373,16 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
 
     ``a`` and ``b`` are the units (e.g. the teacher means of :func:`group_means`). A planning estimate, not a
     power analysis: the observed difference is taken as the truth. ``None`` if the difference is 0, a side
-    has fewer than 2 units, or more than ``most`` would be needed.
+    has fewer than 2 units, neither side varies (:func:`compare` gives no interval there either), or more than
+    ``most`` would be needed.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean():
+    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean() or not (_varies(a) or _varies(b)):
         return None
-    diff, var_a, var_b = abs(b.mean() - a.mean()), a.var(ddof=1), b.var(ddof=1)
     alpha = (1 - level) / family_size
-    for n in range(2, most + 1):
-        se2 = (var_a + var_b) / n
-        if se2 == 0:
-            return n
-        df = se2**2 / ((var_a / n) ** 2 / (n - 1) + (var_b / n) ** 2 / (n - 1))
-        if diff > stats.t.ppf(1 - alpha / 2, df) * math.sqrt(se2):
+    for n in range(2, most + 1):  # Welch's p < α exactly where its interval at 1 − α excludes 0
+        welch = stats.ttest_ind_from_stats(b.mean(), b.std(ddof=1), n, a.mean(), a.std(ddof=1), n, equal_var=False)
+        if welch.pvalue < alpha:
             return n
     return None
 

@@ -263,6 +263,7 @@ def test_units_needed_is_the_first_n_whose_bonferroni_welch_interval_excludes_ze
                     level=1 - 0.05 / 4)  # fmt: skip
         assert (c["verdict"] != "within noise") == excludes_zero
     assert units_needed([0.8, 0.9], [0.8, 0.9]) is None and units_needed([0.8], [0.9, 0.91]) is None
+    assert units_needed([0.8, 0.8], [0.9, 0.9]) is None  # no spread: compare gives no interval either
 
 
 def test_holm_intervals_are_plain_floats():
