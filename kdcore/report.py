@@ -574,6 +574,7 @@ def seeds_plot(
     colors: Mapping[str, str] | None = None,
     rotate: float = 0,
     floor: float | None = None,
+    pairs: Sequence[tuple[str, str]] = (),
 ):
     """One column per group: every seed as a dot, the mean as a bar-free marker with a 95 % t-interval.
 
@@ -585,7 +586,9 @@ def seeds_plot(
     of one value, or of values all alike, has no interval (:func:`kdcore.results.confidence_interval`): its
     mean is drawn without a bar. With ``clusters`` of more than one teacher seed, a key under the panel's group
     names says which marker is which seed (runs without a teacher: ×), so the reader can follow one teacher
-    from column to column.
+    from column to column. ``pairs``: names of two groups whose values pair up by position (one seed each, in
+    the same order): a thin line joins each seed's two dots, so its difference is a slope, the quantity a
+    paired test is about.
     """
     from .results import confidence_interval
 
@@ -595,17 +598,19 @@ def seeds_plot(
     seeds = sorted({seed for name in groups for seed in (clusters or {}).get(name, [])} - {None}, key=str)
     keyed = len(seeds) > 1  # dots whose teacher seed is known, of more than one teacher
     no_teacher = False  # whether a dot without a teacher was drawn (×), for the key
+    dots: dict[str, list[tuple[float, float]]] = {}  # each group's dots, for the lines of ``pairs``
     for i, (name, values) in enumerate(groups.items()):
         values = [scale * float(v) for v in values]
         color = (colors or {}).get(name, cycle[i % len(cycle)])
         n = len(values)
         offsets = [0.18 * ((j % 5) - 2) / 2 for j in range(n)]  # a small fixed jitter, no randomness
         teacher = list((clusters or {}).get(name, [None] * n))
-        for j, v in enumerate(values):
+        dots[name] = [(i + 0.22 + offsets[j] / 2, v) for j, v in enumerate(values)]
+        for j in range(n):
             marker = markers[seeds.index(teacher[j]) % len(markers)] if teacher[j] in seeds else "o"
             marker = "x" if keyed and teacher[j] is None else marker  # no teacher: no seed to key
             no_teacher = no_teacher or marker == "x"
-            ax.plot(i + 0.22 + offsets[j] / 2, v, marker, color=color, alpha=0.55, markersize=4,
+            ax.plot(*dots[name][j], marker, color=color, alpha=0.55, markersize=4,
                     markeredgewidth=1 if marker == "x" else 0)  # fmt: skip
         mean = sum(values) / n
         interval = confidence_interval(values)
@@ -616,6 +621,11 @@ def seeds_plot(
         lower = half if floor is None else max(0.0, min(half, mean - floor))
         bar = ax.errorbar(i, mean, yerr=[[lower], [half]], fmt="o", color=color, capsize=4, markersize=6)
         bar[1][0].set_visible(lower == half)  # the lower cap: none where the interval is cut at the floor
+    for a, b in pairs:  # behind the dots, quiet: the slopes, not the lines, are the message
+        if len(dots[a]) != len(dots[b]):
+            raise ValueError(f"paired groups need one value per seed on each side: {a!r} and {b!r}")
+        for (xa, ya), (xb, yb) in zip(dots[a], dots[b]):
+            ax.plot([xa, xb], [ya, yb], color="0.55", linewidth=0.6, alpha=0.6, zorder=1)
     if keyed:  # the key, under this panel's group names (a figure's other panels may use markers otherwise)
         key = "  ".join(f"{symbols[k % len(symbols)]} {seed}" for k, seed in enumerate(seeds))
         ax.set_xlabel(f"teacher seed: {key}" + ("  × none" if no_teacher else ""), color="0.3", fontsize=9)

@@ -380,6 +380,20 @@ def test_seeds_plot_keeps_twelve_colours_apart_and_cuts_an_interval_at_a_floor()
     report.figure(fig, "test-seeds-extras")
 
 
+def test_seeds_plot_joins_each_seeds_two_runs_of_a_pair():
+    fig, axes = report.subplots(1)
+    groups = {"CE": [0.80, 0.82, 0.81], "KD": [0.81, 0.84, 0.82], "other": [0.7, 0.71]}
+    report.seeds_plot(axes[0, 0], groups, pairs=[("CE", "KD")])
+    joins = [line for line in axes[0, 0].lines if line.get_linewidth() == 0.6]
+    assert len(joins) == 3  # one line a seed
+    # each runs from a CE dot (column 0) to the same seed's KD dot (column 1): its slope is that seed's difference
+    assert [tuple(line.get_ydata()) for line in joins] == [(80.0, 81.0), (82.0, 84.0), (81.0, 82.0)]
+    assert all(line.get_xdata()[0] < 1 < line.get_xdata()[1] for line in joins)
+    with pytest.raises(ValueError, match="one value per seed"):
+        report.seeds_plot(axes[0, 0], groups, pairs=[("CE", "other")])
+    report.figure(fig, "test-seeds-pairs")
+
+
 def test_a_paired_verdict_says_it_counts_pairs():
     c = compare([0.80, 0.82, 0.85], [0.81, 0.84, 0.86], paired=True) | {"unit": "teachers"}
     assert report.interval_facts(c)["units"] == "over 3 pairs of teachers"
