@@ -218,6 +218,35 @@ def by_teacher(
     return values, None if any(seed is None for seed in seeds) else seeds
 
 
+def compare_by_seed(
+    runs_a: Sequence[Mapping],
+    runs_b: Sequence[Mapping],
+    level: float = 0.95,
+    *,
+    label_a: str | None = None,
+    label_b: str | None = None,
+    metric: str | Callable[[Mapping], float] = "test_acc",
+    paired: bool = False,
+) -> dict:
+    """:func:`compare` of two lists of student runs, each run a unit: one student against another under the
+    same teacher (or none), as when a chapter varies the objective and not the teacher.
+
+    ``paired=True`` pairs the runs by their student ``seed`` (seed *s* starts both sides from the same weights
+    and batches), by name, not by list order: the two sides must have run the same seeds, one run each."""
+    values_a, values_b = ([metric(r) if callable(metric) else r[metric] for r in rs] for rs in (runs_a, runs_b))
+    labels = {"label_a": label_a, "label_b": label_b}
+    if not paired:
+        return compare(values_a, values_b, level, **labels) | {"unit": "seeds"}
+    seeds_a, seeds_b = [r["seed"] for r in runs_a], [r["seed"] for r in runs_b]
+    for seeds in (seeds_a, seeds_b):
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"pairing by seed needs one run a seed; got seeds {seeds}")
+    # the seeds name the pairs only (one run each, nothing to average): the plain paired t, not compare's
+    # "over teacher means" that group labels would otherwise have it say
+    c = compare(values_a, values_b, level, seeds_a, seeds_b, **labels, paired=True)
+    return c | {"test": PAIRED, "unit": "seeds"}
+
+
 def compare_runs(
     runs_a: Sequence[Mapping],
     runs_b: Sequence[Mapping],
@@ -240,12 +269,8 @@ def compare_runs(
     """
     (a, groups_a), (b, groups_b) = by_teacher(runs_a, metric), by_teacher(runs_b, metric)
     paired = paired and (groups_a is None) == (groups_b is None)
-    if paired and groups_a is None:
-        # the student seeds name the pairs only (one run each, nothing to average): the test is the plain
-        # paired t, not compare's "over teacher means" that groups would otherwise have it say
-        seeds_a, seeds_b = [r["seed"] for r in runs_a], [r["seed"] for r in runs_b]
-        c = compare(a, b, level, seeds_a, seeds_b, label_a=label_a, label_b=label_b, paired=True)
-        return c | {"test": PAIRED, "unit": "seeds"}
+    if paired and groups_a is None:  # no teachers on either side: runs pair by student seed
+        return compare_by_seed(runs_a, runs_b, level, label_a=label_a, label_b=label_b, metric=metric, paired=True)
     c = compare(a, b, level, groups_a, groups_b, label_a=label_a, label_b=label_b, paired=paired)
     if (groups_a is None) == (groups_b is None):
         return c | {"unit": "seeds" if groups_a is None else "teachers"}

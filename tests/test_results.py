@@ -107,6 +107,24 @@ def test_paired_compare_is_scipys_paired_t_and_pairs_units_by_label():
     assert widened["ci"] == pytest.approx([0.0175 - half, 0.0175 + half])
 
 
+def test_compare_by_seed_pairs_runs_by_their_seed_not_their_order():
+    from kdcore.results import compare_by_seed
+
+    ce = [{"seed": s, "test_acc": x, "teacher_seed": 0} for s, x in [(0, 0.80), (1, 0.82), (2, 0.85)]]
+    kd = [{"seed": s, "test_acc": x, "teacher_seed": 0} for s, x in [(2, 0.86), (0, 0.81), (1, 0.84)]]  # shuffled
+    c = compare_by_seed(ce, kd, paired=True, label_a="CE", label_b="KD")
+    assert c["p"] == pytest.approx(stats.ttest_rel([0.81, 0.84, 0.86], [0.80, 0.82, 0.85]).pvalue)
+    assert (c["test"], c["unit"], c["n_a"], c["a"], c["b"]) == ("paired t", "seeds", 3, "CE", "KD")
+    # one teacher's students are each a unit here (compare_runs would count the one teacher)
+    welch = compare_by_seed(ce, kd)
+    assert welch["test"] == "welch" and welch["n_b"] == 3
+    assert compare_by_seed(ce, kd, paired=True, metric=lambda r: -r["test_acc"])["diff"] == pytest.approx(-c["diff"])
+    with pytest.raises(ValueError, match="same units"):
+        compare_by_seed(ce, [{**kd[0], "seed": 5}, *kd[1:]], paired=True)
+    with pytest.raises(ValueError, match="one run a seed"):
+        compare_by_seed(ce, [*kd[:2], {**kd[2], "seed": 0}], paired=True)
+
+
 def test_compare_runs_pairs_teachers_by_teacher_seed_and_runs_by_seed():
     from kdcore.results import compare_runs
 
