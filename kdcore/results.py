@@ -227,20 +227,23 @@ def compare_by_seed(
     label_b: str | None = None,
     metric: str | Callable[[Mapping], float] = "test_acc",
     paired: bool = False,
+    pair_by: str = "seed",
 ) -> dict:
     """:func:`compare` of two lists of student runs, each run a unit: one student against another under the
     same teacher (or none), as when a chapter varies the objective and not the teacher.
 
     ``paired=True`` pairs the runs by their student ``seed`` (seed *s* starts both sides from the same weights
-    and batches), by name, not by list order: the two sides must have run the same seeds, one run each."""
+    and batches), by name, not by list order: the two sides must have run the same seeds, one run each.
+    ``pair_by`` names another key that says which runs pair up (chapter 4's ``"lineage"``: two generations of
+    one lineage have different seeds)."""
     values_a, values_b = ([metric(r) if callable(metric) else r[metric] for r in rs] for rs in (runs_a, runs_b))
     labels = {"label_a": label_a, "label_b": label_b}
     if not paired:
         return compare(values_a, values_b, level, **labels) | {"unit": "seeds"}
-    seeds_a, seeds_b = [r["seed"] for r in runs_a], [r["seed"] for r in runs_b]
+    seeds_a, seeds_b = [r[pair_by] for r in runs_a], [r[pair_by] for r in runs_b]
     for seeds in (seeds_a, seeds_b):
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f"pairing by seed needs one run a seed; got seeds {seeds}")
+            raise ValueError(f"pairing by {pair_by} needs one run a {pair_by}; got {seeds}")
     # the seeds name the pairs only (one run each, nothing to average): the plain paired t, not compare's
     # "over teacher means" that group labels would otherwise have it say
     c = compare(values_a, values_b, level, seeds_a, seeds_b, **labels, paired=True)

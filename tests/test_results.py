@@ -123,6 +123,10 @@ def test_compare_by_seed_pairs_runs_by_their_seed_not_their_order():
         compare_by_seed(ce, [{**kd[0], "seed": 5}, *kd[1:]], paired=True)
     with pytest.raises(ValueError, match="one run a seed"):
         compare_by_seed(ce, [*kd[:2], {**kd[2], "seed": 0}], paired=True)
+    # two generations of one lineage: different seeds, paired by lineage
+    gen0 = [{**r, "lineage": r["seed"]} for r in ce]
+    gen3 = [{**r, "lineage": r["seed"], "seed": r["seed"] + 3000} for r in kd]
+    assert compare_by_seed(gen0, gen3, paired=True, pair_by="lineage")["p"] == pytest.approx(c["p"])
 
 
 def test_compare_runs_pairs_teachers_by_teacher_seed_and_runs_by_seed():
