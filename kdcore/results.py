@@ -499,13 +499,11 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
         if "teacher means" in current["test"]:
             try:
                 made = compare_runs(runs_a, runs_b, level, paired=pair, **labels)
-            except ValueError:  # a teacher seed on one side only: nothing to pair it with
+            except ValueError:  # the two sides' teacher seeds differ: nothing to pair
                 made = compare_runs(runs_a, runs_b, level, **labels)
-        else:  # one value a run, in seed order; paired only where the two sides ran the same seeds
-            by_seed = [sorted(rs, key=lambda r: r["seed"]) for rs in (runs_a, runs_b)]
-            pair = pair and [r["seed"] for r in by_seed[0]] == [r["seed"] for r in by_seed[1]]
-            values = ([r["test_acc"] for r in rs] for rs in by_seed)
-            made = compare(*values, level, paired=pair, **labels)
+        else:  # a run a unit; paired by seed only where the two sides ran the same seeds
+            pair = pair and sorted(r["seed"] for r in runs_a) == sorted(r["seed"] for r in runs_b)
+            made = compare_by_seed(runs_a, runs_b, level, paired=pair, **labels)
         kept = {k: v for k, v in c.items() if k not in STATISTICS}
         if made.get("paired") and "units_needed" in kept:
             kept["units_needed"] = None  # a planning estimate for Welch's test, as the chapters give it

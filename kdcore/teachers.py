@@ -168,14 +168,7 @@ def derive_or_load(
     digest = config_hash(key)
     path = cache_dir() / "derived" / f"{name}-{digest}.pt"
     model = copy.deepcopy(source)
-
-    def derive_it() -> History:
-        partial = path.with_suffix(".partial.pt")
-        history = History(derive(model, partial))
-        _save_result(path, key, model, history, partial)
-        return history
-
-    history, cached = _load_or_make(path, model, derive_it)
+    history, cached = _made_once(path, key, model, lambda partial: derive(model, partial))
     model.eval()
     return model, {"key": key, "hash": digest, "path": str(path), "history": history, "cached": cached}
 
@@ -187,7 +180,12 @@ def cached_run(model: nn.Module, key: dict, train: Callable[[Path], list], name:
     Used at the paper profile, where one student is hours of GPU time: a killed run resumes from its last
     checkpoint and the finished ones are not redone.
     """
-    path = cache_dir() / "runs" / f"{name}-{config_hash(key)}.pt"
+    return _made_once(cache_dir() / "runs" / f"{name}-{config_hash(key)}.pt", key, model, train)
+
+
+def _made_once(path: Path, key: dict, model: nn.Module, train: Callable[[Path], list]) -> tuple[History, bool]:
+    """``path`` loaded into ``model``, or made by ``train(partial)`` (which checkpoints to ``partial``, beside
+    ``path``, so a killed run resumes) and saved there: ``(history, cached)``."""
 
     def train_it() -> History:
         partial = path.with_suffix(".partial.pt")
