@@ -195,7 +195,9 @@ SMOKE_UNFRIENDLY = {"teacher_seeds": [0, 1], "confident_teacher": "mlp-64", "con
 # between resnet8x4's 1.2 M and resnet32x4's 7.4 M)
 PAPER_UNFRIENDLY = {"confident_teacher": "resnet32x4", "confident_epochs": 240, "confident_weight_decay": 5e-4,
                     "stop_epoch": 150, "assistant": "wrn-40-2"}
-COMPARED = ("tolerant", "magnitude", "prue", "imp", "icc", "kr", "early-stopped", "assistant")
+# "ordinary": no fix but a reference, KD from a teacher trained like chapter 1's (what a friendlier teacher should
+# reach); the other eight are the book's teacher-side methods
+COMPARED = ("ordinary", "tolerant", "magnitude", "prue", "imp", "icc", "kr", "early-stopped", "assistant")
 # The methods' own book settings that the head-to-head chapter (9) reuses.
 ICC_TEACHER = {"icc_beta": Param(1.0, WEIGHT, "teacher: weight β of the class-consistency (ICC) regularizer"),
                "icc_momentum": Param(0.9, FRACTION, "teacher: moving-average momentum of its class relations")}
@@ -387,28 +389,31 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
     # two regimes: all labels under chapter 2's over-confident teacher (the base every teacher-side method starts
     # from or is trained like), and `student_labels` labels under the same teachers
     _chapter("comparison", {
-        **_without_teacher(BOOK_COMMON, "teacher_epochs"),
+        **BOOK_COMMON,  # `teacher` and `teacher_epochs`: the ordinary teacher, chapter 1's recipe
+        "teacher": BOOK_COMMON["teacher"].but(help="the ordinary teacher's architecture (chapter 1's recipe)"),
+        "teacher_epochs": BOOK_COMMON["teacher_epochs"].but(help="epochs of the ordinary teacher"),
         "seeds": SEEDS.but(default=2, help="student seeds per teacher (0, 1, …) or a list of seeds"), **KD_STUDENT,
         "student_labels": STUDENT_LABELS.but(help="labelled examples of the low-label regime (the other has all)"),
         **KD_SETTINGS, **UNFRIENDLY,
         # the book profile leaves out the two teachers trained from scratch (tolerant, ICC) and one-shot
         # magnitude pruning, for time (10 min); the other profiles run every method
-        "methods": Param(["prue", "imp", "kr", "early-stopped", "assistant"],
+        "methods": Param(["ordinary", "prue", "imp", "kr", "early-stopped", "assistant"],
                          check.list_of(check.one_of(*COMPARED), "method names"),
-                         "teacher-side methods beside dense KD and no teacher: " + ", ".join(COMPARED)),
+                         "teachers beside dense KD and no teacher: " + ", ".join(COMPARED)),
         "tolerant_eta": Param(0.45, check.number(0, 1, True, False), "η of the tolerant teacher (chapter 4)"),
         "tsd_k": TSD_K, "sparsity": SPARSITY, "imp_rate": IMP_RATE, "retrain_epochs": RETRAIN_EPOCHS,
         **ICC_TEACHER, **KR_PRIOR, "kr_unit_order": KR_ORDER},
-        {**_without_teacher(SMOKE_COMMON, "teacher_epochs"), **SMOKE_UNFRIENDLY, "student_epochs": 1,
+        {**SMOKE_COMMON, **SMOKE_UNFRIENDLY, "student_epochs": 1,
          "student_labels": 500, "sparsity": 0.36, "retrain_epochs": 1, "methods": list(COMPARED)},
         # CIFAR-100, resnet8x4 students; prune-then-distill's 130 retraining epochs a round; K = 5 for 100
-        # classes; ICC momentum for few examples per class in a batch; ResNet units pool in stored order
-        {**_without_teacher(PAPER_COMMON, "teacher_epochs"), **PAPER_UNFRIENDLY, "seeds": 2, "student": "resnet8x4",
+        # classes; ICC momentum for few examples per class in a batch; ResNet units pool in stored order. No
+        # ordinary teacher: at this scale chapter 1's recipe is the over-confident teacher's (RepDistiller's)
+        {**PAPER_COMMON, **PAPER_UNFRIENDLY, "seeds": 2, "student": "resnet8x4",
          "student_epochs": 240, "student_labels": 10000, "tsd_k": 5, "retrain_epochs": 130, "icc_momentum": 0.99,
-         "kr_unit_order": "index", "methods": list(COMPARED)},
+         "kr_unit_order": "index", "methods": [m for m in COMPARED if m != "ordinary"]},
         lambda v: kr_similar_needs_mlp(v, "confident_teacher"), tsd_k_at_most_classes, stop_before_the_end,
         # every method on chapter 2's CNN-scale teachers (their runs are shared); ResNet units pool in order
-        gpu={**_without_teacher(GPU_COMMON, "teacher_epochs"), **GPU_UNFRIENDLY, "student_labels": 5000,
+        gpu={**GPU_COMMON, **GPU_UNFRIENDLY, "student_labels": 5000,
              "retrain_epochs": 2, "kr_unit_order": "index", "methods": list(COMPARED)}),
 )}
 # fmt: on
