@@ -8,7 +8,8 @@ The statistics come from :mod:`scipy.stats`:
 * :func:`compare`: the difference of means ``b − a`` with a Welch interval, p-value and verdict, optionally
   over the teacher means of grouped runs (see below), or a paired t-test where the design pairs the units;
   the one comparison dict every chapter writes;
-  :func:`compare_runs` does it for two lists of student runs, each grouped by its teacher seed;
+  :func:`compare_runs` does it for two lists of student runs, each grouped by its teacher seed, and
+  :func:`compare_by_seed` for two lists of one teacher's students, each run a unit, paired by seed;
 * :func:`holm`: Holm–Bonferroni over a family of comparisons;
 * :func:`spearman`: rank correlation.
 
