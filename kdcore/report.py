@@ -429,11 +429,12 @@ def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
 
 
 def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run", count: bool = True) -> str:
-    """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.50 to +7.10), an interval too
-    wide to conclude (3 vs 3 teachers)"``, or ``"1.50 points above (99.8 % CI +0.20 to +2.80), higher beyond
-    noise after Holm's correction"`` (the level is the interval's: a Holm family's is wider); ``missing`` for
-    ``None``. For prose that quotes a run other than the page's own; ``count``
-    ``False`` leaves out what the units were, for prose that quotes several comparisons and says it once."""
+    """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.50 to +7.10), within noise
+    (3 vs 3 teachers)"`` (the interval says how large a difference it leaves open), or ``"1.50 points above
+    (99.8 % CI +0.20 to +2.80), higher beyond noise after Holm's correction"`` (the level is the interval's: a
+    Holm family's is wider); ``missing`` for ``None``. For prose that quotes a run other than the page's own;
+    ``count`` ``False`` leaves out what the units were, for prose that quotes several comparisons and says it
+    once."""
     from .results import fmt_signed
 
     if c is None:
@@ -447,15 +448,15 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
         correction = holm_alone(c) or (" after Holm's correction" if c.get("correction") == "holm" else "")
         return f"{size} ({level}{low} to {high}), {c['verdict']} beyond noise{correction}"
     if not count:
-        return f"{size} ({level}{low} to {high}), an interval too wide to conclude"
+        return f"{size} ({level}{low} to {high}), within noise"
     units = interval_facts(c)["units"].removeprefix("over ")  # "3 vs 3 teachers", "5 pairs of seeds"
-    return f"{size} ({level}{low} to {high}), an interval too wide to conclude ({units})"
+    return f"{size} ({level}{low} to {high}), within noise ({units})"
 
 
 def quoted_regimes(comparisons: Sequence[Mapping], a: str, b: str, missing: str = "not in that run") -> str:
     """Another run's ``b − a`` in each regime it compared them in (chapter 9's two, in its order), in one
     clause for a chapter's prose: ``"in the unfriendly regime, 0.24 points above (99.7 % CI −0.18 to +0.66), an
-    interval too wide to conclude; in the low-label regime, …"`` (:func:`quoted` for each); ``missing`` where
+    within noise; in the low-label regime, …"`` (:func:`quoted` for each); ``missing`` where
     that run made no such comparison."""
     found = [c for c in comparisons if c.get("a") == a and c.get("b") == b]
     return "; ".join(f"in the {c['regime']} regime, {quoted(c, count=False)}" for c in found) or missing
@@ -587,7 +588,7 @@ def seeds_plot(
     mean is drawn without a bar. With ``clusters`` of more than one teacher seed, a key under the panel's group
     names says which marker is which seed (runs without a teacher: ×), so the reader can follow one teacher
     from column to column. ``pairs``: names of two groups whose values pair up by position (one seed each, in
-    the same order): a thin line joins each seed's two dots, so its difference is a slope, the quantity a
+    the same order): a thin line joins each seed's two dots, so its difference is the line's rise or fall, what a
     paired test is about.
     """
     from .results import confidence_interval
@@ -621,7 +622,7 @@ def seeds_plot(
         lower = half if floor is None else max(0.0, min(half, mean - floor))
         bar = ax.errorbar(i, mean, yerr=[[lower], [half]], fmt="o", color=color, capsize=4, markersize=6)
         bar[1][0].set_visible(lower == half)  # the lower cap: none where the interval is cut at the floor
-    for a, b in pairs:  # behind the dots, quiet: the slopes, not the lines, are the message
+    for a, b in pairs:  # behind the dots, quiet: which way each line runs is the message
         if len(dots[a]) != len(dots[b]):
             raise ValueError(f"paired groups need one value per seed on each side: {a!r} and {b!r}")
         for (xa, ya), (xb, yb) in zip(dots[a], dots[b]):

@@ -403,10 +403,7 @@ def test_a_paired_verdict_says_it_counts_pairs():
 def test_quoted_states_another_runs_comparison_in_words():
     below = {"a": "KD", "b": "PrUE", "regime": "low-label", "diff": -0.0272, "ci": [-0.125, 0.071], "n_a": 3,
              "n_b": 3, "unit": "teachers", "verdict": "within noise", "correction": "holm"}  # fmt: skip
-    assert (
-        report.quoted(below)
-        == "2.72 points below (95 % CI −12.50 to +7.10), an interval too wide to conclude (3 vs 3 teachers)"
-    )
+    assert report.quoted(below) == "2.72 points below (95 % CI −12.50 to +7.10), within noise (3 vs 3 teachers)"
     above = {**below, "diff": 0.015, "ci": [0.002, 0.028], "verdict": "higher", "ci_level": 0.998}
     assert (
         report.quoted(above)
@@ -420,7 +417,7 @@ def test_quoted_states_another_runs_comparison_in_words():
         {**below, "ci": None, "verdict": "no interval (a nan or inf value)"}
     )
     assert report.quoted({**below, "paired": True}).endswith("(3 pairs of teachers)")
-    assert report.quoted(below, count=False).endswith("an interval too wide to conclude")
+    assert report.quoted(below, count=False).endswith("), within noise")
     assert report.find_comparison([below, above], regime="low-label", verdict="higher") is above
     assert report.find_comparison([below], b="KD") is None
     with pytest.raises(ValueError, match="matches 2 comparisons"):
@@ -433,7 +430,7 @@ def test_quoted_regimes_says_one_comparison_in_each_regime_of_another_run():
     family = [{**kd, "regime": "unfriendly"}, {**kd, "regime": "unfriendly", "b": "IMP"},
               {**kd, "regime": "low-label", "diff": -0.015, "ci": [-0.028, -0.002], "verdict": "lower"}]  # fmt: skip
     assert report.quoted_regimes(family, a="KD", b="PrUE") == (
-        "in the unfriendly regime, 0.24 points above (99.7 % CI −0.18 to +0.66), an interval too wide to conclude; "
+        "in the unfriendly regime, 0.24 points above (99.7 % CI −0.18 to +0.66), within noise; "
         "in the low-label regime, 1.50 points below (99.7 % CI −2.80 to −0.20), lower beyond noise after Holm's "
         "correction"
     )
