@@ -455,9 +455,9 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
 
 def quoted_regimes(comparisons: Sequence[Mapping], a: str, b: str, missing: str = "not in that run") -> str:
     """Another run's ``b − a`` in each regime it compared them in (chapter 9's two, in its order), in one
-    clause for a chapter's prose: ``"in the unfriendly regime, 0.24 points above (99.7 % CI −0.18 to +0.66), an
-    within noise; in the low-label regime, …"`` (:func:`quoted` for each); ``missing`` where
-    that run made no such comparison."""
+    clause for a chapter's prose: ``"in the unfriendly regime, 0.24 points above (99.7 % CI −0.18 to +0.66),
+    within noise; in the low-label regime, …"`` (:func:`quoted` for each); ``missing`` where that run made no
+    such comparison."""
     found = [c for c in comparisons if c.get("a") == a and c.get("b") == b]
     return "; ".join(f"in the {c['regime']} regime, {quoted(c, count=False)}" for c in found) or missing
 

@@ -214,9 +214,13 @@ def by_teacher(
     """``(values, groups)`` of student runs for :func:`compare`: each run's ``metric`` (a key of the run, or a
     function of it, e.g. ``lambda r: r["val_curve"][0]``), and the ``teacher_seed`` of each run as its group, or
     ``None`` when the runs have no teacher seed (then each run is its own unit)."""
-    values = [metric(r) if callable(metric) else r[metric] for r in runs]
     seeds = [r.get("teacher_seed") for r in runs]
-    return values, None if any(seed is None for seed in seeds) else seeds
+    return _measured(runs, metric), None if any(seed is None for seed in seeds) else seeds
+
+
+def _measured(runs: Sequence[Mapping], metric: str | Callable[[Mapping], float]) -> list[float]:
+    """Each run's ``metric``: a key of the run, or a function of it."""
+    return [metric(r) if callable(metric) else r[metric] for r in runs]
 
 
 def compare_by_seed(
@@ -237,7 +241,7 @@ def compare_by_seed(
     and batches), by name, not by list order: the two sides must have run the same seeds, one run each.
     ``pair_by`` names another key that says which runs pair up (chapter 4's ``"lineage"``: two generations of
     one lineage have different seeds)."""
-    values_a, values_b = ([metric(r) if callable(metric) else r[metric] for r in rs] for rs in (runs_a, runs_b))
+    values_a, values_b = _measured(runs_a, metric), _measured(runs_b, metric)
     labels = {"label_a": label_a, "label_b": label_b}
     if not paired:
         return compare(values_a, values_b, level, **labels) | {"unit": "seeds"}
