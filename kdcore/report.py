@@ -566,6 +566,21 @@ def palette(n: int) -> list[str]:
     return [to_hex(c) for c in (tab20[0::2] + tab20[1::2])[:n]]
 
 
+# One colour per teacher kind in every figure that draws it (chapter 2 introduces five of them, chapter 9
+# draws them again beside the methods): a reader who learnt "green is the over-confident teacher" in one
+# figure reads the next one the same way. tab10 names; C7 (grey) is chapter 1's ordinary teacher.
+TEACHER_COLORS = {"no teacher": "C0", "small": "C1", "over-confident": "C2", "early-stopped": "C3",
+                  "assistant": "C4", "ordinary": "C7"}  # fmt: skip
+
+
+def colors_for(names: Sequence[str], fixed: Mapping[str, str]) -> dict[str, str]:
+    """A colour for each name: ``fixed[name]`` where it has one (e.g. :data:`TEACHER_COLORS`, keyed by the
+    names a figure shows), else the next :func:`palette` colour that no fixed one takes, in order."""
+    taken = {fixed[name] for name in names if name in fixed}
+    free = iter(c for c in palette(len(names) + len(taken)) if c not in taken)
+    return {name: fixed[name] if name in fixed else next(free) for name in names}
+
+
 def seeds_plot(
     ax,
     groups: Mapping[str, Sequence[float]],
@@ -890,19 +905,19 @@ def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "
             xscale: float = 1.0, yscale: float = 100.0, colors: Mapping[str, str] | None = None):  # fmt: skip
     """Groups of labelled points: ``points[name]`` is a list of ``(x, y)`` or ``(x, y, y_half_width)``.
 
-    One colour and marker per group, one legend entry per group, e.g. one point per teacher: its confidence
-    against the mean accuracy of its students, with an error bar over them. Values are multiplied by
-    ``xscale`` and ``yscale`` (``y`` in percent by default). Returns ``ax``.
+    One colour per group, one legend entry per group, e.g. one point per teacher: its confidence against
+    the mean accuracy of its students, with an error bar over them. Every group is drawn with one marker, so
+    that beside a :func:`seeds_plot` (whose markers are teacher seeds) a marker never means two things. Values
+    are multiplied by ``xscale`` and ``yscale`` (``y`` in percent by default). Returns ``ax``.
     """
     use_style()
-    markers = "os^Dvp*"
     cycle = palette(len(points))
     for i, (name, group) in enumerate(points.items()):
         color = (colors or {}).get(name, cycle[i % len(cycle)])
         xs = [xscale * float(p[0]) for p in group]
         ys = [yscale * float(p[1]) for p in group]
         half = [yscale * float(p[2]) if len(p) > 2 else 0.0 for p in group]
-        ax.errorbar(xs, ys, yerr=half if any(half) else None, fmt=markers[i % len(markers)], color=color,
+        ax.errorbar(xs, ys, yerr=half if any(half) else None, fmt="o", color=color,
                     capsize=3, markersize=5, label=name)  # fmt: skip
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.margins(0.08)  # markers and error-bar caps keep clear of the spines

@@ -207,7 +207,17 @@ def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
     first = ax.lines[0]
     assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
     assert len(ax.collections) == 1  # error bars for the group that has them only
+    assert {line.get_marker() for line in ax.lines} - {"_"} == {"o"}  # colour alone tells groups apart ("_": caps)
     report.figure(fig, "test-scatter")
+
+
+def test_colors_for_keeps_each_teacher_kinds_colour_and_gives_the_others_free_ones():
+    names = ["no teacher", "KD", "PrUE", "over-confident", "IMP"]
+    colours = report.colors_for(names, {"no teacher": "C0", "over-confident": "C2", "ordinary": "C7"})
+    assert colours["no teacher"] == "C0" and colours["over-confident"] == "C2"
+    assert [colours[n] for n in ("KD", "PrUE", "IMP")] == ["C1", "C3", "C4"]  # in order, skipping C0 and C2
+    many = report.colors_for([f"m{i}" for i in range(11)] + ["no teacher"], report.TEACHER_COLORS)
+    assert len(set(many.values())) == 12 and many["no teacher"] == "C0"  # past ten: tab20, still none twice
 
 
 def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_exists():
