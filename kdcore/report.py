@@ -575,10 +575,17 @@ TEACHER_COLORS = {"no teacher": "C0", "small": "C1", "over-confident": "C2", "ea
 
 def colors_for(names: Sequence[str], fixed: Mapping[str, str]) -> dict[str, str]:
     """A colour for each name: ``fixed[name]`` where it has one (e.g. :data:`TEACHER_COLORS`, keyed by the
-    names a figure shows), else the next :func:`palette` colour that no fixed one takes, in order."""
-    taken = {fixed[name] for name in names if name in fixed}
-    free = iter(c for c in palette(len(names) + len(taken)) if c not in taken)
-    return {name: fixed[name] if name in fixed else next(free) for name in names}
+    names a figure shows), else the next colour that no fixed one takes, in order: from tab10 while it has
+    enough left, else from :func:`palette`'s twenty."""
+    from matplotlib.colors import to_hex
+
+    taken = {to_hex(fixed[name]) for name in names if name in fixed}  # "C2" and tab20's hex compare alike
+    need = sum(name not in fixed for name in names)
+    free = [c for c in palette(10) if to_hex(c) not in taken]
+    if len(free) < need:
+        free = [c for c in palette(20) if to_hex(c) not in taken]
+    others = iter(free * (need // max(len(free), 1) + 1))  # more names than colours: they repeat
+    return {name: fixed[name] if name in fixed else next(others) for name in names}
 
 
 def seeds_plot(

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_hex
 from scipy import stats
 
 from kdcore import report
@@ -216,8 +217,10 @@ def test_colors_for_keeps_each_teacher_kinds_colour_and_gives_the_others_free_on
     colours = report.colors_for(names, {"no teacher": "C0", "over-confident": "C2", "ordinary": "C7"})
     assert colours["no teacher"] == "C0" and colours["over-confident"] == "C2"
     assert [colours[n] for n in ("KD", "PrUE", "IMP")] == ["C1", "C3", "C4"]  # in order, skipping C0 and C2
+    ten = report.colors_for(["no teacher", "KD", *[f"m{i}" for i in range(7)], "over-confident"], report.TEACHER_COLORS)
+    assert len({to_hex(c) for c in ten.values()}) == 10  # the free ones are tab10's that the fixed ones leave
     many = report.colors_for([f"m{i}" for i in range(11)] + ["no teacher"], report.TEACHER_COLORS)
-    assert len(set(many.values())) == 12 and many["no teacher"] == "C0"  # past ten: tab20, still none twice
+    assert len({to_hex(c) for c in many.values()}) == 12 and many["no teacher"] == "C0"  # past ten: tab20
 
 
 def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_exists():
