@@ -1,5 +1,5 @@
-"""Small notebook helpers for the chapters: kdcore's own source, and widgets with static fallbacks (tables, figures
-and verdicts are :mod:`kdcore.report`'s)."""
+"""Small notebook helpers for the chapters: kdcore's own source, widgets with static fallbacks, and whether a
+kernel runs at all (tables and verdicts are :mod:`kdcore.report`'s, figures :mod:`kdcore.figures`')."""
 
 from __future__ import annotations
 
@@ -54,3 +54,17 @@ def interactive(function: Callable, enabled: bool = True, **sliders) -> None:
     except ImportError:
         return
     interact(function, **sliders)
+
+
+def in_ipython() -> bool:
+    """Whether this runs under IPython (a Jupyter kernel, the IPython shell), where glued values are kept.
+
+    Outside it (a plain script, a test redrawing a chapter from its results JSON) myst-nb's ``glue`` would
+    start an IPython shell of its own just to format the value, so :func:`kdcore.figures.figure` and
+    :func:`kdcore.report.glue` skip it.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None

@@ -402,7 +402,7 @@ def test_page_as_a_reader_sees_it(page, html, browser):
     MEASURED[page] = {
         "figures": len(report["images"]), "tables": report["tables"], "formulas": report["mathTypeset"],
         "min_figure_scale": round(min((i["shown"] / i["natural"] for i in shown), default=1.0), 3),
-        # 9 pt at 100 dpi (the smallest text report.STYLE draws) is 12.5 px, times the figure's scale
+        # 9 pt at 100 dpi (the smallest text figures.STYLE draws) is 12.5 px, times the figure's scale
         "min_figure_text_px": round(12.5 * min((i["shown"] / i["natural"] for i in shown), default=1.0), 1),
         "min_text_px": report["minText"], "code_lines_wrapped": len(report["wrappedLines"]),
         "outputs_cut": report["cutOutputs"], "tables_scrolling": report["scrolling"], "column_px": report["column"],

@@ -9,9 +9,9 @@ training and no kernel:
   (a fresh copy per cell) and ``P = Params(**record["params"])``: a cell that needs anything else (a model, a
   loop variable, a name an earlier cell defined) fails here. A static check names such free variables first;
 * draws every figure (Agg) and renders every displayed object as the book would (HTML, Markdown);
-* checks the figures against the page: at most :data:`kdcore.report.PAGE_WIDTH` wide, no text under 9 pt,
-  every figure handed to ``report.figure`` (none left loose), its cell's output removed (the Markdown
-  places it), and the keys of ``report.figure`` equal the chapter's ``{glue:figure}`` directives;
+* checks the figures against the page: at most :data:`kdcore.figures.PAGE_WIDTH` wide, no text under 9 pt,
+  every figure handed to ``figures.figure`` (none left loose), its cell's output removed (the Markdown
+  places it), and the keys of ``figures.figure`` equal the chapter's ``{glue:figure}`` directives;
 * checks that every ``{glue:text}`` number of the prose is glued by a ``report`` cell;
 * and, over all code cells, that no chapter defines a display helper (a ``def`` that plots, makes a table
   or writes Markdown): those belong in :mod:`kdcore.report`.
@@ -41,7 +41,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from kdcore import report
+from kdcore import figures, report
 from kdcore.batch import chapter_key, chapter_notebooks
 from kdcore.params import Params
 
@@ -148,11 +148,11 @@ class Redraw:
     """What running a chapter's report cells produced."""
 
     figures: list[tuple[str, Figure, str]] = field(default_factory=list)  # key, figure, cell
-    loose: list[tuple[Figure, str]] = field(default_factory=list)  # figures not handed to report.figure
+    loose: list[tuple[Figure, str]] = field(default_factory=list)  # figures not handed to figures.figure
     glued: set[str] = field(default_factory=set)
     displayed: list = field(default_factory=list)
     shown: list = field(default_factory=list)  # everything displayed, in order (``displayed`` is per cell)
-    figure_cells: set[str] = field(default_factory=set)  # ids of the cells that called report.figure
+    figure_cells: set[str] = field(default_factory=set)  # ids of the cells that called figures.figure
     dropped: list[str] = field(default_factory=list)  # displayable values a cell built and never showed
 
 
@@ -186,7 +186,7 @@ class KeepDropped(ast.NodeTransformer):
 
 def check_page(fig: Figure, where: str) -> None:
     width = fig.get_size_inches()[0]
-    assert width <= report.PAGE_WIDTH + 1e-6, f"{where}: figure {width:.2f} in wide > {report.PAGE_WIDTH} in"
+    assert width <= figures.PAGE_WIDTH + 1e-6, f"{where}: figure {width:.2f} in wide > {figures.PAGE_WIDTH} in"
     fig.canvas.draw()  # errors of layout or mathtext appear only when drawn
     small = sorted(
         {(t.get_text()[:30], t.get_fontsize()) for t in fig.findobj(Text)
@@ -203,7 +203,7 @@ def redraw(notebook: Path, text: str | None = None) -> Redraw:
     text = text or path.read_text()
     out = Redraw()
     current = {"cell": ""}
-    original_figure, original_glue = report.figure, report.glue
+    original_figure, original_glue = figures.figure, report.glue
 
     def spy_figure(fig, name):
         out.figures.append((name, fig, current["cell"]))
@@ -220,7 +220,7 @@ def redraw(notebook: Path, text: str | None = None) -> Redraw:
         out.shown.extend(objs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(report, "figure", spy_figure)
+        mp.setattr(figures, "figure", spy_figure)
         mp.setattr(report, "glue", spy_glue)
         mp.setattr(report, "GLUED", {})  # this chapter's values only (report.glued_values lists them)
         mp.setattr(IPython.display, "display", collect)
@@ -251,7 +251,7 @@ def redraw(notebook: Path, text: str | None = None) -> Redraw:
                         out.shown.append(value)
                 for obj in out.displayed:
                     if isinstance(obj, Figure):
-                        if not any(obj is fig for _, fig, _ in out.figures):  # report.figure checked those
+                        if not any(obj is fig for _, fig, _ in out.figures):  # figures.figure checked those
                             check_page(obj, where)
                     else:
                         render(obj)
@@ -283,7 +283,7 @@ def test_chapter_has_report_cells_and_a_committed_results_json(notebook):
 def test_report_cells_redraw_from_the_results_json_alone(notebook):
     out = redraw(notebook)
     assert not out.loose, (
-        f"figures not handed to report.figure (so not numbered, captioned or placed): {[w for _, w in out.loose]}"
+        f"figures not handed to figures.figure (so not numbered, captioned or placed): {[w for _, w in out.loose]}"
     )
 
 
@@ -313,7 +313,7 @@ def test_figure_keys_match_the_glue_figure_directives(notebook):
     placed = GLUE_FIGURE.findall(markdown(notebook))
     assert len(placed) == len(set(placed)), f"{notebook.name}: a {{glue:figure}} placed twice: {placed}"
     assert set(keys) == set(placed), (
-        f"{notebook.name}: report.figure keys without a {{glue:figure}}: {sorted(set(keys) - set(placed))}; "
+        f"{notebook.name}: figures.figure keys without a {{glue:figure}}: {sorted(set(keys) - set(placed))}; "
         f"{{glue:figure}} directives no report cell makes: {sorted(set(placed) - set(keys))}"
     )
 

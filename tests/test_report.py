@@ -1,4 +1,4 @@
-"""kdcore.report: one table renderer, verdict sentences, and figures drawn for the page."""
+"""kdcore.report: one table renderer, verdict sentences, the claims the prose makes, and glue."""
 
 import matplotlib
 
@@ -6,7 +6,6 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-from matplotlib.colors import to_hex
 from scipy import stats
 
 from kdcore import report
@@ -111,75 +110,6 @@ def test_factored_verdicts_say_once_what_both_sides_of_a_comparison_share():
     assert report.verdicts(family).rows[0][0] == "KD (all) − CE (all)"  # not factored unless asked
 
 
-def test_plots_draw_one_dot_per_seed_and_a_band_per_curve():
-    fig, axes = report.subplots(2)
-    report.seeds_plot(axes[0, 0], {"a": [0.8, 0.82, 0.81], "b": [0.9]}, clusters={"a": [0, 0, 1], "b": [0]})
-    dots = [line for line in axes[0, 0].lines if line.get_alpha() == 0.55]
-    assert len(dots) == 4
-    report.curves_plot(axes[0, 1], {"x": [[0.1, 0.2, 0.3], [0.2, 0.3, 0.4]]})
-    (line,) = axes[0, 1].lines
-    assert list(line.get_ydata()) == pytest.approx([15, 25, 35])
-    fig.canvas.draw()
-    ticks = [t for t in axes[0, 1].get_xticks() if 1 <= t <= 3]
-    assert ticks and all(t == int(t) for t in ticks), ticks  # whole epochs, never 2.5
-    assert fig.get_size_inches()[0] == pytest.approx(report.PAGE_WIDTH)
-    report.figure(fig, "test-figure")  # glues (myst-nb installed) and closes without error
-
-
-def test_figure_and_glue_outside_ipython_show_the_figure_and_start_no_shell(monkeypatch):
-    import IPython
-    import IPython.display
-    import matplotlib.pyplot as plt
-
-    shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
-    assert IPython.get_ipython() is None and not report.in_ipython()
-    fig, _ = report.subplots()
-    report.figure(fig, "outside")
-    report.glue("number", 1.5)
-    assert shown == [fig]  # shown, not glued: myst-nb would have started an InteractiveShell to format it
-    assert IPython.get_ipython() is None
-    assert not plt.fignum_exists(fig.number)  # closed, as in a notebook
-
-
-def test_heatmap_blanks_the_diagonal_and_boxes_off_diagonal_cells_of_a_group():
-    import numpy as np
-
-    fig, axes = report.subplots(1)
-    matrix = np.arange(9.0).reshape(3, 3) / 10
-    image = report.heatmap(axes[0, 0], matrix, labels=["a", "b", "c"], boxes=[(0, 1)], blank_diagonal=True)
-    shown = image.get_array()
-    assert np.ma.is_masked(shown[1, 1]) and shown[0, 1] == pytest.approx(0.1)  # NaN: not drawn
-    assert len(axes[0, 0].patches) == 2  # (0, 1) and (1, 0): the diagonal is not boxed
-    assert [t.get_text() for t in axes[0, 0].get_xticklabels()] == ["a", "b", "c"]
-    fig.colorbar(image, ax=axes)
-    report.figure(fig, "test-heatmap")
-
-
-def test_histograms_draw_counts_per_panel_and_hide_the_spare_ones():
-    fig, axes = report.subplots(2, 2)
-    counts = {"x": [1, 5], "y": [2, 0], "z": [0, 1]}
-    report.histograms(axes.flat, counts, edges=[0.0, 0.5, 1.0], xlabel="p", log=True)
-    bars = [rect.get_height() for rect in axes[0, 0].patches]
-    assert bars == [1, 5] and axes[0, 0].get_yscale() == "log" and axes[0, 0].get_ylabel() == "count"
-    assert axes[0, 1].get_ylabel() == "" and not axes[1, 1].get_visible()
-    assert axes[0, 0].get_xlabel() == "" and axes[1, 0].get_xlabel() == "p"  # x label under the last row only
-    with pytest.raises(ValueError, match="3 counts for 2 bins"):
-        report.histograms(axes.flat, {"z": [1, 2, 3]}, edges=[0.0, 0.5, 1.0])
-    report.figure(fig, "test-histograms")
-
-
-def test_bars_draw_one_bar_per_label_and_colour_the_highlighted_one():
-    fig, axes = report.subplots(1)
-    report.bars(axes[0, 0], [0.2, 0.7, 0.1], ["a", "b", "c"], highlight=1, title="T = 4")
-    patches = axes[0, 0].patches
-    assert [p.get_height() for p in patches] == pytest.approx([0.2, 0.7, 0.1])
-    assert patches[1].get_facecolor() != patches[0].get_facecolor() == patches[2].get_facecolor()
-    assert [t.get_text() for t in axes[0, 0].get_xticklabels()] == ["a", "b", "c"]
-    assert axes[0, 0].get_ylim() == (0, 1) and axes[0, 0].get_title() == "T = 4"
-    report.figure(fig, "test-bars")
-
-
 def test_verdicts_by_puts_each_group_under_its_heading_in_first_seen_order():
     c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD")
     family = [{**c, "student": "s1", "measure": "test"}, {**c, "student": "s2", "measure": "test"},
@@ -198,29 +128,6 @@ def test_resolved_parameters_show_as_a_table():
 
     html = resolve("kd_basics", "smoke")._repr_html_()
     assert "<td>teacher</td><td>&#x27;mlp-64&#x27;</td>" in html
-
-
-def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
-    fig, axes = report.subplots(1)
-    ax = report.scatter(axes[0, 0], {"a": [(0.02, 0.87, 0.001), (0.03, 0.86, 0.002)], "b": [(0.05, 0.85)]},
-                        xlabel="ECE (%)", ylabel="student (%)", xscale=100)  # fmt: skip
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
-    first = ax.lines[0]
-    assert list(first.get_xdata()) == pytest.approx([2.0, 3.0]) and list(first.get_ydata()) == pytest.approx([87, 86])
-    assert len(ax.collections) == 1  # error bars for the group that has them only
-    assert {line.get_marker() for line in ax.lines} - {"_"} == {"o"}  # colour alone tells groups apart ("_": caps)
-    report.figure(fig, "test-scatter")
-
-
-def test_colors_for_keeps_each_teacher_kinds_colour_and_gives_the_others_free_ones():
-    names = ["no teacher", "KD", "PrUE", "over-confident", "IMP"]
-    colours = report.colors_for(names, {"no teacher": "C0", "over-confident": "C2", "ordinary": "C7"})
-    assert colours["no teacher"] == "C0" and colours["over-confident"] == "C2"
-    assert [colours[n] for n in ("KD", "PrUE", "IMP")] == ["C1", "C3", "C4"]  # in order, skipping C0 and C2
-    ten = report.colors_for(["no teacher", "KD", *[f"m{i}" for i in range(7)], "over-confident"], report.TEACHER_COLORS)
-    assert len({to_hex(c) for c in ten.values()}) == 10  # the free ones are tab10's that the fixed ones leave
-    many = report.colors_for([f"m{i}" for i in range(11)] + ["no teacher"], report.TEACHER_COLORS)
-    assert len({to_hex(c) for c in many.values()}) == 12 and many["no teacher"] == "C0"  # past ten: tab20
 
 
 def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_exists():
@@ -379,34 +286,6 @@ def test_glue_hands_the_prose_plain_numbers_not_numpy_scalars(monkeypatch):
     assert repr(glued["share"]) == "0.23"  # what myst-nb formats with the prose's spec
 
 
-def test_seeds_plot_keeps_twelve_colours_apart_and_cuts_an_interval_at_a_floor():
-    assert report.palette(3) == ["C0", "C1", "C2"] and len(set(report.palette(12))) == 12
-    fig, axes = report.subplots(2)
-    groups = {f"m{i}": [0.80 + 0.01 * i, 0.81 + 0.01 * i, 0.79 + 0.01 * i] for i in range(12)}
-    report.seeds_plot(axes[0, 0], groups)
-    colours = {line.get_color() for line in axes[0, 0].lines if line.get_marker() == "o" and line.get_alpha() is None}
-    assert len(colours) == 12  # one per method, none repeated
-    report.seeds_plot(axes[0, 1], {"d": [0.1, 0.2, 3.0]}, scale=1.0, floor=0)
-    (bars,) = axes[0, 1].collections
-    assert bars.get_segments()[0][:, 1].min() == pytest.approx(0)  # cut at the floor, not below
-    assert [cap.get_visible() for cap in axes[0, 1].lines[-2:]] == [False, True]  # no lower cap where cut
-    report.figure(fig, "test-seeds-extras")
-
-
-def test_seeds_plot_joins_each_seeds_two_runs_of_a_pair():
-    fig, axes = report.subplots(1)
-    groups = {"CE": [0.80, 0.82, 0.81], "KD": [0.81, 0.84, 0.82], "other": [0.7, 0.71]}
-    report.seeds_plot(axes[0, 0], groups, pairs=[("CE", "KD")])
-    joins = [line for line in axes[0, 0].lines if line.get_linewidth() == 0.6]
-    assert len(joins) == 3  # one line a seed
-    # each runs from a CE dot (column 0) to the same seed's KD dot (column 1): its slope is that seed's difference
-    assert [tuple(line.get_ydata()) for line in joins] == [(80.0, 81.0), (82.0, 84.0), (81.0, 82.0)]
-    assert all(line.get_xdata()[0] < 1 < line.get_xdata()[1] for line in joins)
-    with pytest.raises(ValueError, match="one value per seed"):
-        report.seeds_plot(axes[0, 0], groups, pairs=[("CE", "other")])
-    report.figure(fig, "test-seeds-pairs")
-
-
 def test_a_paired_verdict_says_it_counts_pairs():
     c = compare([0.80, 0.82, 0.85], [0.81, 0.84, 0.86], paired=True) | {"unit": "teachers"}
     assert report.interval_facts(c)["units"] == "over 3 pairs of teachers"
@@ -507,15 +386,3 @@ def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
     assert not report.called_by_holm_alone({**alone[0], "verdict": "within noise"})
     uncorrected = {**alone[0], "p_adjusted": None}  # no Holm family: a verdict and its own interval agree
     assert not report.called_by_holm_alone(uncorrected)
-
-
-def test_seeds_plot_draws_no_interval_without_spread_and_keys_the_teacher_seeds_under_its_panel():
-    fig, axes = report.subplots(2)
-    report.seeds_plot(axes[0, 0], {"alike": [0.8, 0.8, 0.8], "varied": [0.8, 0.82, 0.81], "none": [0.7, 0.72]},
-                      clusters={"alike": [0, 1, 2], "varied": [0, 1, 2]})  # fmt: skip
-    report.seeds_plot(axes[0, 1], {"x": [0.7, 0.71]}, clusters={"x": [0, 0]})
-    assert len(axes[0, 0].containers) == 2  # error bars for "varied" and "none" only: no zero-width interval
-    assert axes[0, 0].get_xlabel() == "teacher seed: ● 0  ■ 1  ▲ 2  × none"  # the key, under its own panel
-    assert axes[0, 1].get_xlabel() == "" and not fig.legends  # one teacher: nothing to key
-    markers = {line.get_marker() for line in axes[0, 0].lines if line.get_alpha() == 0.55}
-    assert markers == {"o", "s", "^", "x"}  # one marker a teacher seed; runs without a teacher: ×
