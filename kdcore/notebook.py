@@ -1,5 +1,5 @@
 """Small notebook helpers for the chapters: kdcore's own source, widgets with static fallbacks, and whether a
-kernel runs at all (tables and verdicts are :mod:`kdcore.report`'s, figures :mod:`kdcore.figures`')."""
+kernel runs at all (tables and verdicts: :mod:`kdcore.report`; figures: :mod:`kdcore.figures`)."""
 
 from __future__ import annotations
 
