@@ -16,10 +16,10 @@
 * A failing run does not stop the others; failures are listed at the end and the exit code is 1.
   ``--cell-timeout`` turns a cell that runs too long (or a kernel that stops answering) into a failure.
 * ``OUT/summary.csv`` and ``OUT/summary.md`` hold one row per (chapter, configuration): mean ± std over its
-  seeds of every *metric* of the results JSON. The rule: a metric is a numeric leaf of the JSON's
-  ``results``, named by its ``/``-joined path; a mean ± std summary (``{mean, std, n, values}``, which with
-  one seed holds that seed's value) counts as the leaf ``mean``; lists (per-seed values, intervals) and
-  strings are skipped. The run time (``seconds``) is a metric too.
+  seeds of every *metric* of the results JSON (one seed: its value, no std). The rule: a metric is a numeric
+  leaf of the JSON's ``results``, named by its ``/``-joined path; a mean ± std summary (``{mean, std, n,
+  values}``, which with one seed holds that seed's value) counts as the leaf ``mean``; lists (per-seed values,
+  intervals) and strings are skipped. The run time (``seconds``) is a metric too.
 """
 
 from __future__ import annotations
@@ -202,20 +202,26 @@ def summarize(runs: list[Run], out: Path) -> list[dict]:
         writer.writerow(["chapter", "configuration", "n", *(f"{m} {s}" for m in names for s in ("mean", "std"))])
         for row in rows:
             cells = [row["metrics"].get(m) for m in names]
-            values = [v for c in cells for v in ((c["mean"], c["std"]) if c else ("", ""))]
+            # one seed has no spread to estimate: its std is left empty, not written as 0
+            values = [v for c in cells for v in ((c["mean"], c["std"] if c["n"] > 1 else "") if c else ("", ""))]
             writer.writerow([row["chapter"], row["configuration"], row["n"], *values])
-    lines = ["# Batch summary: mean ± std over seeds (n)", ""]
+    lines = ["# Batch summary: mean ± std over seeds (n; one seed: its value alone)", ""]
     for chapter in dict.fromkeys(r["chapter"] for r in rows):
         mine = [r for r in rows if r["chapter"] == chapter]
         columns = list(dict.fromkeys(m for r in mine for m in r["metrics"]))
         lines += [f"## {chapter}", "", "| configuration | n | " + " | ".join(columns) + " |"]
         lines.append("|---|---|" + "---|" * len(columns))
         for r in mine:
-            cells = [f"{c['mean']:.4g} ± {c['std']:.2g}" if (c := r["metrics"].get(m)) else "" for m in columns]
+            cells = [_cell(c) if (c := r["metrics"].get(m)) else "" for m in columns]
             lines.append(f"| {r['configuration']} | {r['n']} | " + " | ".join(cells) + " |")
         lines.append("")
     (out / "summary.md").write_text("\n".join(lines))
     return rows
+
+
+def _cell(summary: dict) -> str:
+    """``"0.8712 ± 0.0021"``, or ``"0.8712"`` for one seed (``± 0`` would claim a spread of zero)."""
+    return f"{summary['mean']:.4g}" + (f" ± {summary['std']:.2g}" if summary["n"] > 1 else "")
 
 
 def parse_args(argv):

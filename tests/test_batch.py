@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kdcore.batch import chapter_notebooks, config_name, configurations, main, metrics, plan
+from kdcore.batch import Run, chapter_notebooks, config_name, configurations, main, metrics, plan, summarize
 from kdcore.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,3 +175,20 @@ def test_chapter_notebooks_are_the_numbered_chapters_in_order_without_leftovers(
     for name in ("02_b.ipynb", "01_a.ipynb", "01_a.executing.ipynb", "intro.ipynb", "1_c.ipynb"):
         (tmp_path / name).write_text("{}")
     assert chapter_notebooks(tmp_path) == [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]
+
+
+def test_the_summary_gives_one_seed_its_value_alone_and_several_their_mean_and_std(tmp_path):
+    runs = []
+    for seed, acc in ((0, 0.8), (1, 0.9)):
+        for config in ({"profile": "smoke"}, {"profile": "book"}):
+            folder = tmp_path / config["profile"] / f"seed-{seed}"
+            folder.mkdir(parents=True)
+            (folder / "kd_basics.json").write_text(json.dumps({"results": {"acc": acc}, "seconds": 1.0}))
+            if config["profile"] == "smoke" or seed == 0:  # the book configuration ran one seed
+                runs.append(Run("kd_basics", Path("x.ipynb"), config, seed, folder))
+    summarize(runs, tmp_path / "out")
+    markdown = (tmp_path / "out" / "summary.md").read_text()
+    assert "| profile=smoke | 2 | 0.85 ± 0.071 |" in markdown  # mean ± sample std of 0.8 and 0.9
+    assert "| profile=book | 1 | 0.8 |" in markdown  # no "± 0": one seed has no spread to estimate
+    rows = {r["configuration"]: r for r in read_csv(tmp_path / "out" / "summary.csv")}
+    assert rows["profile=book"]["acc std"] == "" and float(rows["profile=smoke"]["acc std"]) > 0
