@@ -574,7 +574,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
                   f"| (b) kdcore fast path | {a['baseline_batch']} | {rates['b']:,.0f} | {kd['ratio_b_a']:.2f} |",
                   f"| (c) kdcore, best batch | {kd['best_batch']} | {rates['c']:,.0f} | {kd['ratio_c_a']:.2f} |",
                   ""]  # fmt: skip
-    lines += goals(check)
+    lines += targets(check)
     for profile in ("paper", "gpu"):
         rates = (check.get(f"{profile}_throughputs") or {}).get("json")
         if not rates:
@@ -631,7 +631,7 @@ def chapter_step_table(check: dict, step: dict) -> list[str]:
     and eager with eager, and what the step's other variants (a folded teacher, compiling) measured."""
     paths = [path for path in fast_paths(check) if path[3]]
     lines = [f"## The chapters' own KD step, {step['teacher']} → {step['student']}", "",
-             "Images per second; *fast ÷ step* is the fast path's throughput over the chapters' step (the goal: at "
+             "Images per second; *fast ÷ step* is the fast path's throughput over the chapters' step (the target: at "
              "most 1.5).", "",
              "| batch | " + " | ".join(f"{name}: chapters' step | fast path | fast ÷ step" for name, *_ in paths)
              + " |",
@@ -762,8 +762,8 @@ def fast_paths(check: dict) -> list[tuple[str, str, dict, dict]]:
     return paths
 
 
-def goals(check: dict) -> list[str]:
-    """The GPU-path issue's three goals, each as the ratio this record measured (rows for what it has)."""
+def targets(check: dict) -> list[str]:
+    """kdcore's three speed targets, each as the ratio this record measured (rows for what it has)."""
     rows = []
     for name, source, _, _ in fast_paths(check):
         kd = check[source]["json"]

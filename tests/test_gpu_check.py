@@ -267,7 +267,7 @@ def test_the_appendix_names_the_chapters_gpu_book_ran():
 
 
 def test_the_chapters_step_is_compared_with_the_fast_path_run_the_same_way():
-    from import_gpu_run import goals
+    from import_gpu_run import targets
 
     def kd(compile_, a, sweep):
         args = {"compile": compile_, "recipe_images": 50_000, "recipe_epochs": 240}
@@ -280,10 +280,10 @@ def test_the_chapters_step_is_compared_with_the_fast_path_run_the_same_way():
         "chapter_kd_step": {"images_per_s": {"64": 4000}, "images_per_s_compiled": {"64": 16000},
                             "compile": "reduce-overhead"},
     }  # fmt: skip
-    rows = [r for r in goals(check) if "chapters' KD step" in r]
+    rows = [r for r in targets(check) if "chapters' KD step" in r]
     assert [r.split(" | ")[2] for r in rows] == ["1.25", "1.25"]  # eager with eager, CUDA graphs with CUDA graphs
     check["chapter_kd_step"]["compile"] = "default"  # compiled another way than the fast path: no comparison
-    assert [r.split(" | ")[2] for r in goals(check) if "chapters' KD step" in r] == ["1.25"]
+    assert [r.split(" | ")[2] for r in targets(check) if "chapters' KD step" in r] == ["1.25"]
 
 
 def test_the_committed_appendix_is_drawn_from_the_committed_record():
