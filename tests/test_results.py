@@ -288,6 +288,22 @@ def test_units_needed_is_the_first_n_whose_bonferroni_welch_interval_excludes_ze
     assert units_needed([0.8, 0.8], [0.9, 0.9]) is None  # no spread: compare gives no interval either
 
 
+def test_paired_units_needed_is_the_first_n_whose_bonferroni_paired_interval_excludes_zero():
+    from kdcore.results import units_needed
+
+    a, b = [0.861, 0.866, 0.863], [0.864, 0.866, 0.868]  # three pairs of teachers
+    n = units_needed(a, b, family_size=4, paired=True)
+    d = np.subtract(b, a)
+    for m, excludes_zero in ((n - 1, False), (n, True)):  # differences of that mean and sd, m of them
+        diffs = _exactly(d.mean(), d.std(ddof=1), m)
+        c = compare(np.zeros(m), diffs, level=1 - 0.05 / 4, paired=True)
+        assert (c["verdict"] != "within noise") == excludes_zero
+    assert n != units_needed(a, b, family_size=4)  # pairing changes the answer
+    assert units_needed([0.8, 0.9], [0.81, 0.91], paired=True) is None  # every pair differs alike: no spread
+    with pytest.raises(ValueError, match="pairs"):
+        units_needed([0.8, 0.9, 0.85], [0.81, 0.9], paired=True)
+
+
 def test_holm_intervals_are_plain_floats():
     family = holm([compare([0.80, 0.82, 0.81], [0.85, 0.86, 0.84]), compare([0.8, 0.81, 0.79], [0.8, 0.82, 0.8])])
     assert all(type(x) is float for c in family for x in c["ci"])  # not numpy scalars (glue shows their repr)
