@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from .notebook import in_ipython
 
 PAGE_WIDTH = 6.8  # inches: the HTML column is ~700 px at 100 dpi, so nothing is shrunk
-
-
 STYLE = {
     "figure.dpi": 100,  # 1 inch = 100 px in the page: a 10 pt label is ~14 px tall
     "savefig.dpi": 100,

@@ -422,9 +422,9 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     if paired and not _varies(b - a):
         return None
     alpha = (1 - level) / family_size
+    d = b - a if paired else None  # the differences (their lengths are equal only when paired)
     for n in range(2, most + 1):  # the test's p < α exactly where its interval at 1 − α excludes 0
         if paired:
-            d = b - a
             t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
             p = 2 * stats.t.sf(abs(t), n - 1)
         else:

@@ -286,6 +286,7 @@ def test_units_needed_is_the_first_n_whose_bonferroni_welch_interval_excludes_ze
         assert (c["verdict"] != "within noise") == excludes_zero
     assert units_needed([0.8, 0.9], [0.8, 0.9]) is None and units_needed([0.8], [0.9, 0.91]) is None
     assert units_needed([0.8, 0.8], [0.9, 0.9]) is None  # no spread: compare gives no interval either
+    assert units_needed([0.80, 0.81, 0.82], [0.83, 0.84, 0.85, 0.86, 0.90]) >= 2  # Welch: sides of any sizes
 
 
 def test_paired_units_needed_is_the_first_n_whose_bonferroni_paired_interval_excludes_zero():
