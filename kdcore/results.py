@@ -399,8 +399,8 @@ def fmt_signed(value: float, digits: int = 2, bound: bool = False) -> str:
     return "+" + text[1:]
 
 
-def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 1000,
-                 paired: bool = False) -> int | None:  # fmt: skip
+def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 1000, paired: bool = False,
+                 groups_a=None, groups_b=None) -> int | None:  # fmt: skip
     """How many units a side a comparison like this one would need for a verdict: the smallest ``n`` at which
     Welch's interval of ``mean(b) − mean(a)`` at level ``1 − α/family_size`` (Bonferroni, the level at which
     Holm makes its first call) would exclude 0, if the means and standard deviations stayed as observed.
@@ -408,25 +408,29 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     paired t-test's, on the differences ``b − a`` with their observed mean and standard deviation: ``n``
     counts pairs.
 
-    ``a`` and ``b`` are the units (e.g. the teacher means of :func:`group_means`). A planning estimate, not a
+    ``a`` and ``b`` are the units, or, with ``groups_a`` and ``groups_b`` as :func:`compare` takes them (e.g.
+    ``*by_teacher(runs)``), values averaged per group first, paired by group label. A planning estimate, not a
     power analysis: the observed difference is taken as the truth, so at that ``n`` the interval's edge sits
     at 0 on average and a run would call it about half the time. ``None`` if the difference is 0, a side
     has fewer than 2 units, neither side varies, or (paired) the differences do not vary (:func:`compare`
     gives no interval there either), or more than ``most`` would be needed.
     """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if paired and groups_a is None and len(a) != len(b):
+        raise ValueError(f"paired units come in pairs: got {len(a)} and {len(b)}")
+    if paired:  # by group label (or position): _paired_units refuses sides whose labels differ
+        a, b = _paired_units(a, b, groups_a, groups_b)
+    else:
+        a, b = _units(a, groups_a)[1], _units(b, groups_b)[1]
     if len(a) < 2 or len(b) < 2 or a.mean() == b.mean() or not (_varies(a) or _varies(b)):
         return None
-    if paired and len(a) != len(b):
-        raise ValueError(f"paired units come in pairs: got {len(a)} and {len(b)}")
     if paired and not _varies(b - a):
         return None
     alpha = (1 - level) / family_size
-    d = b - a if paired else None  # the differences (their lengths are equal only when paired)
+    # paired: the differences' mean over their standard deviation, so that t = effect · √n
+    effect = (b - a).mean() / (b - a).std(ddof=1) if paired else None
     for n in range(2, most + 1):  # the test's p < α exactly where its interval at 1 − α excludes 0
         if paired:
-            t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
-            p = 2 * stats.t.sf(abs(t), n - 1)
+            p = 2 * stats.t.sf(abs(effect) * np.sqrt(n), n - 1)
         else:
             p = stats.ttest_ind_from_stats(b.mean(), b.std(ddof=1), n, a.mean(), a.std(ddof=1), n,
                                            equal_var=False).pvalue  # fmt: skip

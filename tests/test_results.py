@@ -300,6 +300,10 @@ def test_paired_units_needed_is_the_first_n_whose_bonferroni_paired_interval_exc
         c = compare(np.zeros(m), diffs, level=1 - 0.05 / 4, paired=True)
         assert (c["verdict"] != "within noise") == excludes_zero
     assert n != units_needed(a, b, family_size=4)  # pairing changes the answer
+    # runs grouped by teacher seed, one side listed in another order: averaged per seed, paired by label
+    runs_a, seeds_a = [0.860, 0.862, 0.866, 0.866, 0.863, 0.863], [0, 0, 1, 1, 2, 2]
+    runs_b, seeds_b = [0.868, 0.868, 0.864, 0.864, 0.866, 0.866], [2, 2, 0, 0, 1, 1]
+    assert units_needed(runs_a, runs_b, family_size=4, paired=True, groups_a=seeds_a, groups_b=seeds_b) == n
     assert units_needed([0.8, 0.9], [0.81, 0.91], paired=True) is None  # every pair differs alike: no spread
     with pytest.raises(ValueError, match="pairs"):
         units_needed([0.8, 0.9, 0.85], [0.81, 0.9], paired=True)
