@@ -550,7 +550,7 @@ def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired:
     ])  # fmt: skip
 
 
-def quoted_run(path: str | os.PathLike) -> dict | None:
+def quoted_run(path: str | os.PathLike, registered: Sequence[tuple[str, str, str]] = ()) -> dict | None:
     """Another run's record to quote beside this one (chapter 9 at CNN scale: ``results/gpu/comparison.json``):
     its ``environment``, ``params``, ``teachers``, ``protocol`` and ``comparisons``, or ``None`` where the file
     is not there. A chapter copies it into its own results, so that the cells that show it read only
@@ -559,7 +559,11 @@ def quoted_run(path: str | os.PathLike) -> dict | None:
     Where the record keeps its student runs, its family is recomputed from them with this book's tests
     (:func:`retest`, as :func:`compare_family` makes chapter 9's), so a quote uses the same protocol as the
     page that quotes it: ``comparisons`` paired where the design pairs, and ``comparisons_ignoring_pairs``
-    with Welch's test. A record without runs keeps the comparisons it was written with."""
+    with Welch's test. A record without runs keeps the comparisons it was written with.
+
+    ``registered``: a confirming run's hypotheses, each ``(regime, a, b)`` as :func:`compare_family` takes
+    them, fixed before the run: ``"registered"`` is their own family (Holm over them alone, paired as the
+    design pairs), computed from the record's student runs. The whole family above is then exploratory."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -575,6 +579,10 @@ def quoted_run(path: str | os.PathLike) -> dict | None:
     if results.get("runs"):
         again = retest({"runs": results["runs"], "comparisons": quoted["comparisons"]})
         quoted |= {name: again[name] for name in ("comparisons", "comparisons_ignoring_pairs")}
+    if registered:
+        if not results.get("runs"):
+            raise ValueError(f"{path} keeps no student runs to test the registered comparisons on")
+        quoted["registered"] = compare_family(results["runs"], registered, paired=True)
     return quoted
 
 

@@ -356,6 +356,13 @@ def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     assert paired[0]["test"] == "paired t over teacher means" and welch[0]["test"] == "welch over teacher means"
     assert paired[0]["p"] == pytest.approx(stats.ttest_rel([0.81, 0.84, 0.865], [0.80, 0.82, 0.85]).pvalue)
     assert paired[1]["test"] == "welch over teacher means" and paired[1]["family_size"] == 2  # no pairs across units
+    # a confirming run: the registered comparison is its own family of one, paired, from the same runs
+    (registered,) = quoted_run(path, registered=[("few", "CE", "KD")])["registered"]
+    assert registered["family_size"] == 1 and registered["p_adjusted"] == pytest.approx(paired[0]["p"])
+    assert registered["regime"] == "few" and registered["test"] == "paired t over teacher means"
+    older = write_results(tmp_path / "no_runs.json", "comparison", {}, {"comparisons": asked}, started=0)
+    with pytest.raises(ValueError, match="no student runs"):
+        quoted_run(older, registered=[("few", "CE", "KD")])
 
 
 def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
