@@ -563,7 +563,9 @@ def quoted_run(path: str | os.PathLike, registered: Sequence[tuple[str, str, str
 
     ``registered``: a confirming run's hypotheses, each ``(regime, a, b)`` as :func:`compare_family` takes
     them, fixed before the run: ``"registered"`` is their own family (Holm over them alone, paired as the
-    design pairs), computed from the record's student runs. The whole family above is then exploratory."""
+    design pairs), computed from the record's student runs. The whole family above is then exploratory.
+    A record that quotes its own confirming run (chapter 9's ``"confirming_run"``) passes it on as it is, so
+    a chapter that quotes chapter 9 can quote its confirmation too."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -579,6 +581,8 @@ def quoted_run(path: str | os.PathLike, registered: Sequence[tuple[str, str, str
     if results.get("runs"):
         again = retest({"runs": results["runs"], "comparisons": quoted["comparisons"]})
         quoted |= {name: again[name] for name in ("comparisons", "comparisons_ignoring_pairs")}
+    if results.get("confirming_run"):
+        quoted["confirming_run"] = results["confirming_run"]
     if registered:
         if not results.get("runs"):
             raise ValueError(f"{path} keeps no student runs to test the registered comparisons on")

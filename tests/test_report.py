@@ -360,6 +360,10 @@ def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     (registered,) = quoted_run(path, registered=[("few", "CE", "KD")])["registered"]
     assert registered["family_size"] == 1 and registered["p_adjusted"] == pytest.approx(paired[0]["p"])
     assert registered["regime"] == "few" and registered["test"] == "paired t over teacher means"
+    # a record that quotes its confirming run passes it on, for chapters that quote that record
+    confirmed = {"comparisons": asked, "confirming_run": {"registered": [{"diff": 0.3}]}}
+    path = write_results(tmp_path / "confirmed.json", "comparison", {}, confirmed, started=0)
+    assert quoted_run(path)["confirming_run"] == {"registered": [{"diff": 0.3}]}
     older = write_results(tmp_path / "no_runs.json", "comparison", {}, {"comparisons": asked}, started=0)
     with pytest.raises(ValueError, match="no student runs"):
         quoted_run(older, registered=[("few", "CE", "KD")])
