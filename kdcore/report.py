@@ -16,8 +16,17 @@ from collections.abc import Mapping, Sequence
 
 from .notebook import in_ipython
 
-
 # ---------------------------------------------------------------------------------------------------- tables
+NEGATIVE = re.compile(r"(?<![\w.])-(?=\d)")  # the hyphen that starts "-0.09" or "[-1.22,", not "mlp-32" or "1e-3"
+
+
+def minus_signs(text: str) -> str:
+    """``text`` with a minus sign (U+2212) where a hyphen starts a number, for the page: ``"-0.09 to +0.67"``
+    reads ``"−0.09 to +0.67"``, as the prose's glued numbers do in the HTML (``_ext/glued_sentences.py``). What
+    a program reads (results JSON, the batch CSV, a table as text) keeps the hyphen Python prints."""
+    return NEGATIVE.sub("\u2212", text)
+
+
 class Strong(str):
     """A table cell set in bold (a verdict beyond noise, among verdicts within it)."""
 
@@ -52,7 +61,8 @@ class Table:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        cell = lambda v: f"<td><strong>{esc(v)}</strong></td>" if isinstance(v, Strong) else f"<td>{esc(v)}</td>"
+        shown = lambda v: esc(minus_signs(v))  # as the page sets a number: "−0.09"
+        cell = lambda v: f"<td><strong>{shown(v)}</strong></td>" if isinstance(v, Strong) else f"<td>{shown(v)}</td>"
         head = "".join(f"<th>{esc(c)}</th>" for c in self.columns)
         body = "".join(
             f'<tr class="kdcore-heading"><th colspan="{len(self.columns)}">{esc(row)}</th></tr>'
@@ -414,15 +424,14 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     size = f"{abs(scale * c['diff']):.2f} points {'below' if c['diff'] < 0 else 'above'}"
     if c.get("ci") is None:
         return f"{size}, with no interval ({why_no_interval(c)})"
-    low, high = (fmt_signed(scale * x, bound=True).replace("-", "−") for x in c["ci"])  # as the tables print it
-    level = interval_facts(c)["level"] + " "  # e.g. "99.8 % CI ": a Holm family's interval is wider
+    low, high = (minus_signs(fmt_signed(scale * x, bound=True)) for x in c["ci"])  # as the tables show it
+    level = interval_facts(c)["level"]  # e.g. "99.8 % CI": a Holm family's interval is wider
+    said = f"{size} ({level} {low} to {high}), "
     if c["verdict"] in ("higher", "lower"):
         correction = holm_alone(c) or (" after Holm's correction" if c.get("correction") == "holm" else "")
-        return f"{size} ({level}{low} to {high}), {c['verdict']} beyond noise{correction}"
-    if not count:
-        return f"{size} ({level}{low} to {high}), within noise"
+        return f"{said}{c['verdict']} beyond noise{correction}"
     units = interval_facts(c)["units"].removeprefix("over ")  # "3 vs 3 teachers", "5 pairs of seeds"
-    return f"{size} ({level}{low} to {high}), within noise ({units})"
+    return f"{said}within noise" + (f" ({units})" if count else "")
 
 
 def quoted_regimes(comparisons: Sequence[Mapping], a: str, b: str, missing: str = "not in that run") -> str:
@@ -489,13 +498,14 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
         words = verdict if verdict == "within noise" or verdict.startswith("no interval") else f"{verdict} beyond noise"
         return f"{words}, {mean} in the mean" if mean else words
 
-    def here(c: Mapping | None) -> str:
+    def here(c: Mapping | None) -> str:  # the run's numbers as the page sets them ("−0.39 pp")
         if c is None:
             return "not in this run"
         if c["ci"] is None:  # one unit on a side, or no spread: a difference, but no interval and no verdict
-            return f"no interval here ({fmt_signed(scale * c['diff'])} {unit}; {why_no_interval(c)})"
+            return minus_signs(f"no interval here ({fmt_signed(scale * c['diff'])} {unit}; {why_no_interval(c)})")
         interval = f"{interval_facts(c)['level']} {fmt_interval(c['ci'], scale, signed=True)}"
-        return f"{said(c['verdict'])} here ({fmt_signed(scale * c['diff'])} {unit}, {interval}){holm_alone(c)}"
+        diff = fmt_signed(scale * c["diff"])
+        return minus_signs(f"{said(c['verdict'])} here ({diff} {unit}, {interval}){holm_alone(c)}")
 
     def which(n: int, of: int, noun: str) -> str:
         count = f"{n} of the {of}" if n < of else {1: "the one", 2: "both"}.get(of, f"all {of}")

@@ -218,7 +218,8 @@ def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_se
     prue = {**higher, "a": "KD", "b": "PrUE", "diff": -0.02, "ci": [-0.03, -0.01], "verdict": "lower"}
     box = report.prose_check([higher, noise, prue], claims[:2]).data
     assert "and it finds 1 difference beyond noise the text does not state:" in box
-    assert "**all: PrUE − KD**: lower beyond noise here (-2.00 pp" in box and "states no verdict on it" in box
+    assert "**all: PrUE − KD**: lower beyond noise here (\u22122.00 pp" in box and "states no verdict on it" in box
+    assert "[\u22123.00, \u22121.00]" in box  # the page's minus sign, as in the tables
     # a run that bears the text out shows no box, whatever else it finds
     assert report.prose_check([higher, {**noise, "verdict": "higher"}, prue], claims[:2]) is None
     both = [{**claims[0], "verdict": "lower"}, claims[1]]
@@ -397,3 +398,13 @@ def test_a_holm_verdict_beside_an_interval_that_reaches_zero_says_why():
     assert not report.called_by_holm_alone({**alone[0], "verdict": "within noise"})
     uncorrected = {**alone[0], "p_adjusted": None}  # no Holm family: a verdict and its own interval agree
     assert not report.called_by_holm_alone(uncorrected)
+
+
+def test_the_page_sets_a_negative_number_with_a_minus_sign_and_the_text_keeps_the_hyphen():
+    """A table's HTML (the book, Jupyter) shows "−0.09", as the glued prose does; its text form, which nbval
+    compares and a program may parse, keeps Python's "-0.09". A model's name and an exponent keep their hyphen."""
+    assert report.minus_signs("-0.09 to +0.67, [-1.22, -0.07]") == "\u22120.09 to +0.67, [\u22121.22, \u22120.07]"
+    assert report.minus_signs("mlp-32, 1e-3, 5-9") == "mlp-32, 1e-3, 5-9"
+    shown = report.table([{"model": "mlp-32", "Δ (pp)": "-0.09 [-1.20, +0.30]"}])
+    assert "<td>mlp-32</td><td>\u22120.09 [\u22121.20, +0.30]</td>" in shown._repr_html_()
+    assert "-0.09 [-1.20, +0.30]" in str(shown)
