@@ -439,6 +439,25 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     return None
 
 
+def paired_power(diff: float, sd: float, n: int, level: float = 0.95, family_size: int = 1) -> float:
+    """The chance that a paired t-test over ``n`` pairs calls a difference beyond noise in the direction of
+    ``diff``, if the pairs' differences were normal with mean ``diff`` and standard deviation ``sd``: the
+    test's power (the noncentral t distribution, :data:`scipy.stats.nct`), at the level at which Holm makes
+    its first call in a family of ``family_size`` (``1 − α/family_size``, Bonferroni). For planning a run from
+    an earlier one's mean and spread; ``nan`` where ``n < 2`` or ``sd`` is not positive."""
+    if n < 2 or not sd > 0:
+        return float("nan")
+    t = stats.t.ppf(1 - (1 - level) / (2 * family_size), n - 1)
+    return float(stats.nct.sf(t, n - 1, abs(diff) * math.sqrt(n) / sd))
+
+
+def pairs_for_power(diff: float, sd: float, power: float = 0.8, level: float = 0.95, family_size: int = 1,
+                    most: int = 1000) -> int | None:  # fmt: skip
+    """The fewest pairs at which :func:`paired_power` reaches ``power``, or ``None`` beyond ``most`` (or for a
+    difference of 0)."""
+    return next((n for n in range(2, most + 1) if paired_power(diff, sd, n, level, family_size) >= power), None)
+
+
 def environment() -> dict:
     """Where a result was produced: the device by name, versions and thread count (the one record of it that
     the results JSON, ``scripts/execute_chapters.py`` and ``scripts/gpu_check.py`` all write)."""
@@ -563,7 +582,8 @@ def quoted_run(path: str | os.PathLike, registered: Sequence[tuple[str, str, str
 
     ``registered``: a confirming run's hypotheses, each ``(regime, a, b)`` as :func:`compare_family` takes
     them, fixed before the run: ``"registered"`` is their own family (Holm over them alone, paired as the
-    design pairs), computed from the record's student runs. The whole family above is then exploratory.
+    design pairs), computed from the record's student runs, and ``"registered_runs"`` their sides' runs. The
+    whole family above is then exploratory.
     A record that quotes its own confirming run (chapter 9's ``"confirming_run"``) passes it on as it is, so
     a chapter that quotes chapter 9 can quote its confirmation too."""
     path = Path(path)
@@ -587,6 +607,10 @@ def quoted_run(path: str | os.PathLike, registered: Sequence[tuple[str, str, str
         if not results.get("runs"):
             raise ValueError(f"{path} keeps no student runs to test the registered comparisons on")
         quoted["registered"] = compare_family(results["runs"], registered, paired=True)
+        # the student runs of the registered sides, for a closer look (e.g. by student seed)
+        sides = quoted["registered_runs"] = {}
+        for regime, a, b in registered:
+            sides.setdefault(regime, {}).update({name: results["runs"][regime][name] for name in (a, b)})
     return quoted
 
 

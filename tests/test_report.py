@@ -361,6 +361,8 @@ def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
     (registered,) = quoted_run(path, registered=[("few", "CE", "KD")])["registered"]
     assert registered["family_size"] == 1 and registered["p_adjusted"] == pytest.approx(paired[0]["p"])
     assert registered["regime"] == "few" and registered["test"] == "paired t over teacher means"
+    both = quoted_run(path, registered=[("few", "CE", "KD"), ("few", "none", "KD")])["registered_runs"]
+    assert both == {"few": {"CE": ce, "KD": kd, "none": none}}  # each side once, of either comparison
     # a record that quotes its confirming run passes it on, for chapters that quote that record
     confirmed = {"comparisons": asked, "confirming_run": {"registered": [{"diff": 0.3}]}}
     path = write_results(tmp_path / "confirmed.json", "comparison", {}, confirmed, started=0)
