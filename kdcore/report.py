@@ -22,7 +22,7 @@ NEGATIVE = re.compile(r"(?<![\w.])-(?=\d)")  # the hyphen that starts "-0.09" or
 
 def minus_signs(text: str) -> str:
     """``text`` with a minus sign (U+2212) where a hyphen starts a number, for the page: ``"-0.09 to +0.67"``
-    reads ``"−0.09 to +0.67"``, as the prose's glued numbers do in the HTML (``_ext/glued_sentences.py``). What
+    reads ``"−0.09 to +0.67"``, as the prose's glued numbers do in the HTML (``_ext/glued_numbers.py``). What
     a program reads (results JSON, the batch CSV, a table as text) keeps the hyphen Python prints."""
     return NEGATIVE.sub("\u2212", text)
 

@@ -289,10 +289,9 @@ PAGE_REPORT = r"""(async () => {
   for (const n of texts('script, style, mjx-container, mjx-assistive-mml'))
     if (n.textContent.trim() && n.parentElement.getClientRects().length)
       minText = Math.min(minText, parseFloat(getComputedStyle(n.parentElement).fontSize));
-  // a value glued from the run ({glue:text}) underlined whole over eight words or more: prose that reads as a link
+  // a value glued from the run ({glue:text}) whose words are underlined with its numbers: it reads as a link
   const underlinedWhole = [...article.querySelectorAll('span.pasted-text')]
-    .filter(e => e.textContent.trim().split(/\s+/).length >= 8
-            && getComputedStyle(e).textDecorationLine.includes('underline'))
+    .filter(e => /[A-Za-z]{2}/.test(e.textContent) && getComputedStyle(e).textDecorationLine.includes('underline'))
     .map(e => e.textContent.trim().slice(0, 60));
   const outputText = [...article.querySelectorAll('.cell_output')].map(o => o.textContent).join('\n');
   const external = [...document.querySelectorAll('script[src], link[href], img[src], iframe[src]')]
@@ -367,7 +366,7 @@ def problems(report: dict) -> list[str]:
     if report["unlinked"]:
         found.append(f"chapter mentions that are not links: {report['unlinked']}")
     if report["underlinedWhole"]:
-        found.append(f"glued phrases underlined whole (_ext/glued_sentences.py): {report['underlinedWhole'][:3]}")
+        found.append(f"glued words underlined with their numbers (glued_numbers.py): {report['underlinedWhole'][:3]}")
     if report["errors"] or report["tracebacks"]:
         found.append("an error output or traceback")
     if report["wrappedLines"]:
@@ -461,20 +460,21 @@ def test_a_number_and_its_unit_stay_on_one_line():
     assert "nbsp_units" in CONFIG["sphinx"]["local_extensions"]
 
 
-def test_a_glued_sentence_is_underlined_at_its_numbers_only():
-    """A glued value of eight words or more splits into its numbers (underlined) and the words between them
-    (plain), which join back to the value; a short one ("within noise", "0.26") is left whole. A hyphen that
-    starts a glued number becomes a minus sign, as in kdcore.report's tables; a model's name keeps its own."""
+def test_a_glued_value_is_underlined_at_its_numbers_only():
+    """A glued value splits into its numbers (underlined) and the words between them (plain), which join
+    back to the value. A hyphen that starts a glued number becomes a minus sign, as in kdcore.report's
+    tables; a model's name keeps its own."""
     sys.path.insert(0, str(ROOT / "_ext"))
-    from glued_sentences import is_sentence, minus_signs, split_numbers
+    from glued_numbers import minus_signs, split_numbers
 
     text = minus_signs("Nor did the mlp-512 (+0.33 and -0.54\u00a0pp of 5,000 labels, 99.8 % CI, ±2.1, 1e-3): no.")
     assert "(+0.33 and \u22120.54\u00a0pp" in text and "mlp-512" in text and "1e-3" in text
     pieces = split_numbers(text)
     assert "".join(piece for piece, _ in pieces) == text
     assert [piece for piece, number in pieces if number] == ["+0.33", "\u22120.54", "5,000", "99.8", "±2.1", "1"]
-    assert is_sentence(text) and not is_sentence("lower beyond noise") and not is_sentence("0.26")
-    assert "glued_sentences" in CONFIG["sphinx"]["local_extensions"]
+    assert split_numbers("lower beyond noise") == [("lower beyond noise", False)]
+    assert split_numbers("0.26") == [("0.26", True)]
+    assert "glued_numbers" in CONFIG["sphinx"]["local_extensions"]
 
 
 def test_the_bibliography_labels_its_entries_as_the_chapters_cite_them():

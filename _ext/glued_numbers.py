@@ -1,11 +1,11 @@
 """Sphinx extension: a value the run glues into the prose, as the HTML sets it.
 
-The prose marks what it takes from the run (``{glue:text}``, a ``span.pasted-text``) with a faint dotted
-underline (``_assets/kdcore.css``): "these numbers are this run's". Some glued values are whole phrases or
-sentences that the run chooses ("Nor did the reference, … (+0.33 and +0.54 pp, both within noise): …");
-underlined whole, two lines of prose read as one link. In the HTML such a value (:data:`MIN_WORDS` words or
-more) gets the class ``pasted-sentence``, which drops the underline, and each number in it is wrapped in a
-``span.pasted-number``, which keeps it: the reader still sees which numbers came from the run.
+The prose marks the numbers it takes from the run (``{glue:text}``, a ``span.pasted-text``) with a faint
+dotted underline (``_assets/kdcore.css``): "this number is this run's". Many glued values hold words too: a
+verdict ("within noise"), a method ("teacher assistant in the low-label regime") or a whole sentence that
+the run chooses ("Nor did the reference, … (+0.33 and +0.54 pp, both within noise): …"). Underlined whole,
+they read as links, two lines of prose at a time. So in the HTML each number of a glued value is wrapped in
+a ``span.pasted-number``, which alone is underlined: the reader still sees which numbers came from the run.
 
 A glued number formatted by Python (``{glue:text}`x:+.2f```) starts with a hyphen ("-1.40"), where the
 tables and intervals that kdcore.report writes use a minus sign ("−1.40"); in the HTML the hyphen before a
@@ -18,7 +18,6 @@ import re
 
 from docutils import nodes
 
-MIN_WORDS = 8  # "0.41 points above (99.8 % CI −3.50 to +4.32), within noise" and longer; a verdict stays whole
 # "+0.33", "−26.85", "5,000", "99.8", "±2.1" (after minus_signs); not the 512 of "mlp-512"
 NUMBER = re.compile(r"(?<![\w\-.+−±])[+−±]?\d[\d,]*(?:\.\d+)?")
 HYPHEN = re.compile(r"(?<![\w.])-(?=\d)")  # "-1.40", "(-0.27 and -0.82": not "mlp-512" or "1e-3"
@@ -42,21 +41,11 @@ def split_numbers(text: str) -> list[tuple[str, bool]]:
     return pieces
 
 
-def is_sentence(text: str) -> bool:
-    """Whether a glued value is long enough to be underlined at its numbers only."""
-    return len(text.split()) >= MIN_WORDS
-
-
 def _mark(app, doctree, docname) -> None:
     for pasted in list(doctree.findall(nodes.inline)):
         if "pasted-text" not in pasted["classes"]:
             continue
         text = minus_signs(pasted.astext())
-        if not is_sentence(text):
-            pasted.children = []
-            pasted.append(nodes.Text(text))
-            continue
-        pasted["classes"].append("pasted-sentence")
         children = [nodes.inline(piece, piece, classes=["pasted-number"]) if number else nodes.Text(piece)
                     for piece, number in split_numbers(text)]  # fmt: skip
         pasted.children = []
