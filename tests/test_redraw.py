@@ -472,7 +472,9 @@ def without_intervals(record: dict) -> dict:
             if {"diff", "ci", "verdict"} <= node.keys():
                 node.update(ci=None, verdict=NO_INTERVAL, **{k: None for k in ("p", "p_adjusted") if k in node})
             for key, child in node.items():
-                if key != "cnn_scale":  # chapter 9's copy of another run's record (the gpu profile's)
+                # chapter 9's copies of other runs' records (the gpu profile's; its confirming run and the
+                # exploratory run, committed with their intervals, which a one-seed run quotes as they are)
+                if key not in ("cnn_scale", "confirming_run", "exploratory_run"):
                     strip(child)
         elif isinstance(node, list):
             for child in node:
