@@ -8,8 +8,8 @@ they read as links, two lines of prose at a time. So in the HTML each number of 
 a ``span.pasted-number``, which alone is underlined: the reader still sees which numbers came from the run.
 
 A glued number formatted by Python (``{glue:text}`x:+.2f```) starts with a hyphen ("-1.40"), where the
-tables and intervals that kdcore.report writes use a minus sign ("−1.40"); in the HTML the hyphen before a
-glued number becomes a minus sign too. The notebooks are unchanged.
+HTML of kdcore.report's tables has a minus sign ("−1.40"); in the HTML the hyphen before a glued number
+becomes a minus sign too, by the same rule (:func:`kdcore.report.minus_signs`). The notebooks are unchanged.
 """
 
 from __future__ import annotations
@@ -18,14 +18,10 @@ import re
 
 from docutils import nodes
 
+from kdcore.report import minus_signs
+
 # "+0.33", "−26.85", "5,000", "99.8", "±2.1" (after minus_signs); not the 512 of "mlp-512"
 NUMBER = re.compile(r"(?<![\w\-.+−±])[+−±]?\d[\d,]*(?:\.\d+)?")
-HYPHEN = re.compile(r"(?<![\w.])-(?=\d)")  # "-1.40", "(-0.27 and -0.82": not "mlp-512" or "1e-3"
-
-
-def minus_signs(text: str) -> str:
-    """``text`` with a minus sign for each hyphen that starts a number."""
-    return HYPHEN.sub("\u2212", text)
 
 
 def split_numbers(text: str) -> list[tuple[str, bool]]:

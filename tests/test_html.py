@@ -465,7 +465,9 @@ def test_a_glued_value_is_underlined_at_its_numbers_only():
     back to the value. A hyphen that starts a glued number becomes a minus sign, as in kdcore.report's
     tables; a model's name keeps its own."""
     sys.path.insert(0, str(ROOT / "_ext"))
-    from glued_numbers import minus_signs, split_numbers
+    from glued_numbers import split_numbers
+
+    from kdcore.report import minus_signs
 
     text = minus_signs("Nor did the mlp-512 (+0.33 and -0.54\u00a0pp of 5,000 labels, 99.8 % CI, ±2.1, 1e-3): no.")
     assert "(+0.33 and \u22120.54\u00a0pp" in text and "mlp-512" in text and "1e-3" in text
