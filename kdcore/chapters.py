@@ -393,6 +393,8 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "teacher": BOOK_COMMON["teacher"].but(help="the ordinary teacher's architecture (chapter 1's recipe)"),
         "teacher_epochs": BOOK_COMMON["teacher_epochs"].but(help="epochs of the ordinary teacher"),
         "seeds": SEEDS.but(default=2, help="student seeds per teacher (0, 1, …) or a list of seeds"), **KD_STUDENT,
+        "student_seeding": Param("shared", check.one_of("shared", "per-teacher"),
+                                 "shared: every teacher's students take `seeds`; per-teacher: seeds of their own"),
         "student_labels": STUDENT_LABELS.but(help="labelled examples of the low-label regime (the other has all)"),
         **KD_SETTINGS, **UNFRIENDLY,
         # the book profile leaves out the two teachers trained from scratch (tolerant, ICC) and one-shot

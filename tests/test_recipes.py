@@ -190,3 +190,17 @@ def test_across_teacher_seeds_trains_each_recipe_from_each_seed_and_reuses_the_c
     assert not taught[1][1].equal(taught[2][1])  # plain@1 and smoothed@1: two teachers, not one loaded twice
     with pytest.raises(ValueError, match="teacher_seed=0"):
         experiment.across_teacher_seeds(bench, recipes, [0], students, {"plain": [{"teacher_seed": 3}]})
+
+
+def test_student_seeds_are_shared_or_each_teachers_own_and_the_same_for_every_method():
+    """Chapter 9's two designs: every teacher's students take the same seeds, or each teacher's take seeds of
+    their own (no seed under two teachers), and the no-teacher runs' seeds 0 … n−1 are then exactly theirs."""
+    from kdcore.experiment import student_seeds
+
+    assert [student_seeds([0, 1], i) for i in range(3)] == [[0, 1]] * 3
+    own = [student_seeds([0, 1], i, per_teacher=True) for i in range(3)]
+    assert own == [[0, 1], [2, 3], [4, 5]]
+    assert sorted(s for seeds in own for s in seeds) == list(range(3 * 2))
+    # a list of seeds moves up past its largest, so two teachers never share one
+    assert student_seeds([0, 2], 1, per_teacher=True) == [3, 5]
+    assert student_seeds([3, 7], 2, per_teacher=True) == [19, 23]
