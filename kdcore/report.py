@@ -353,13 +353,17 @@ def _matched(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Sequ
 def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Sequence[str] = ("regime",)) -> dict:
     """How two runs' verdicts compare on the comparisons both made (matched as :func:`side_by_side` does):
     ``shared`` comparisons, how many with the ``same`` verdict, how many beyond noise in the first run only
-    (``beyond_first``) or the second only (``beyond_second``), and each run's median interval width over them
-    (``widths``, in the comparisons' units; comparisons without an interval left out)."""
+    (``beyond_first``) or the second only (``beyond_second``), how many of the same verdicts are within noise
+    in both (``same_within_noise``: an agreement that says little), how many differences have the same sign
+    (``same_sign``), and each run's median interval width over them (``widths``, in the comparisons' units;
+    comparisons without an interval left out)."""
     pairs = [(c, other) for c, other in _matched(comparisons, others, by) if other is not None]
     beyond = [[x["ci"] is not None and x["verdict"] != "within noise" for x in pair] for pair in pairs]
     widths = [[x["ci"][1] - x["ci"][0] for x in side if x["ci"] is not None] for side in zip(*pairs)] or [[], []]
     return {"shared": len(pairs), "same": sum(a["verdict"] == b["verdict"] for a, b in pairs),
             "beyond_first": sum(a and not b for a, b in beyond), "beyond_second": sum(b and not a for a, b in beyond),
+            "same_within_noise": sum(a["verdict"] == b["verdict"] == "within noise" for a, b in pairs),
+            "same_sign": sum((a["diff"] > 0) == (b["diff"] > 0) for a, b in pairs),
             "widths": [statistics.median(w) if w else None for w in widths]}  # fmt: skip
 
 
@@ -410,6 +414,20 @@ def find_comparison(comparisons: Sequence[Mapping], **keys) -> Mapping | None:
     return found[0] if found else None
 
 
+def verdict_phrase(verdict: str) -> str:
+    """A verdict as the prose says it: ``"lower beyond noise"``, ``"within noise"`` (and a "no interval …"
+    verdict as it is)."""
+    return verdict if verdict == "within noise" or verdict.startswith("no interval") else f"{verdict} beyond noise"
+
+
+def shown_interval(c: Mapping, scale: float = 100.0) -> str:
+    """A comparison's interval as the page shows it: ``"−0.09 to +0.67"`` (a bound that rounds to zero keeps
+    the digits that tell its side, :func:`kdcore.results.fmt_signed`)."""
+    from .results import fmt_signed
+
+    return " to ".join(minus_signs(fmt_signed(scale * x, bound=True)) for x in c["ci"])
+
+
 def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run", count: bool = True) -> str:
     """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.50 to +7.10), within noise
     (3 vs 3 teachers)"`` (the interval says how large a difference it leaves open), or ``"1.50 points above
@@ -417,16 +435,13 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
     Holm family's is wider); ``missing`` for ``None``. For prose that quotes a run other than the page's own;
     ``count`` ``False`` leaves out what the units were, for prose that quotes several comparisons and says it
     once."""
-    from .results import fmt_signed
-
     if c is None:
         return missing
     size = f"{abs(scale * c['diff']):.2f} points {'below' if c['diff'] < 0 else 'above'}"
     if c.get("ci") is None:
         return f"{size}, with no interval ({why_no_interval(c)})"
-    low, high = (minus_signs(fmt_signed(scale * x, bound=True)) for x in c["ci"])  # as the tables show it
     level = interval_facts(c)["level"]  # e.g. "99.8 % CI": a Holm family's interval is wider
-    said = f"{size} ({level} {low} to {high}), "
+    said = f"{size} ({level} {shown_interval(c, scale)}), "
     if c["verdict"] in ("higher", "lower"):
         correction = holm_alone(c) or (" after Holm's correction" if c.get("correction") == "holm" else "")
         return f"{said}{c['verdict']} beyond noise{correction}"
@@ -495,8 +510,7 @@ def prose_check(comparisons: Sequence[Mapping], claims: Sequence[Mapping],
     from .results import fmt_interval, fmt_signed, matches
 
     def said(verdict: str, mean: str | None = None) -> str:
-        words = verdict if verdict == "within noise" or verdict.startswith("no interval") else f"{verdict} beyond noise"
-        return f"{words}, {mean} in the mean" if mean else words
+        return f"{verdict_phrase(verdict)}, {mean} in the mean" if mean else verdict_phrase(verdict)
 
     def here(c: Mapping | None) -> str:  # the run's numbers as the page sets them ("−0.39 pp")
         if c is None:

@@ -439,6 +439,12 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     return None
 
 
+def paired_spread(c: Mapping) -> float:
+    """The standard deviation of a paired comparison's differences (its standard error times the square root
+    of its pairs), in the comparison's units: how much the pairs disagree, for :func:`paired_power`."""
+    return c["se"] * math.sqrt(c["n_a"])
+
+
 def paired_power(diff: float, sd: float, n: int, level: float = 0.95, family_size: int = 1) -> float:
     """The chance that a paired t-test over ``n`` pairs calls a difference beyond noise in the direction of
     ``diff``, if the pairs' differences were normal with mean ``diff`` and standard deviation ``sd``: the

@@ -178,8 +178,19 @@ def test_agreement_counts_shared_verdicts_and_where_only_one_run_sees_a_differen
     assert got["shared"] == 3 and got["same"] == 2  # ICC is another regime there, TA is not here
     assert got["beyond_first"] == 1 and got["beyond_second"] == 0  # PrUE: beyond noise here only
     assert got["widths"] == [pytest.approx(0.02), pytest.approx(0.08)]
+    assert got["same_within_noise"] == 1 and got["same_sign"] == 3  # IMP within noise in both; KR − in both
+    flipped = report.agreement(here, [there[0] | {"diff": -0.01}, *there[1:]])
+    assert flipped["same_sign"] == 2 and flipped["same"] == 2  # PrUE's sign differs, its verdict still differs
     assert report.agreement(here, []) == {"shared": 0, "same": 0, "beyond_first": 0, "beyond_second": 0,
-                                          "widths": [None, None]}  # fmt: skip
+                                          "same_within_noise": 0, "same_sign": 0, "widths": [None, None]}  # fmt: skip
+
+
+def test_verdict_phrase_and_shown_interval_say_a_comparison_as_the_prose_does():
+    assert report.verdict_phrase("lower") == "lower beyond noise"
+    assert report.verdict_phrase("within noise") == "within noise"
+    assert report.verdict_phrase("no interval (one seed)") == "no interval (one seed)"
+    assert report.shown_interval({"ci": [-0.0009, 0.0067]}) == "\u22120.09 to +0.67"
+    assert report.shown_interval({"ci": [-0.00001, 0.02]}) == "\u22120.001 to +2.00"  # a bound's side kept
 
 
 def _comparison(a, b, before, after, **keys):

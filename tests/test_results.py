@@ -388,3 +388,11 @@ def test_paired_power_is_the_share_of_runs_that_call_the_difference():
     n = pairs_for_power(0.3, 0.25, power=0.8, family_size=2)
     assert paired_power(0.3, 0.25, n, family_size=2) >= 0.8 > paired_power(0.3, 0.25, n - 1, family_size=2)
     assert math.isnan(paired_power(0.3, 0.0, 5)) and pairs_for_power(0.0, 0.25) is None
+
+
+def test_paired_spread_is_the_standard_deviation_of_the_paired_differences():
+    from kdcore.results import paired_spread
+
+    a, b = [0.80, 0.82, 0.85, 0.81], [0.81, 0.84, 0.855, 0.83]
+    c = compare(a, b, paired=True)
+    assert paired_spread(c) == pytest.approx(np.std(np.subtract(b, a), ddof=1))
