@@ -160,6 +160,9 @@ BOOK_COMMON = {
                           "str"),
 }
 SEEDS = Param(5, check.seeds, "number of seeds (0, 1, …) or a list of seeds")
+# beside every `teacher_seeds`: kdcore.experiment.student_seeds says why seeds of their own are the default
+STUDENT_SEEDING = Param("per-teacher", check.one_of("per-teacher", "shared"),
+                        "per-teacher: each teacher seed's students take seeds of their own; shared: all take `seeds`")
 TEACHER_PATH = Param(None, check.existing_file, "a teacher file from kdcore's cache to use instead of training one",
                      "str")
 STUDENT = Param("mlp-32", check.architecture, "student architecture, e.g. mlp-32, resnet8x4")
@@ -182,6 +185,7 @@ T, W_CE, W_KD = KD_SETTINGS.values()
 # (kdcore.experiment.unfriendly_teachers); chapter 9 starts every teacher-side method from that teacher.
 UNFRIENDLY = {
     "teacher_seeds": Param([0, 1, 2], _seed_list, "the teachers' seeds: every teacher recipe is trained from each"),
+    "student_seeding": STUDENT_SEEDING,
     "confident_teacher": Param("mlp-512-512", check.architecture, "the over-confident teacher's architecture"),
     "confident_epochs": Param(30, COUNT, "epochs of the over-confident teacher"),
     "confident_weight_decay": Param(0.0, WEIGHT, "weight decay of the over-confident teacher (0: none)"),
@@ -284,6 +288,7 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "label_smoothing": Param(0.2, FRACTION, "ε of the label-smoothing teacher (the PrUE code's contrast)"),
         "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
             help="seeds of the dense, label-smoothing and sparsest PrUE teachers compared as recipes"),
+        "student_seeding": STUDENT_SEEDING,
         "student": STUDENT,
         "student_epochs": KD_STUDENT["student_epochs"].but(default=40),
         "student_labels": STUDENT_LABELS.but(default=1000),
@@ -301,6 +306,7 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         **KD_STUDENT, "low_data": LOW_DATA, **KD_SETTINGS, **ICC_TEACHER,
         "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
             help="seeds of the plain and ICC teachers whose low-label KD students compare the recipes"),
+        "student_seeding": STUDENT_SEEDING,
         "icc_gamma": Param(1.0, WEIGHT, "student: weight γ of ICC matching in the main comparison"),
         "icc_gammas": Param([1.0, 3.0, 10.0], check.list_of(WEIGHT, "ICC matching weights ≥ 0", empty=True),
                             "the γ values of the sensitivity sweep (low-data regime, plain teacher); [] skips it")},
@@ -320,6 +326,7 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "sparsity": SPARSITY.but(help="the pruned teacher the derived student comes from (one of sparsities)"),
         "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
             help="seeds of the dense and the `sparsity` pruned teachers whose fixed students compare the recipes"),
+        "student_seeding": STUDENT_SEEDING,
         "imp_rate": IMP_RATE,
         "retrain_epochs": RETRAIN_EPOCHS.but(help="epochs of retraining after each IMP round (schedule restarted)"),
         "retrain_lr": Param(0.05, POSITIVE, "learning rate the retraining restarts from (learning-rate rewinding)"),
@@ -348,6 +355,7 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         **BOOK_COMMON, "seeds": SEEDS,
         "teacher_seeds": UNFRIENDLY["teacher_seeds"].but(
             help="seeds of the teachers whose main students compare KD+KR with KD as recipes"),
+        "student_seeding": STUDENT_SEEDING,
         "student": STUDENT.but(default="mlp-128-128", help="the main student, e.g. mlp-128-128, resnet8x4"),
         "low_capacity_student": Param("mlp-32-32", check.architecture, "a smaller student, e.g. mlp-32-32, resnet32"),
         "student_epochs": KD_STUDENT["student_epochs"].but(default=6),
@@ -393,8 +401,6 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
         "teacher": BOOK_COMMON["teacher"].but(help="the ordinary teacher's architecture (chapter 1's recipe)"),
         "teacher_epochs": BOOK_COMMON["teacher_epochs"].but(help="epochs of the ordinary teacher"),
         "seeds": SEEDS.but(default=2, help="student seeds per teacher (0, 1, …) or a list of seeds"), **KD_STUDENT,
-        "student_seeding": Param("shared", check.one_of("shared", "per-teacher"),
-                                 "shared: every teacher's students take `seeds`; per-teacher: seeds of their own"),
         "student_labels": STUDENT_LABELS.but(help="labelled examples of the low-label regime (the other has all)"),
         **KD_SETTINGS, **UNFRIENDLY,
         # the book profile leaves out the two teachers trained from scratch (tolerant, ICC) and one-shot

@@ -357,17 +357,23 @@ def train_student(
     return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model, seed)
 
 
-def student_seeds(seeds: Sequence[int], teacher_index: int, per_teacher: bool = False) -> list[int]:
-    """The student seeds of the ``teacher_index``-th teacher seed: ``seeds`` for every teacher (shared), or,
-    with ``per_teacher``, ``seeds`` moved up by ``teacher_index · (max(seeds) + 1)``, so that no two teachers'
-    students share a seed (seeds 0 … n−1 give teacher ``i`` the seeds ``i·n`` … ``i·n + n − 1``). Either way
-    every method's students of one teacher seed use the same ones, so methods still pair by teacher seed.
+SEEDINGS = ("per-teacher", "shared")  # how teachers' students take their seeds: see student_seeds
 
-    Why the choice matters: with shared seeds each student initialisation and data order recurs under every
-    teacher, so how a method fares with one of them is common to all teachers, and a test over teacher means
-    takes it as fixed (chapter 9's confirming run found PrUE's lead on one of its two shared seeds only).
-    Seeds of their own per teacher let the teachers' spread include it."""
-    offset = teacher_index * (max(seeds) + 1) if per_teacher else 0
+
+def student_seeds(seeds: Sequence[int], teacher_index: int, seeding: str = "per-teacher") -> list[int]:
+    """The student seeds of the ``teacher_index``-th teacher seed. ``"per-teacher"`` (the book's design):
+    ``seeds`` moved up by ``teacher_index · (max(seeds) + 1)``, so no two teachers' students share a seed (seeds
+    0 … n−1 give teacher ``i`` the seeds ``i·n`` … ``i·n + n − 1``, and the first teacher ``seeds`` itself).
+    ``"shared"``: ``seeds`` for every teacher. Either way every method's students of one teacher seed use the
+    same ones, so methods still pair by teacher seed.
+
+    Why it matters: with shared seeds each student initialisation and data order recurs under every teacher,
+    so how a method fares with one of them is common to all teachers, and a test over teacher means takes it
+    as fixed (chapter 9's confirming run, which shared them, found PrUE's lead on one of its two seeds only).
+    Seeds of their own per teacher let the spread of the teacher means include it."""
+    if seeding not in SEEDINGS:
+        raise ValueError(f"seeding must be one of {SEEDINGS}, not {seeding!r}")
+    offset = teacher_index * (max(seeds) + 1) if seeding == "per-teacher" else 0
     return [offset + seed for seed in seeds]
 
 
@@ -375,28 +381,36 @@ def across_teacher_seeds(
     bench: Bench,
     recipes: Mapping[str, Recipe],
     teacher_seeds: Sequence[int],
-    students: Callable[[nn.Module, int], list[dict]],
+    students: Callable[[nn.Module, int, list[int]], list[dict]],
     done: Mapping[str, list[dict]] | None = None,
+    *,
+    seeds: Sequence[int],
+    seeding: str = "per-teacher",
 ) -> dict:
     """Every recipe from every teacher seed, and the students each teacher taught: what a verdict about a
     teacher *recipe* needs (one teacher per recipe only says how those two teachers taught).
 
-    ``students(teacher, seed)`` trains the students of one teacher and returns their records, each with
-    ``teacher_seed=seed``, so that :func:`kdcore.results.compare_runs` averages them per teacher. ``done[name]``
-    holds records the chapter already has for ``recipes[name]`` at the recipe's own seed: they are reused.
+    ``students(teacher, teacher_seed, student_seeds)`` trains the students of one teacher, one per student
+    seed, and returns their records, each with ``teacher_seed=teacher_seed``, so that
+    :func:`kdcore.results.compare_runs` averages them per teacher. The student seeds of the ``i``-th teacher
+    seed are :func:`student_seeds` ``(seeds, i, seeding)``: every recipe's teachers of one seed teach the same
+    ones, so recipes pair by teacher seed. ``done[name]`` holds records the chapter already has for
+    ``recipes[name]`` at the recipe's own seed: they are reused where their student seeds are those.
 
     Returns ``{"runs": {name: records}, "teacher_test_acc": {name: [test accuracy, one per teacher seed]}}``.
     """
     done = done or {}
     found = {"runs": {name: [] for name in recipes}, "teacher_test_acc": {name: [] for name in recipes}}
-    for seed in teacher_seeds:
+    for index, seed in enumerate(teacher_seeds):
+        taught_by = student_seeds(seeds, index, seeding)
         for name, recipe in recipes.items():
             model = teacher(bench, recipe.with_seed(seed))[0]
             found["teacher_test_acc"][name].append(evaluate(model, bench.test).accuracy)
             if seed == recipe.seed and name in done:
                 if any(r.get("teacher_seed") != seed for r in done[name]):
                     raise ValueError(f"done[{name!r}]: every record needs teacher_seed={seed}, its recipe's seed")
-                found["runs"][name] += done[name]
-            else:
-                found["runs"][name] += students(model, seed)
+                if {r.get("seed") for r in done[name]} == set(taught_by):
+                    found["runs"][name] += done[name]
+                    continue
+            found["runs"][name] += students(model, seed, taught_by)
     return found

@@ -37,6 +37,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -464,11 +465,29 @@ def pairs_for_power(diff: float, sd: float, power: float = 0.8, level: float = 0
     return next((n for n in range(2, most + 1) if paired_power(diff, sd, n, level, family_size) >= power), None)
 
 
+def source_commit(module: str | os.PathLike = __file__) -> dict | None:
+    """The git commit of the checkout kdcore runs from (``module``: one of its files), and whether kdcore's own
+    files differ from it (a run with edited library code is not that commit's); ``None`` where kdcore is
+    installed, not checked out."""
+    module = Path(module).resolve()
+    git = ["git", "-C", str(module.parent)]
+    try:
+        # kdcore must be tracked where it lies: a pip-installed copy inside some other repository is not ours
+        subprocess.run([*git, "ls-files", "--error-unmatch", module.name], capture_output=True, check=True)
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, check=True, text=True)
+        changed = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True, check=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {"commit": commit.stdout.strip(), "kdcore_modified": bool(changed.stdout.strip())}
+
+
 def environment() -> dict:
-    """Where a result was produced: the device by name, versions and thread count (the one record of it that
-    the results JSON, ``scripts/execute_chapters.py`` and ``scripts/gpu_check.py`` all write)."""
+    """Where a result was produced: the device by name, versions and thread count, and the source commit
+    (:func:`source_commit`); the one record of it that the results JSON, ``scripts/execute_chapters.py`` and
+    ``scripts/gpu_check.py`` all write."""
     cuda = torch.cuda.is_available()
     return {
+        "source": source_commit(),
         "device": torch.cuda.get_device_name() if cuda else f"CPU ({platform.processor() or platform.machine()})",
         "torch": torch.__version__,
         "cuda": torch.version.cuda if cuda else None,

@@ -175,32 +175,47 @@ def test_compile_mode_reaches_every_training_run_and_no_cache_key(tmp_path, monk
 
 def test_across_teacher_seeds_trains_each_recipe_from_each_seed_and_reuses_the_chapters_runs(bench):
     recipes = {"plain": Plain("mlp-16", CONFIG), "smoothed": LabelSmoothing("mlp-16", CONFIG, epsilon=0.2)}
-    done = {"plain": [{"teacher_seed": 0, "test_acc": 0.5}]}  # the chapter's own students of the seed-0 teacher
+    # the chapter's own students of the seed-0 teacher, student seeds 0 and 1
+    done = {"plain": [{"teacher_seed": 0, "seed": s, "test_acc": 0.5} for s in (0, 1)]}
     taught = []
 
-    def students(teacher, seed):
-        taught.append((seed, next(teacher.parameters()).detach().clone()))
-        return [{"teacher_seed": seed, "test_acc": 0.1 * seed}]
+    def students(teacher, seed, student_seeds):
+        taught.append((seed, student_seeds, next(teacher.parameters()).detach().clone()))
+        return [{"teacher_seed": seed, "seed": s, "test_acc": 0.1 * seed} for s in student_seeds]
 
-    found = experiment.across_teacher_seeds(bench, recipes, [0, 1], students, done)
-    assert [seed for seed, _ in taught] == [0, 1, 1]  # smoothed@0, plain@1, smoothed@1: plain@0 is reused
-    assert found["runs"]["plain"] == [done["plain"][0], {"teacher_seed": 1, "test_acc": 0.1}]
-    assert [r["teacher_seed"] for r in found["runs"]["smoothed"]] == [0, 1]
+    found = experiment.across_teacher_seeds(bench, recipes, [0, 1], students, done, seeds=[0, 1])
+    # smoothed@0, plain@1, smoothed@1 (plain@0 is reused); teacher seed 1's students take seeds of their own
+    assert [(seed, s) for seed, s, _ in taught] == [(0, [0, 1]), (1, [2, 3]), (1, [2, 3])]
+    assert found["runs"]["plain"] == [
+        *done["plain"],
+        *({"teacher_seed": 1, "seed": s, "test_acc": 0.1} for s in (2, 3)),
+    ]
+    assert [r["teacher_seed"] for r in found["runs"]["smoothed"]] == [0, 0, 1, 1]
     assert all(len(accs) == 2 and all(0 <= a <= 1 for a in accs) for accs in found["teacher_test_acc"].values())
-    assert not taught[1][1].equal(taught[2][1])  # plain@1 and smoothed@1: two teachers, not one loaded twice
+    assert not taught[1][2].equal(taught[2][2])  # plain@1 and smoothed@1: two teachers, not one loaded twice
     with pytest.raises(ValueError, match="teacher_seed=0"):
-        experiment.across_teacher_seeds(bench, recipes, [0], students, {"plain": [{"teacher_seed": 3}]})
+        experiment.across_teacher_seeds(bench, recipes, [0], students, {"plain": [{"teacher_seed": 3}]}, seeds=[0])
+    # shared seeds: every teacher's students take seeds 0 and 1
+    taught.clear()
+    experiment.across_teacher_seeds(bench, recipes, [0, 1], students, done, seeds=[0, 1], seeding="shared")
+    assert [s for _, s, _ in taught] == [[0, 1]] * 3
+    # a teacher seed listed second is not the recipe's own students' seeds: they are trained, not reused
+    taught.clear()
+    experiment.across_teacher_seeds(bench, {"plain": recipes["plain"]}, [1, 0], students, done, seeds=[0, 1])
+    assert [(seed, s) for seed, s, _ in taught] == [(1, [0, 1]), (0, [2, 3])]
 
 
-def test_student_seeds_are_shared_or_each_teachers_own_and_the_same_for_every_method():
-    """Chapter 9's two designs: every teacher's students take the same seeds, or each teacher's take seeds of
-    their own (no seed under two teachers), and the no-teacher runs' seeds 0 … n−1 are then exactly theirs."""
+def test_student_seeds_are_each_teachers_own_or_shared_and_the_same_for_every_method():
+    """The book's two designs: each teacher's students take seeds of their own (no seed under two teachers, and
+    the no-teacher runs' seeds 0 … n−1 are then exactly theirs), or every teacher's take the same seeds."""
     from kdcore.experiment import student_seeds
 
-    assert [student_seeds([0, 1], i) for i in range(3)] == [[0, 1]] * 3
-    own = [student_seeds([0, 1], i, per_teacher=True) for i in range(3)]
+    assert [student_seeds([0, 1], i, "shared") for i in range(3)] == [[0, 1]] * 3
+    own = [student_seeds([0, 1], i) for i in range(3)]
     assert own == [[0, 1], [2, 3], [4, 5]]
     assert sorted(s for seeds in own for s in seeds) == list(range(3 * 2))
     # a list of seeds moves up past its largest, so two teachers never share one
-    assert student_seeds([0, 2], 1, per_teacher=True) == [3, 5]
-    assert student_seeds([3, 7], 2, per_teacher=True) == [19, 23]
+    assert student_seeds([0, 2], 1) == [3, 5]
+    assert student_seeds([3, 7], 2, "per-teacher") == [19, 23]
+    with pytest.raises(ValueError, match="seeding"):
+        student_seeds([0, 1], 1, "per_teacher")

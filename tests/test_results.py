@@ -2,6 +2,9 @@
 
 import json
 import math
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +25,8 @@ from kdcore.results import (
     mean_std,
     spearman,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def two_sided_t_p(t: float, df: float) -> float:
@@ -255,6 +260,20 @@ def test_spearman_hand_computed():
 
 def test_environment_records_scipy():
     assert environment()["scipy"]
+
+
+def test_source_commit_names_the_checkouts_commit_and_nothing_outside_a_checkout(tmp_path):
+    from kdcore.results import source_commit
+
+    loose = tmp_path / "results.py"  # kdcore installed, not checked out
+    loose.write_text("")
+    assert source_commit(loose) is None
+    git = shutil.which("git")
+    head = git and subprocess.run([git, "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if not head or head.returncode:
+        pytest.skip("not a git checkout")
+    found = environment()["source"]
+    assert found["commit"] == head.stdout.strip() and isinstance(found["kdcore_modified"], bool)
 
 
 def test_fmt_interval_prints_no_interval_for_none():
