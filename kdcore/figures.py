@@ -322,6 +322,24 @@ def bars(ax, values: Sequence[float], labels: Sequence[str], highlight: int | No
     return ax
 
 
+def probability_panels(probs: Mapping[str, Sequence[float]], labels: Sequence[str], highlight: int | None = None,
+                       height: float = 2.8):  # fmt: skip
+    """One panel per distribution, side by side: ``probs[title]`` as horizontal bars over the class
+    ``labels`` (named once, on the left panel, the first on top), bar ``highlight`` in another colour, each
+    axis from 0 to 1. E.g. one set of logits softened at several temperatures. Returns the figure."""
+    fig, axes = subplots(len(probs), height=height, sharey=True)
+    colors = ["C3" if i == highlight else "C0" for i in range(len(labels))]
+    for ax, (title, values) in zip(axes[0], probs.items()):
+        ax.barh(range(len(labels)), [float(v) for v in values], color=colors)
+        ax.set(title=title, xlim=(0, 1))
+        ax.set_xticks([0, 0.5, 1], ["0", "0.5", ""])  # 1 unlabelled: the next panel's 0 would read as "10"
+        ax.grid(axis="y", visible=False)
+    axes[0, 0].set_yticks(range(len(labels)), labels, fontsize=10)
+    axes[0, 0].invert_yaxis()
+    fig.supxlabel("probability", fontsize=10)
+    return fig
+
+
 def scatter(ax, points: Mapping[str, Sequence[Sequence[float]]], xlabel: str = "", ylabel: str = "",
             xscale: float = 1.0, yscale: float = 100.0, colors: Mapping[str, str] | None = None):  # fmt: skip
     """Groups of labelled points: ``points[name]`` is a list of ``(x, y)`` or ``(x, y, y_half_width)``.

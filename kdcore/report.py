@@ -431,10 +431,10 @@ def shown_interval(c: Mapping, scale: float = 100.0) -> str:
 def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that run", count: bool = True) -> str:
     """Another run's comparison in a sentence: ``"2.72 points below (95 % CI −12.50 to +7.10), within noise
     (3 vs 3 teachers)"`` (the interval says how large a difference it leaves open), or ``"1.50 points above
-    (99.8 % CI +0.20 to +2.80), higher beyond noise after Holm's correction"`` (the level is the interval's: a
-    Holm family's is wider); ``missing`` for ``None``. For prose that quotes a run other than the page's own;
-    ``count`` ``False`` leaves out what the units were, for prose that quotes several comparisons and says it
-    once."""
+    (99.8 % CI +0.20 to +2.80), higher beyond noise after Holm's correction (3 vs 3 teachers)"`` (the level is
+    the interval's: a Holm family's is wider); ``missing`` for ``None``. For prose that quotes a run other than
+    the page's own; ``count`` ``False`` leaves out what the units were, for prose that quotes several
+    comparisons and says it once."""
     if c is None:
         return missing
     size = f"{abs(scale * c['diff']):.2f} points {'below' if c['diff'] < 0 else 'above'}"
@@ -442,11 +442,12 @@ def quoted(c: Mapping | None, scale: float = 100.0, missing: str = "not in that 
         return f"{size}, with no interval ({why_no_interval(c)})"
     level = interval_facts(c)["level"]  # e.g. "99.8 % CI": a Holm family's interval is wider
     said = f"{size} ({level} {shown_interval(c, scale)}), "
+    units = interval_facts(c)["units"].removeprefix("over ")  # "3 vs 3 teachers", "5 pairs of seeds"
+    units = f" ({units})" if count else ""
     if c["verdict"] in ("higher", "lower"):
         correction = holm_alone(c) or (" after Holm's correction" if c.get("correction") == "holm" else "")
-        return f"{said}{c['verdict']} beyond noise{correction}"
-    units = interval_facts(c)["units"].removeprefix("over ")  # "3 vs 3 teachers", "5 pairs of seeds"
-    return f"{said}within noise" + (f" ({units})" if count else "")
+        return f"{said}{c['verdict']} beyond noise{correction}{units}"
+    return f"{said}within noise{units}"
 
 
 def quoted_regimes(comparisons: Sequence[Mapping], a: str, b: str, missing: str = "not in that run") -> str:

@@ -44,7 +44,9 @@ BOOK_ONLY = "book-profile-only"  # a chapter's cells that its gpu-profile copy l
 FIXED = "nbval-check-output"  # a chapter's worked examples: the same output at every profile (the tests check)
 SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts, or the "
               "orderings and trends the prose describes, differ from what the prose states, the box below this note "
-              "says which, before any of that prose.")  # fmt: skip
+              "says which, before any of that prose. Where the prose names `results/<chapter>.json`, this run's "
+              "record is the file of that name in `book/results/gpu/`.")  # fmt: skip
+RERUN = "To re-run it: `.venv/bin/python scripts/execute_chapters.py"  # the note's command, as the README runs it
 FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
 
 
@@ -256,7 +258,8 @@ RETESTED_LINE = (
     f"{RETESTED} The commit this run ran used Welch's test throughout. Its verdicts on this page were "
     "recomputed at re-render from its student runs with the tests the chapter uses now (a paired t-test where "
     "the design pairs the two sides by seed, Welch's test elsewhere, as the book's run of the chapter has "
-    "them), so they are what the prose describes."
+    "them), so they are what the prose describes. The run's results JSON and its collapsed results cell keep "
+    "the Welch verdicts it made, as it ran."
 )
 
 
@@ -365,7 +368,7 @@ def provenance(name: str, run: dict, environment: dict, commit: str, up: str, le
         "",
         f"Values changed from the profile for this run: {changed}." if changed else "Every value is the profile's.",
         "",
-        "To re-run it: `python scripts/execute_chapters.py kd_basics capacity_gap comparison --profile gpu "
+        f"{RERUN} kd_basics capacity_gap comparison --profile gpu "
         '--out runs/gpu` from the repository root (on a GPU), or `profile = "gpu"` in its parameters cell.',
         "",
         f"The prose is {chapter}'s, written for its book-profile results (MLPs on 2 CPU cores). {SAYS_WHICH}",
@@ -503,6 +506,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     note = re.sub(rf"^{re.escape(LEFT_OUT)} .*$", left_out_line(len(left), link) if left else "", note,
                   flags=re.M)  # as many as now  # fmt: skip
     note = re.sub(r"Every number, table, figure and verdict on this page comes from this run;[^\n]*", SAYS_WHICH, note)
+    note = note.replace("To re-run it: `python scripts/", "To re-run it: `.venv/bin/python scripts/")  # older notes
     when = time.strftime("%Y-%m-%d")
     line = (f"{RERENDERED} on {when} from commit `{commit[:12]}`, from this run's results JSON "
             "(`scripts/import_gpu_run.py --rerender`; nothing was trained again); its experiment cells and their "
@@ -568,12 +572,14 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
             continue
         rates, a = kd["images_per_s"], kd["args"]
         mode = f" (mode `{a['compile']}`)" if isinstance(a.get("compile"), str) else ""
+        baseline = "(a) RepDistiller-style" + (", not compiled" if title == "with" else "")
         lines += [f"## KD throughput, {a['teacher']} → {a['student']}, {title} `torch.compile`{mode}", "",
                   "| pipeline | batch | images/s | × (a) |", "|---|---|---|---|",
-                  f"| (a) RepDistiller-style | {a['baseline_batch']} | {rates['a']:,.0f} | 1.00 |",
+                  f"| {baseline} | {a['baseline_batch']} | {rates['a']:,.0f} | 1.00 |",
                   f"| (b) kdcore fast path | {a['baseline_batch']} | {rates['b']:,.0f} | {kd['ratio_b_a']:.2f} |",
                   f"| (c) kdcore, best batch | {kd['best_batch']} | {rates['c']:,.0f} | {kd['ratio_c_a']:.2f} |",
                   ""]  # fmt: skip
+    lines += both_baselines(check)
     lines += targets(check)
     for profile in ("paper", "gpu"):
         rates = (check.get(f"{profile}_throughputs") or {}).get("json")
@@ -762,6 +768,20 @@ def fast_paths(check: dict) -> list[tuple[str, str, dict, dict]]:
     return paths
 
 
+def both_baselines(check: dict) -> list[str]:
+    """Under the two KD throughput tables: each divides by its own run's (a), never compiled, so their × (a)
+    columns differ by (a)'s spread as well as by compile; what compile did is the ratio of images/s."""
+    kds = [(check.get(step) or {}).get("json") for step, _ in FAST_PATHS]
+    if not all(kds):
+        return []
+    (eager, compiled), (a1, a2) = [k["images_per_s"] for k in kds], [k["images_per_s"]["a"] for k in kds]
+    return [f"Baseline (a) is not compiled in either table and is measured anew in each run: {a1:,.0f} images/s "
+            f"in the first, {a2:,.0f} in the second. So the two *× (a)* columns divide by different numbers; "
+            f"what compile did shows in images per second: (b) went from {eager['b']:,.0f} to "
+            f"{compiled['b']:,.0f} (× {compiled['b'] / eager['b']:.1f}), (c) from {eager['c']:,.0f} to "
+            f"{compiled['c']:,.0f} (× {compiled['c'] / eager['c']:.1f}).", ""]  # fmt: skip
+
+
 def targets(check: dict) -> list[str]:
     """kdcore's three speed targets, each as the ratio this record measured (rows for what it has)."""
     rows = []
@@ -788,7 +808,9 @@ def targets(check: dict) -> list[str]:
         "second of the RepDistiller-style pipeline, the 240-epoch KD recipe in at most 10 minutes of one GPU "
         "(the teacher's training aside), and the chapters' own KD step within 1.5 times of the fast path, so "
         "that a chapter runs as fast as the benchmark says. The targets were set for an H100; the numbers are "
-        "the device's named at the top of this page."
+        "the device's named at the top of this page. Each row is one run's: a ratio to (a) moves with (a), "
+        "which varies between runs more than the fast path does, and an earlier run can have missed a target "
+        "this one met (the log at the end of this page)."
     )
     return ["## kdcore's speed targets, as measured", "", why, "", "| target | aimed for | measured | met |",
             "|---|---|---|---|", *rows, ""]  # fmt: skip

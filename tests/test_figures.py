@@ -79,6 +79,20 @@ def test_bars_draw_one_bar_per_label_and_colour_the_highlighted_one():
     figures.figure(fig, "test-bars")
 
 
+def test_probability_panels_draw_one_panel_per_distribution_with_the_labels_once_and_the_first_on_top():
+    probs = {"T = 1": [0.1, 0.8, 0.1], "T = 4": [0.3, 0.4, 0.3]}
+    fig = figures.probability_panels(probs, ["a", "b", "c"], highlight=1)
+    left, right = fig.axes
+    assert [t.get_title() for t in fig.axes] == ["T = 1", "T = 4"]
+    assert [p.get_width() for p in right.patches] == pytest.approx([0.3, 0.4, 0.3])
+    colours = [p.get_facecolor() for p in left.patches]
+    assert colours[1] != colours[0] == colours[2]
+    assert [t.get_text() for t in left.get_yticklabels()] == ["a", "b", "c"]
+    assert left.get_ylim()[0] > left.get_ylim()[1]  # inverted: "a" on top
+    assert left.get_xlim() == right.get_xlim() == (0, 1)
+    figures.figure(fig, "test-probability-panels")
+
+
 def test_scatter_draws_each_group_with_its_own_legend_entry_and_error_bars():
     fig, axes = figures.subplots(1)
     ax = figures.scatter(axes[0, 0], {"a": [(0.02, 0.87, 0.001), (0.03, 0.86, 0.002)], "b": [(0.05, 0.85)]},

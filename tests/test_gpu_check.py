@@ -286,6 +286,20 @@ def test_the_chapters_step_is_compared_with_the_fast_path_run_the_same_way():
     assert [r.split(" | ")[2] for r in targets(check) if "chapters' KD step" in r] == ["1.25"]
 
 
+def test_the_appendix_compares_compiled_and_eager_throughput_in_images_per_second_not_by_each_runs_baseline():
+    from import_gpu_run import both_baselines
+
+    def kd(a, b, c):
+        return {"json": {"images_per_s": {"a": a, "b": b, "c": c}}}
+
+    check = {"kd_throughput": kd(5000, 5500, 60000), "kd_throughput_compile": kd(4000, 19800, 84000)}
+    (sentence,) = [line for line in both_baselines(check) if line]
+    assert "5,000 images/s in the first, 4,000 in the second" in sentence
+    assert "(b) went from 5,500 to 19,800 (× 3.6), (c) from 60,000 to 84,000 (× 1.4)" in sentence
+    del check["kd_throughput_compile"]
+    assert both_baselines(check) == []
+
+
 def test_the_committed_appendix_is_drawn_from_the_committed_record():
     from import_gpu_run import appendix
 

@@ -311,8 +311,9 @@ def test_quoted_states_another_runs_comparison_in_words():
     above = {**below, "diff": 0.015, "ci": [0.002, 0.028], "verdict": "higher", "ci_level": 0.998}
     assert (
         report.quoted(above)
-        == "1.50 points above (99.8 % CI +0.20 to +2.80), higher beyond noise after Holm's correction"
+        == "1.50 points above (99.8 % CI +0.20 to +2.80), higher beyond noise after Holm's correction (3 vs 3 teachers)"
     )
+    assert report.quoted(above, count=False).endswith("after Holm's correction")
     assert "no interval (fewer than 2 teachers on one side)" in report.quoted({**below, "ci": None, "n_a": 1})
     assert report.quoted(None, missing="not run") == "not run"
     near_zero = {**above, "ci": [0.0004, 0.0296]}  # +0.04 in a table; "+0.0" would hide which side of 0 it ends
