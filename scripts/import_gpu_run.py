@@ -7,7 +7,7 @@
   (``book/results/gpu/NN_name.ipynb``, beside their results JSON). Each copy gets a first cell saying where,
   when, on what device, from which commit and in how long it ran, and which values were overridden; its
   figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
-  rewritten to point from its folder; its title ends "(at CNN scale)". ``_toc.yml`` gets the part if missing.
+  rewritten to point from its folder; its title is "Chapter N at CNN scale: …". ``_toc.yml`` gets the part if missing.
   ``--rerender`` brings the committed copies' prose and displays up to date with their chapters, from each
   run's results JSON (:func:`rerender`), when the chapters have changed since the runs. Either way the copy's
   Colab install cell installs ``kdcore_ref`` (``scripts/sync_install_cell.py``), the library its report
@@ -136,7 +136,8 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
 
 def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
-    the title "… (at CNN scale)" over the provenance ``note`` and, where this run's verdicts differ from the
+    the title "Chapter N at CNN scale: …" (the toc numbers the copies on from the chapters, so the title says
+    which chapter it is) over the provenance ``note`` and, where this run's verdicts differ from the
     prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
     that box may state verdicts too. The HTML then leaves out the box's own cell further down, and papermill's
     cell of injected values, which the note states (every value the profile's, or the ones changed). The
@@ -149,8 +150,10 @@ def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     for cell in markdown:
         cell.source = as_copied(cell.source, labels, up, itself)
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
+    title = re.sub(r"^# (Chapter \d+ at CNN scale: )?", "", heading).removesuffix(" (at CNN scale)")  # once only
+    heading = f"# Chapter {int(name[:2])} at CNN scale: {title}"
     box = differences(cells)
-    markdown[0].source = f"{heading} (at CNN scale)\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
+    markdown[0].source = f"{heading}\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
     if box:  # the run parts from the prose: its conclusions fold, its short answer goes
         for cell, source in zip(markdown, fold_conclusions([c.source for c in markdown], chapter_link(name, up))):
             cell.source = source
