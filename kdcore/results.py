@@ -440,6 +440,20 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     return None
 
 
+def student_seeds_shared(runs: Mapping[str, Sequence[Mapping]]) -> bool:
+    """Whether a student seed recurs under two teacher seeds in ``runs`` (records with ``teacher_seed`` and
+    ``seed``, by condition; records without a teacher seed are left out): how the run was seeded, read from
+    the records themselves (:func:`kdcore.experiment.student_seeds`), so that prose about it can be checked
+    against a run made with other parameters."""
+    seeds_of: dict = {}
+    for records in runs.values():
+        for r in records:
+            if r.get("teacher_seed") is not None:
+                seeds_of.setdefault(r["teacher_seed"], set()).add(r["seed"])
+    groups = list(seeds_of.values())
+    return any(a & b for i, a in enumerate(groups) for b in groups[i + 1 :])
+
+
 def paired_spread(c: Mapping) -> float:
     """The standard deviation of a paired comparison's differences (its standard error times the square root
     of its pairs), in the comparison's units: how much the pairs disagree, for :func:`paired_power`."""

@@ -415,3 +415,14 @@ def test_paired_spread_is_the_standard_deviation_of_the_paired_differences():
     a, b = [0.80, 0.82, 0.85, 0.81], [0.81, 0.84, 0.855, 0.83]
     c = compare(a, b, paired=True)
     assert paired_spread(c) == pytest.approx(np.std(np.subtract(b, a), ddof=1))
+
+
+def test_student_seeds_shared_reads_how_a_run_was_seeded_from_its_records():
+    from kdcore.results import student_seeds_shared
+
+    shared = {"KD": [{"teacher_seed": t, "seed": s} for t in (0, 1) for s in (0, 1)], "no teacher": [{"seed": 3}]}
+    own = {"KD": [{"teacher_seed": t, "seed": 2 * t + s} for t in (0, 1) for s in (0, 1)]}
+    assert student_seeds_shared(shared) and not student_seeds_shared(own)
+    # across conditions too: one method's teacher 1 reusing another's teacher-0 seed is shared
+    assert student_seeds_shared({**own, "PrUE": [{"teacher_seed": 1, "seed": 0}]})
+    assert not student_seeds_shared({"no teacher": [{"seed": 0}, {"seed": 0}]})
