@@ -240,8 +240,9 @@ PAGE_REPORT = r"""(async () => {
   const rawMath = [...blocks.values()].map(t => t.match(tex)).filter(m => m)
     .map(m => m.input.slice(Math.max(0, m.index - 30), m.index + 50).trim());
   const unlinked = [];
-  // the prose: a label inside a results table or a printed output ("chapter 1's teacher") is data, not a reference
-  for (const n of texts(code + ', .cell_output, table')) {
+  // the prose: a label inside a results table or a printed output ("chapter 1's teacher") is data, not a
+  // reference, and a page's title ("Chapter 1 at CNN scale: …") names the page itself
+  for (const n of texts(code + ', .cell_output, table, h1')) {
     for (const m of n.textContent.matchAll(/\bchapters?\s+\d+/gi))
       if (!n.parentElement.closest('a')) unlinked.push(m[0]);
   }
