@@ -353,6 +353,16 @@ def holm(comparisons, level: float | None = None):
     return dict(zip(names, items)) if names is not None else items
 
 
+def family_ci_level(comparisons: Sequence[Mapping]) -> float:
+    """The level of a :func:`holm` family's Bonferroni intervals, ``1 − α/m``: read from every comparison,
+    including one with no interval (no spread, or one unit), which has no ``ci_level`` of its own; ``nan``
+    for no comparisons."""
+    if not comparisons:
+        return math.nan
+    c = comparisons[0]
+    return 1 - (1 - c.get("level", 0.95)) / max(c.get("family_size", len(comparisons)), 1)
+
+
 def _bonferroni_interval(comparison: dict, level: float) -> list[float]:
     """The comparison's t interval (Welch or paired) recomputed at ``level`` from its ``diff``, ``se`` and ``df``."""
     diff, se = comparison["diff"], comparison["se"]

@@ -426,3 +426,14 @@ def test_student_seeds_shared_reads_how_a_run_was_seeded_from_its_records():
     # across conditions too: one method's teacher 1 reusing another's teacher-0 seed is shared
     assert student_seeds_shared({**own, "PrUE": [{"teacher_seed": 1, "seed": 0}]})
     assert not student_seeds_shared({"no teacher": [{"seed": 0}, {"seed": 0}]})
+
+
+def test_family_ci_level_is_holms_bonferroni_level_even_where_the_first_comparison_has_no_interval():
+    from kdcore.results import family_ci_level
+
+    spread = compare([0.80, 0.82, 0.85], [0.81, 0.84, 0.86])
+    flat = compare([0.5, 0.5], [0.5, 0.5])  # no spread: no interval, no ci_level
+    family = holm([flat, spread, spread])
+    assert "ci_level" not in family[0] or family[0]["ci"] is None
+    assert family_ci_level(family) == pytest.approx(family[1]["ci_level"]) == pytest.approx(1 - 0.05 / 2)
+    assert math.isnan(family_ci_level([]))
