@@ -16,6 +16,7 @@ from pathlib import Path
 from . import params as check
 from .data import DATASETS, NUM_CLASSES
 from .params import ChapterSpec, Param
+from .seeding import STUDENT_SEEDINGS
 
 # --- checks of several parameters at once: values -> None, or the whole message -------------------------
 
@@ -161,7 +162,7 @@ BOOK_COMMON = {
 }
 SEEDS = Param(5, check.seeds, "number of seeds (0, 1, …) or a list of seeds")
 # beside every `teacher_seeds`: kdcore.experiment.student_seeds says why seeds of their own are the default
-STUDENT_SEEDING = Param("per-teacher", check.one_of("per-teacher", "shared"),
+STUDENT_SEEDING = Param(STUDENT_SEEDINGS[0], check.one_of(*STUDENT_SEEDINGS),
                         "per-teacher: each teacher seed's students take seeds of their own; shared: all take `seeds`")
 TEACHER_PATH = Param(None, check.existing_file, "a teacher file from kdcore's cache to use instead of training one",
                      "str")

@@ -32,7 +32,7 @@ from .prune import (
     snip_scores,
 )
 from .recipes import Distilled, EarlyStopped, Plain, Pruned, Recipe, Retrained
-from .seeding import derived_seed, pin_threads, resolve_device, seed_everything
+from .seeding import STUDENT_SEEDINGS, derived_seed, pin_threads, resolve_device, seed_everything
 from .splits import Split, Splits, holdout_split
 from .teachers import cached_run, derive_or_load, describe, train_or_load
 
@@ -357,9 +357,6 @@ def train_student(
     return StudentRun(evaluate(model, bench.val).accuracy, evaluate(model, bench.test).accuracy, history, model, seed)
 
 
-SEEDINGS = ("per-teacher", "shared")  # how teachers' students take their seeds: see student_seeds
-
-
 def student_seeds(seeds: Sequence[int], teacher_index: int, seeding: str = "per-teacher") -> list[int]:
     """The student seeds of the ``teacher_index``-th teacher seed. ``"per-teacher"`` (the book's design):
     ``seeds`` moved up by ``teacher_index · (max(seeds) + 1)``, so no two teachers' students share a seed (seeds
@@ -371,8 +368,8 @@ def student_seeds(seeds: Sequence[int], teacher_index: int, seeding: str = "per-
     so how a method fares with one of them is common to all teachers, and a test over teacher means takes it
     as fixed (chapter 9's confirming run, which shared them, found PrUE's lead on one of its two seeds only).
     Seeds of their own per teacher let the spread of the teacher means include it."""
-    if seeding not in SEEDINGS:
-        raise ValueError(f"seeding must be one of {SEEDINGS}, not {seeding!r}")
+    if seeding not in STUDENT_SEEDINGS:
+        raise ValueError(f"seeding must be one of {STUDENT_SEEDINGS}, not {seeding!r}")
     offset = teacher_index * (max(seeds) + 1) if seeding == "per-teacher" else 0
     return [offset + seed for seed in seeds]
 

@@ -357,9 +357,11 @@ def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Seq
     in both (``same_within_noise``: an agreement that says little), how many differences have the same sign
     (``same_sign``), and each run's median interval width over them (``widths``, in the comparisons' units;
     comparisons without an interval left out)."""
+    from .results import interval_width
+
     pairs = [(c, other) for c, other in _matched(comparisons, others, by) if other is not None]
     beyond = [[x["ci"] is not None and x["verdict"] != "within noise" for x in pair] for pair in pairs]
-    widths = [[x["ci"][1] - x["ci"][0] for x in side if x["ci"] is not None] for side in zip(*pairs)] or [[], []]
+    widths = [[interval_width(x) for x in side if x["ci"] is not None] for side in zip(*pairs)] or [[], []]
     return {"shared": len(pairs), "same": sum(a["verdict"] == b["verdict"] for a, b in pairs),
             "beyond_first": sum(a and not b for a, b in beyond), "beyond_second": sum(b and not a for a, b in beyond),
             "same_within_noise": sum(a["verdict"] == b["verdict"] == "within noise" for a, b in pairs),

@@ -353,6 +353,12 @@ def holm(comparisons, level: float | None = None):
     return dict(zip(names, items)) if names is not None else items
 
 
+def interval_width(c: Mapping | None) -> float:
+    """A comparison's interval, upper end minus lower end (in its units); ``nan`` where there is no comparison
+    or it has no interval (one unit a side, or no spread)."""
+    return c["ci"][1] - c["ci"][0] if c and c.get("ci") else math.nan
+
+
 def family_ci_level(comparisons: Sequence[Mapping]) -> float:
     """The level of a :func:`holm` family's Bonferroni intervals, ``1 − α/m``: read from every comparison,
     including one with no interval (no spread, or one unit), which has no ``ci_level`` of its own; ``nan``

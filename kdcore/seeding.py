@@ -9,6 +9,10 @@ import zlib
 import numpy as np
 import torch
 
+# how the students under several teacher seeds take their seeds (kdcore.experiment.student_seeds); the first is
+# the default, the one place kdcore.chapters' `student_seeding` and the experiment code read the choices from
+STUDENT_SEEDINGS = ("per-teacher", "shared")
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and all GPUs).

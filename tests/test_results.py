@@ -437,3 +437,10 @@ def test_family_ci_level_is_holms_bonferroni_level_even_where_the_first_comparis
     assert "ci_level" not in family[0] or family[0]["ci"] is None
     assert family_ci_level(family) == pytest.approx(family[1]["ci_level"]) == pytest.approx(1 - 0.05 / 2)
     assert math.isnan(family_ci_level([]))
+
+
+def test_interval_width_is_upper_minus_lower_and_nan_without_an_interval():
+    from kdcore.results import interval_width
+
+    assert interval_width({"ci": [-0.01, 0.03]}) == pytest.approx(0.04)
+    assert math.isnan(interval_width({"ci": None})) and math.isnan(interval_width(None))
