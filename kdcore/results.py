@@ -111,6 +111,8 @@ def _paired_units(a, b, groups_a, groups_b) -> tuple[np.ndarray, np.ndarray]:
     """The two sides' units in matching order: by group label, or by position when there are no groups."""
     if (groups_a is None) != (groups_b is None):
         raise ValueError("a paired comparison needs group labels on both sides or on neither")
+    if groups_a is None and len(a) != len(b):
+        raise ValueError(f"paired units come in pairs: got {len(a)} and {len(b)}")
     (labels_a, units_a), (labels_b, units_b) = _units(a, groups_a), _units(b, groups_b)
     if sorted(labels_a, key=str) != sorted(labels_b, key=str):
         raise ValueError(f"a paired comparison needs the same units on both sides; got {labels_a} and {labels_b}")
@@ -432,8 +434,6 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     has fewer than 2 units, neither side varies, or (paired) the differences do not vary (:func:`compare`
     gives no interval there either), or more than ``most`` would be needed.
     """
-    if paired and groups_a is None and len(a) != len(b):
-        raise ValueError(f"paired units come in pairs: got {len(a)} and {len(b)}")
     if paired:  # by group label (or position): _paired_units refuses sides whose labels differ
         a, b = _paired_units(a, b, groups_a, groups_b)
     else:

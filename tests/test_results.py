@@ -106,6 +106,8 @@ def test_paired_compare_is_scipys_paired_t_and_pairs_units_by_label():
         assert grouped[key] == pytest.approx(c[key])
     with pytest.raises(ValueError, match="same units"):
         compare(a, b, groups_a=[0, 1, 2, 3], groups_b=[0, 1, 2, 4], paired=True)
+    with pytest.raises(ValueError, match="come in pairs: got 4 and 3"):
+        compare(a, b[:3], paired=True)
     # Holm widens a paired interval with its own df (n − 1)
     widened = holm([c, compare(a, [x + 0.05 for x in a])])[0]
     half = stats.t.ppf(1 - 0.05 / 4, 3) * se
