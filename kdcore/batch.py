@@ -18,8 +18,11 @@
 * ``OUT/summary.csv`` and ``OUT/summary.md`` hold one row per (chapter, configuration): mean ± std over its
   seeds of every *metric* of the results JSON (one seed: its value, no std). The rule: a metric is a numeric
   leaf of the JSON's ``results``, named by its ``/``-joined path; a mean ± std summary (``{mean, std, n,
-  values}``, which with one seed holds that seed's value) counts as the leaf ``mean``; lists (per-seed values,
-  intervals) and strings are skipped. The run time (``seconds``) is a metric too.
+  values}``, which with one seed holds that seed's value) counts as the leaf ``mean``; a list of run records
+  (each with a ``seed``) gives each number averaged over its runs (not the seeds themselves); a list of
+  comparisons gives each comparison's ``diff``, named ``<regime>: <b> − <a>``; any other list of mappings
+  (a sweep) gives each item by position; lists of numbers (per-seed values, intervals) and strings are
+  skipped. The run time (``seconds``) is a metric too.
 """
 
 from __future__ import annotations
@@ -155,9 +158,13 @@ def execute(run: Run, threads: int, cell_timeout: float | None = None) -> str | 
     return None
 
 
+ID_KEYS = ("seed", "teacher_seed")  # which run a record is, not what it measured: never averaged
+
+
 def metrics(record: dict) -> dict[str, float]:
     """The metrics of one results JSON (see the module docstring for the rule)."""
     found = {}
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
 
     def walk(node, path):
         if isinstance(node, dict) and {"mean", "std", "n", "values"} <= node.keys():
@@ -166,17 +173,25 @@ def metrics(record: dict) -> dict[str, float]:
             for name, child in node.items():
                 walk(child, f"{path}/{name}" if path else str(name))
         elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
-            # a list of run records (``StudentRun.record``): each number is averaged over the list's runs;
-            # a key that some records lack or hold no number in (a cached run's timing, say) is left out
-            number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-            keys = [k for k in node[0] if all(number(item.get(k)) for item in node)]
-            for key in keys:
-                walk(sum(float(item[key]) for item in node) / len(node), f"{path}/{key}")
-        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            if all("seed" in item for item in node):
+                # run records (``StudentRun.record``): repeats of one thing, so each number is averaged over
+                # them; a key that some records lack or hold no number in (a cached run's timing) is left out
+                keys = [k for k in node[0] if k not in ID_KEYS and all(number(item.get(k)) for item in node)]
+                for key in keys:
+                    walk(sum(float(item[key]) for item in node) / len(node), f"{path}/{key}")
+            elif all({"a", "b", "diff"} <= item.keys() for item in node):
+                # a family of comparisons: each its own metric, its difference, named by its sides
+                for item in node:
+                    where = next((f"{item[k]}: " for k in ("regime", "key", "measure") if item.get(k)), "")
+                    walk(item["diff"], f"{path}/{where}{item['b']} − {item['a']}/diff")
+            else:  # different settings (a sweep's points): one metric each, by position
+                for i, item in enumerate(node):
+                    walk(item, f"{path}/{i}")
+        elif number(node):
             found[path] = float(node)
 
     walk(record.get("results", {}), "")
-    if isinstance(record.get("seconds"), (int, float)):
+    if number(record.get("seconds")):
         found["seconds"] = float(record["seconds"])
     return found
 

@@ -41,6 +41,11 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
                     {"seed": 1, "test_acc": 0.8, "seconds": None},
                 ]
             },  # a run without a timing
+            "comparisons": [
+                {"a": "CE", "b": "KD", "regime": "few", "diff": 0.03, "p": 0.001, "ci": [0.01, 0.05]},
+                {"a": "CE", "b": "KD", "diff": -0.01, "p": 0.6, "ci": None},
+            ],
+            "sweep": [{"sparsity": 0.5, "test_acc": 0.85}, {"sparsity": 0.9, "test_acc": 0.8}],
         },
         "seconds": 12.5,
     }
@@ -48,8 +53,16 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
         "teacher/test_acc": 0.9,
         "students/KD/test_acc": 0.8,
         "kd_minus_ce/diff": -0.01,
-        "runs/CE/seed": 0.5,  # a list of run records: each number averaged over the runs (curves skipped)
+        # a list of run records: each number averaged over the runs (curves and the seeds themselves skipped)
         "runs/CE/test_acc": 0.75,  # "seconds" is not a number in every run: left out, not a KeyError
+        # a family of comparisons: each one's difference, by name, never averaged with the others
+        "comparisons/few: KD − CE/diff": 0.03,
+        "comparisons/KD − CE/diff": -0.01,
+        # a sweep: each point by position
+        "sweep/0/sparsity": 0.5,
+        "sweep/0/test_acc": 0.85,
+        "sweep/1/sparsity": 0.9,
+        "sweep/1/test_acc": 0.8,
         "seconds": 12.5,
     }
 
