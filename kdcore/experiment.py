@@ -31,7 +31,7 @@ from .prune import (
     random_scores,
     snip_scores,
 )
-from .recipes import Distilled, EarlyStopped, Plain, Pruned, Recipe, Retrained
+from .recipes import CRITERIA, Distilled, EarlyStopped, Plain, Pruned, Recipe, Retrained
 from .seeding import STUDENT_SEEDINGS, derived_seed, pin_threads, resolve_device, seed_everything
 from .splits import Split, Splits, holdout_split
 from .teachers import cached_run, derive_or_load, describe, train_or_load
@@ -278,6 +278,8 @@ def pruning_scores(
     """The scores a criterion prunes by (lowest first); ``snip`` and ``prue``
     score on the training split, ``random`` draws from ``seed``'s own stream.
     """
+    if criterion not in CRITERIA:  # a typo would otherwise be scored as PrUE
+        raise ValueError(f"criterion must be one of {CRITERIA}, not {criterion!r}")
     if criterion == "magnitude":
         return magnitude_scores(params)
     if criterion == "random":

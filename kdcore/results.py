@@ -472,8 +472,11 @@ def student_seeds_shared(runs: Mapping[str, Sequence[Mapping]]) -> bool:
 
 def paired_spread(c: Mapping) -> float:
     """The standard deviation of a paired comparison's differences (its standard error times the square root
-    of its pairs), in the comparison's units: how much the pairs disagree, for :func:`paired_power`."""
-    return c["se"] * math.sqrt(c["n_a"])
+    of its pairs), in the comparison's units: how much the pairs disagree, for :func:`paired_power`. ``nan``
+    where the comparison has no spread (no interval); a Welch comparison has no pairs to ask about."""
+    if not c.get("paired"):
+        raise ValueError(f"{c.get('b')} − {c.get('a')} is not a paired comparison: its differences have no spread")
+    return math.nan if c["se"] is None else c["se"] * math.sqrt(c["n_a"])
 
 
 def paired_power(diff: float, sd: float, n: int, level: float = 0.95, family_size: int = 1) -> float:

@@ -126,6 +126,18 @@ def test_ties_at_the_threshold_among_distinct_scores():
     assert keep.tolist() == [True, False, False, False, True, True, True, False]
 
 
+def test_a_nan_score_is_refused_not_silently_kept():
+    scores = torch.tensor([0.5, float("nan"), 0.1, 0.3])
+    with pytest.raises(ValueError, match="NaN"):
+        prune_lowest(scores, torch.ones(4), 1.0)  # would remove none of the 4
+    # a dead weight's score does not matter: it is never selected again
+    keep = prune_lowest(scores, torch.tensor([1, 0, 1, 1]), 1.0)
+    assert not keep.any()
+    # and infinite scores are ranked, not lost
+    keep = prune_lowest(torch.tensor([float("inf"), 1.0, float("-inf"), 2.0]), torch.ones(4), 0.5)
+    assert keep.tolist() == [True, False, False, True]
+
+
 def test_matches_torch_global_unstructured():
     ours, theirs = tiny_vgg(), tiny_vgg()
     magnitude_prune(ours, 0.6)

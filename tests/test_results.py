@@ -417,6 +417,9 @@ def test_paired_spread_is_the_standard_deviation_of_the_paired_differences():
     a, b = [0.80, 0.82, 0.85, 0.81], [0.81, 0.84, 0.855, 0.83]
     c = compare(a, b, paired=True)
     assert paired_spread(c) == pytest.approx(np.std(np.subtract(b, a), ddof=1))
+    with pytest.raises(ValueError, match="not a paired comparison"):
+        paired_spread(compare(a, b))  # Welch's standard error is not the pairs' spread (here 3.8 times it)
+    assert math.isnan(paired_spread(compare(a, [x + 0.01 for x in a], paired=True)))  # every pair alike
 
 
 def test_student_seeds_shared_reads_how_a_run_was_seeded_from_its_records():
