@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
-def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Zero-pad a batch ``B×C×H×W`` by ``padding`` and take one random ``H×W`` crop per image.
+def random_crop(
+    x: torch.Tensor, padding: int, generator: torch.Generator | None = None, fill: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Pad a batch ``B×C×H×W`` by ``padding`` with ``fill`` (one value per channel; default 0) and take one
+    random ``H×W`` crop per image.
 
-    The same as torchvision's ``RandomCrop(H, padding)`` applied image by image, done as one gather.
+    torchvision's ``RandomCrop(H, padding)`` pads raw pixels with black, before ``Normalize``; on normalized
+    images the same border is black normalized, ``(0 − mean) / std``, which :class:`DeviceBatches` passes as
+    ``fill`` (0 would be the dataset's mean colour). One gather for the whole batch.
     """
     if padding == 0:
         return x
     b, c, h, w = x.shape
-    padded = F.pad(x, (padding,) * 4)
+    fill = x.new_zeros(c) if fill is None else fill.to(x)
+    padded = fill.view(1, c, 1, 1).expand(b, c, h + 2 * padding, w + 2 * padding).clone()
+    padded[..., padding : padding + h, padding : padding + w] = x
     dy = torch.randint(0, 2 * padding + 1, (b, 1), device=x.device, generator=generator)
     dx = torch.randint(0, 2 * padding + 1, (b, 1), device=x.device, generator=generator)
     rows = (dy + torch.arange(h, device=x.device)).view(b, 1, h, 1)

@@ -31,7 +31,7 @@ class DeviceBatches:
         mean, std: per-channel normalization.
         batch_size: images per batch.
         shuffle: a fresh random order every epoch (training) or the stored order (evaluation).
-        crop_padding: random crop with this zero padding (0 = off). Only when ``shuffle``.
+        crop_padding: random crop with this padding, black (0 = off). Only when ``shuffle``.
         hflip: random horizontal flips. Only when ``shuffle``.
         seed: seeds this object's own generator, so batch order and augmentation are reproducible and
             independent of the global RNG. Its state is part of a training checkpoint.
@@ -66,6 +66,8 @@ class DeviceBatches:
     ):
         self.device = torch.device(device)
         x = normalize(split.x.to(self.device), mean, std, dtype)
+        # a crop's border is black, as torchvision pads raw pixels before normalizing
+        self.black = normalize(torch.zeros_like(split.x[:1, :, :1, :1], device=self.device), mean, std, dtype)
         self.x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         self.y = split.y.to(self.device)
         self.batch_size = batch_size
@@ -115,7 +117,7 @@ class DeviceBatches:
             idx = order[start : start + self.batch_size]
             x = self.x[idx]
             if self.crop_padding:
-                x = random_crop(x, self.crop_padding, self.generator)
+                x = random_crop(x, self.crop_padding, self.generator, fill=self.black.flatten())
             if self.hflip:
                 x = random_hflip(x, self.generator)
             if self.world_size > 1:  # every rank augments the global batch and keeps its slice: lockstep RNG

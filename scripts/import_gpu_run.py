@@ -266,12 +266,29 @@ RETESTED_LINE = (
 )
 
 
+CROPS = "**Crops padded with the mean colour.**"  # the note's line when the run predates black padding
+CROPS_LINE = (
+    f"{CROPS} This run's random crops filled their border with 0 after normalizing, which is the dataset's mean "
+    "colour; kdcore now fills it with black, as torchvision's `RandomCrop(32, padding=4)` does before `Normalize` "
+    "in the papers' pipelines (RepDistiller's). A run today differs in that border only; this one was not run "
+    "again."
+)
+
+
+def padded_with_mean(commit: str) -> bool:
+    """Whether kdcore at ``commit`` padded random crops with 0 after normalizing (the mean colour), as it did
+    before crops were padded black. ``False`` where git does not know ``commit``."""
+    shown = subprocess.run(["git", "show", f"{commit}:kdcore/augment.py"], capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    return shown.returncode == 0 and "fill" not in shown.stdout
+
+
 def with_scale(note: str, params: dict, retested: bool = False, also: tuple[str, ...] = ()) -> str:
     """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is (or
     at its end), the :data:`RETESTED` line where the page's verdicts were made again with today's tests, and
-    the lines ``also`` (:data:`TRAINED_TWICE`'s). Each paragraph stands once, one blank line apart, however
+    the lines ``also`` (:data:`TRAINED_TWICE`'s, :data:`CROPS`'s). Each paragraph stands once, one blank line apart, however
     often a copy is re-rendered."""
-    lines = [line for line in note.splitlines() if not line.startswith((SCALE, RETESTED, TRAINED_TWICE))]
+    lines = [line for line in note.splitlines() if not line.startswith((SCALE, RETESTED, TRAINED_TWICE, CROPS))]
     lines = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # no run of blank lines
     at = next((i for i, line in enumerate(lines) if line.startswith("The prose is ")), len(lines))
     extra = ([RETESTED_LINE, ""] if retested else []) + [part for line in also for part in (line, "")]
@@ -517,6 +534,9 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
     twice = teacher_trained_twice(copy_path.parent) if key == "capacity_gap" else None
     also = (trained_twice_line(twice, up_to(book, copy_path)),) if twice else ()
+    ran = re.search(r"from commit `([0-9a-f]+)`", note)  # the run's commit (the re-render line is gone)
+    if params.get("augment") and ran and padded_with_mean(ran.group(1)):
+        also += (CROPS_LINE,)
     note = with_scale(note, params, retested, also)
     presented_as_in_chapter(kept, chapter, params["profile"])
     dress(kept, up_to(book, copy_path), note, chapter_path.name, copy_path.relative_to(book).as_posix())

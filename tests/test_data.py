@@ -1,9 +1,10 @@
+import pytest
 import torch
 
 from kdcore.augment import random_crop, random_hflip
 from kdcore.batches import DeviceBatches
 from kdcore.data import load_dataset, synthetic
-from kdcore.splits import holdout_split
+from kdcore.splits import Split, holdout_split
 
 
 def test_fashion_mnist_loads_from_debian_files():
@@ -55,6 +56,28 @@ def test_random_crop_matches_padding_and_slicing():
     for i in range(2):
         expected = padded[i, :, dy[i, 0] : dy[i, 0] + 5, dx[i, 0] : dx[i, 0] + 5]
         assert torch.equal(out[i], expected)
+    # a border of one value per channel: the crops' border holds it, the image is untouched
+    fill = torch.tensor([-1.0, -2.0, -3.0])
+    out = random_crop(x, 2, torch.Generator().manual_seed(0), fill=fill)
+    padded = torch.nn.functional.pad(x + 10, (2, 2, 2, 2)) - 10  # 10 is no pixel's value: marks the border
+    for i in range(2):
+        window = padded[i, :, dy[i, 0] : dy[i, 0] + 5, dx[i, 0] : dx[i, 0] + 5]
+        border = window == -10
+        assert torch.equal(out[i][~border], window[~border])
+        assert torch.equal(out[i], torch.where(border, fill.view(3, 1, 1), window))
+
+
+def test_crops_pad_black_as_torchvision_does_before_normalizing():
+    # RandomCrop(padding=4) on raw pixels, then Normalize: the border is black normalized, not 0 (the mean)
+    white = Split(torch.full((64, 3, 8, 8), 255, dtype=torch.uint8), torch.zeros(64, dtype=torch.long))
+    mean, std = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
+    batches = DeviceBatches(white, mean, std, 64, shuffle=True, crop_padding=4)
+    x, _ = next(iter(batches))
+    black = -torch.tensor(mean) / torch.tensor(std)
+    white_normalized = (1 - torch.tensor(mean)) / torch.tensor(std)
+    for channel in range(3):
+        values = x[:, channel].unique()
+        assert values.tolist() == pytest.approx(sorted([black[channel].item(), white_normalized[channel].item()]))
 
 
 def test_random_hflip_flips_about_half():

@@ -344,6 +344,17 @@ def test_imported_streams_read_as_a_terminal_left_them():
     assert as_a_terminal_shows(warning + "kept\n") == "kept\n"
 
 
+def test_copies_say_when_their_run_padded_crops_with_the_mean_colour():
+    from import_gpu_run import padded_with_mean
+
+    older = "e3c7c467a1b2"  # chapter 1's CNN-scale run, before crops were padded black
+    if subprocess.run(["git", "cat-file", "-e", older], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("a shallow clone: the run's commit is not in its history")
+    assert padded_with_mean(older) and not padded_with_mean("HEAD") and not padded_with_mean("0" * 12)
+    text = nbformat.read(ROOT / "book" / "results" / "gpu" / "01_kd_basics.ipynb", 4).cells[0].source
+    assert text.count("**Crops padded with the mean colour.**") == 1  # its note says so, once
+
+
 def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(tmp_path):
     from import_gpu_run import FOLDED, RERENDERED, RETESTED, SCALE, provenance, rerender
 

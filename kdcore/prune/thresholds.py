@@ -35,7 +35,7 @@ def prune_lowest(
         return alive.clone()
     # NaN is neither below nor equal to any threshold: fewer than k would go
     if (scores.isnan() & alive).any():
-        raise ValueError("a score of an alive weight is NaN (a diverged model?)")
+        raise ValueError("an alive weight scores NaN (a diverged model?)")
     # dead entries are never selected again
     key = scores.masked_fill(~alive, float("inf"))
     # the k-th lowest score
