@@ -286,8 +286,8 @@ def padded_with_mean(commit: str) -> bool:
 def with_scale(note: str, params: dict, retested: bool = False, also: tuple[str, ...] = ()) -> str:
     """``note`` with its :func:`scale_line` (replaced if it had one) before the line on whose prose it is (or
     at its end), the :data:`RETESTED` line where the page's verdicts were made again with today's tests, and
-    the lines ``also`` (:data:`TRAINED_TWICE`'s, :data:`CROPS`'s). Each paragraph stands once, one blank line apart, however
-    often a copy is re-rendered."""
+    the lines ``also`` (:data:`TRAINED_TWICE`'s, :data:`CROPS`'s). Each paragraph stands once, one blank line
+    apart, however often a copy is re-rendered."""
     lines = [line for line in note.splitlines() if not line.startswith((SCALE, RETESTED, TRAINED_TWICE, CROPS))]
     lines = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # no run of blank lines
     at = next((i for i, line in enumerate(lines) if line.startswith("The prose is ")), len(lines))
