@@ -59,14 +59,16 @@ class Bench:
     def data(self) -> ImageData:
         return self.splits.data
 
-    def labelled_subset(self, n: int | None, seed: int = 0) -> DeviceBatches:
-        """Training batches over a fixed random subset of ``n`` training examples (a low-data regime).
+    def labelled_subset(self, n: int | None) -> DeviceBatches:
+        """Training batches over a fixed random subset of ``n`` training examples (a low-data regime): the
+        same ``n`` examples in every chapter and run, whatever the seed (a cached student run knows its
+        training data by the split and ``n`` alone).
 
         ``None`` (or ``n`` ≥ the training set) returns the full training batches.
         """
         if n is None or n >= len(self.splits.train):
             return self.train
-        keep = torch.randperm(len(self.splits.train), generator=torch.Generator().manual_seed(seed))[:n]
+        keep = torch.randperm(len(self.splits.train), generator=torch.Generator().manual_seed(0))[:n]
         keep = keep.sort().values
         subset = Split(self.splits.train.x[keep], self.splits.train.y[keep])
         t = self.train
@@ -337,9 +339,9 @@ def train_student(
     P = bench.params
     seed_everything(seed)
     model = model if model is not None else bench.build(arch)
-    # "is None", not "or": an empty subset (len 0) is falsy and would silently become the whole train split
     if config is None:
         config = train_config(P, P.student_epochs if epochs is None else epochs, seed=seed)
+    # "is None", not "or": an empty subset (len 0) is falsy and would silently become the whole train split
     train = bench.train if train is None else train
     objective = objective(model)
 
@@ -349,7 +351,7 @@ def train_student(
         return fit(objective, train, config, bench.val, restore_best=restore_best, checkpoint=checkpoint,
                    progress=False, compile=bench.compile)  # fmt: skip
 
-    if bench.resume_runs:
+    if bench.resume_runs:  # the training data: the split, and the full train split or labelled_subset(n)
         key = {"arch": arch, "shapes": [list(p.shape) for p in model.state_dict().values()], "seed": seed,
                "split": bench.splits.key, "train_examples": train.num_examples,
                "train": config.to_dict(), "objective": describe(objective), "restore_best": restore_best}  # fmt: skip

@@ -262,7 +262,7 @@ def fit(
         progress: show a tqdm bar over epochs (a string is used as its description).
         compile: run the objective through ``torch.compile``; a string is its ``mode``, e.g.
             ``"reduce-overhead"`` (CUDA graphs: one launch replays a step's kernels, for small networks whose
-            steps are bound by the CPU launching them; benchmarks/README.md, "Where a KD step's time goes").
+            steps are bound by the CPU launching them; benchmarks/README.md, "Where a step's time goes at batch 64").
 
     Under a cost ledger (:mod:`kdcore.cost`) the call is recorded, validation included (when planning, only
     one batch of its last epoch trains). Under torchrun (see the module docstring) ``train`` is sharded

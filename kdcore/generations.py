@@ -56,6 +56,8 @@ def ce_weight_schedule(ce_weights: float | Sequence[float], generations: int) ->
 def generation_seed(seed: int, generation: int) -> int:
     """The seed of generation ``g`` in lineage ``seed``: a different initialization and batch order each
     generation (generation 0, the patriarch, uses ``seed`` itself)."""
+    if not 0 <= seed < 1000:  # lineage 1000's patriarch would be lineage 0's first student
+        raise ValueError(f"a lineage's seed is in 0 … 999 (generation g adds 1000·g); got {seed}")
     return seed + 1000 * generation
 
 

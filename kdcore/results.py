@@ -568,7 +568,7 @@ STATISTICS = (
     "unit",
     "unit_a",
     "unit_b",
-)  # what compare makes
+)  # what compare, holm and compare_runs add to a comparison: retest keeps every other key, so keep this complete
 
 
 def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) -> dict:

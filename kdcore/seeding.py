@@ -18,7 +18,7 @@ def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and all GPUs).
 
     On CPU, with the same thread count, this makes runs bit-identical. On CUDA some kernels (atomics in
-    backward passes, cuDNN autotuning) stay nondeterministic; see the book's appendix.
+    backward passes, cuDNN autotuning) stay nondeterministic; see README.md, "Determinism".
     """
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002  (seeds the legacy global RNG that user code may call)

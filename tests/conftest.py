@@ -9,7 +9,10 @@ os.environ.setdefault("KDCORE_WIDGETS", "0")
 # tests/test_fit.py checks that default path explicitly).
 os.environ.setdefault("KDCORE_CHECKPOINT_EVERY_S", "0")
 
-torch.set_num_threads(1)  # two xdist workers on two cores; also makes CPU results independent of the machine
+# two xdist workers on two cores; also makes CPU results independent of the machine. KDCORE_THREADS too, as
+# make test sets it: experiment.prepare pins torch to it (else to every core), in pytest runs outside make test
+os.environ.setdefault("KDCORE_THREADS", "1")
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -59,6 +59,8 @@ def test_generations_are_reproducible_and_use_their_own_seeds():
         assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
         assert len(a.run.history) == 1
     assert len({generation_seed(1, g) for g in range(4)} | {generation_seed(2, g) for g in range(4)}) == 8
+    with pytest.raises(ValueError, match="0 … 999"):
+        generation_seed(1000, 0)  # would be lineage 0's generation 1
 
 
 def test_ce_weight_schedule():
