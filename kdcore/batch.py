@@ -42,6 +42,7 @@ from pathlib import Path
 
 import yaml
 
+from .experiment import device_for
 from .params import ParameterError, resolve
 from .results import mean_std
 
@@ -120,7 +121,8 @@ def configurations(profile: str | None, overrides: dict, config_file: Path | Non
 
 
 def plan(notebooks: dict[Path, str], configs: list[dict], seeds: list[int] | None, out: Path) -> list[Run]:
-    """Every run, each validated with :func:`kdcore.params.resolve`; a bad value raises before anything runs."""
+    """Every run, each validated with :func:`kdcore.params.resolve` (and its device with
+    :func:`kdcore.experiment.device_for`); a bad value raises before anything runs."""
     runs = []
     for notebook, key in notebooks.items():
         for config in configs:
@@ -128,7 +130,9 @@ def plan(notebooks: dict[Path, str], configs: list[dict], seeds: list[int] | Non
             if "seeds" in given or "output_dir" in given:
                 raise ParameterError("seeds and output_dir are set by the batch (use --seeds and --out)")
             config = {"profile": config["profile"], **dict(sorted(given.items()))}
-            for seed in seeds or resolve(key, config["profile"], **given).seeds:
+            resolved = resolve(key, config["profile"], **given)
+            device_for(resolved)  # the paper profile on a CPU: refused here, once, not by every kernel
+            for seed in seeds or resolved.seeds:
                 directory = out / key / config_name(config) / f"seed-{seed}"
                 resolve(key, config["profile"], **given, seeds=[seed], output_dir=str(directory))
                 runs.append(Run(key, notebook, config, seed, directory))
@@ -220,7 +224,11 @@ def summarize(runs: list[Run], out: Path) -> list[dict]:
             # one seed has no spread to estimate: its std is left empty, not written as 0
             values = [v for c in cells for v in ((c["mean"], c["std"] if c["n"] > 1 else "") if c else ("", ""))]
             writer.writerow([row["chapter"], row["configuration"], row["n"], *values])
-    lines = ["# Batch summary: mean ± std over seeds (n; one seed: its value alone)", ""]
+    lines = ["# Batch summary: mean ± std over seeds (n; one seed: its value alone)", "",
+             "± is the sample standard deviation between the runs, not a confidence interval. Each run is one "
+             "seed, so its notebook makes no verdicts: for intervals and verdicts, run a chapter once with "
+             "`-p seeds N`. Values are as in the results JSON (accuracies as fractions, differences `b − a`); "
+             "a value alike in every run (a teacher all seeds share) shows as `= value`.", ""]  # fmt: skip
     for chapter in dict.fromkeys(r["chapter"] for r in rows):
         mine = [r for r in rows if r["chapter"] == chapter]
         columns = list(dict.fromkeys(m for r in mine for m in r["metrics"]))
@@ -235,7 +243,10 @@ def summarize(runs: list[Run], out: Path) -> list[dict]:
 
 
 def _cell(summary: dict) -> str:
-    """``"0.8712 ± 0.0021"``, or ``"0.8712"`` for one seed (``± 0`` would claim a spread of zero)."""
+    """``"0.8712 ± 0.0021"``; ``"0.8712"`` for one seed (``± 0`` would claim a spread of zero); ``"= 0.8712"``
+    where every seed's value is the same (a teacher they share: not a spread measured as zero)."""
+    if summary["n"] > 1 and summary["std"] == 0:
+        return f"= {summary['mean']:.4g}"
     return f"{summary['mean']:.4g}" + (f" ± {summary['std']:.2g}" if summary["n"] > 1 else "")
 
 
@@ -248,10 +259,11 @@ def parse_args(argv):
                         help="a parameter override; VALUE is parsed as YAML")  # fmt: skip
     parser.add_argument("--config", type=Path, help="YAML file: a mapping of overrides, or a list of them")
     parser.add_argument("--seeds", nargs="+", type=int, help="seeds, one run each (default: the profile's)")
-    parser.add_argument("--workers", type=int, default=1, help="runs executed at the same time")
+    parser.add_argument("--workers", type=int, default=1, help="runs executed at the same time (default: 1)")
     parser.add_argument("--threads", type=int, help="torch CPU threads per run (default: cores / workers)")
-    parser.add_argument("--out", type=Path, default=Path("runs/batch"), help="output folder")
-    parser.add_argument("--book-dir", type=Path, default=Path("book"), help="where chapter keys are looked up")
+    parser.add_argument("--out", type=Path, default=Path("runs/batch"), help="output folder (default: runs/batch)")
+    parser.add_argument("--book-dir", type=Path, default=Path("book"),
+                        help="where chapter keys are looked up (default: book)")  # fmt: skip
     parser.add_argument("--cell-timeout", type=float, metavar="SECONDS",
                         help="fail a run whose cell runs longer than this (default: no limit)")  # fmt: skip
     parser.add_argument("--resume", action="store_true", help="skip runs whose results JSON already exists")

@@ -91,9 +91,9 @@ class Bench:
         return prepare_model(build_model(arch, data.in_channels, data.num_classes, data.image_size), self.device)
 
 
-def prepare(P: Params) -> Bench:
-    """Load ``P.dataset``, split off validation, and put the three splits on ``P.device`` as batches."""
-    pin_threads()
+def device_for(P: Params) -> torch.device:
+    """``P.device`` resolved (``auto``: CUDA where it works); at the paper and gpu profiles the CPU is refused
+    unless ``P.allow_cpu``, before hours go into a run that would take days."""
     device = resolve_device(P.device)
     profile = getattr(P, "profile", None)
     if profile in ("paper", "gpu") and device.type == "cpu" and not getattr(P, "allow_cpu", False):
@@ -102,8 +102,15 @@ def prepare(P: Params) -> Bench:
             f"{profile}-profile chapter takes hours to days (torch.cuda.is_available() is "
             f"{torch.cuda.is_available()}). If this machine has an NVIDIA GPU, its driver may be too old for this "
             f"torch build (CUDA {torch.version.cuda}: needs driver R580 or newer for CUDA 13; see nvidia-smi). "
-            "Pass allow_cpu=True to run on the CPU anyway."
+            "Pass allow_cpu=True (papermill and kdcore-batch: -p allow_cpu True) to run on the CPU anyway."
         )
+    return device
+
+
+def prepare(P: Params) -> Bench:
+    """Load ``P.dataset``, split off validation, and put the three splits on ``P.device`` as batches."""
+    pin_threads()
+    device = device_for(P)
     data = load_dataset(P.dataset, P.data_dir)
     splits = holdout_split(data, P.val_fraction, seed=SPLIT_SEED, train_subset=P.train_subset)
     on_gpu = device.type == "cuda"

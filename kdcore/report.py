@@ -369,6 +369,29 @@ def agreement(comparisons: Sequence[Mapping], others: Sequence[Mapping], by: Seq
             "widths": [statistics.median(w) if w else None for w in widths]}  # fmt: skip
 
 
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def times_ten(x: float, digits: int = 0) -> str:
+    """``x`` in scientific notation as prose writes it, ``"4 × 10⁻⁶"`` rather than ``"4e-06"`` (``digits``
+    after the mantissa's point)."""
+    mantissa, exponent = f"{x:.{digits}e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(SUPERSCRIPTS)}"
+
+
+def agreement_words(counts: Mapping, first: str, second: str) -> str:
+    """:func:`agreement`'s counts as the prose says them: how many of the comparisons both runs made have the
+    same verdict, and how many differences beyond noise ``first`` (run) finds that ``second`` does not and the
+    reverse; "all" and "neither" where a count is all or none, rather than "16 of 16" and "in 0"."""
+    n, same = counts["shared"], counts["same"]
+    alike = f"all {n} have" if same == n else f"{same} has" if same == 1 else f"{same} have"
+    said = f"Of the {n} comparisons both runs made, {alike} the same verdict."
+    if counts["beyond_first"] == counts["beyond_second"] == 0:
+        return f"{said} Neither run finds a difference beyond noise that the other does not."
+    return (f"{said} In {counts['beyond_first']} of them {first} finds a difference beyond noise that {second} "
+            f"does not; in {counts['beyond_second']}, the reverse.")  # fmt: skip
+
+
 def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp",
              factor: bool = False) -> Table:  # fmt: skip
     """A table of verdicts, a row a comparison: ``b − a``, the difference, its interval, the verdict ("higher"

@@ -101,6 +101,19 @@ def test_a_typo_fails_before_anything_runs(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_the_paper_profile_on_a_cpu_is_refused_at_planning_once(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "out"
+    code = main([str(CHAPTERS["kd_basics"]), "--profile", "paper", "--seeds", "0", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("is not allowed at the paper profile") == 1 and "-p allow_cpu True" in err
+    assert not out.exists()  # no kernel started
+    notebooks = {CHAPTERS["kd_basics"]: "kd_basics"}
+    assert len(plan(notebooks, [{"profile": "paper", "allow_cpu": True}], [0], tmp_path)) == 1  # asked for
+
+
 def read_csv(path):
     with open(path) as f:
         return list(csv.DictReader(f))
@@ -196,12 +209,14 @@ def test_the_summary_gives_one_seed_its_value_alone_and_several_their_mean_and_s
         for config in ({"profile": "smoke"}, {"profile": "book"}):
             folder = tmp_path / config["profile"] / f"seed-{seed}"
             folder.mkdir(parents=True)
-            (folder / "kd_basics.json").write_text(json.dumps({"results": {"acc": acc}, "seconds": 1.0}))
+            record = {"results": {"acc": acc, "teacher_acc": 0.9}, "seconds": 1.0}  # one teacher for all seeds
+            (folder / "kd_basics.json").write_text(json.dumps(record))
             if config["profile"] == "smoke" or seed == 0:  # the book configuration ran one seed
                 runs.append(Run("kd_basics", Path("x.ipynb"), config, seed, folder))
     summarize(runs, tmp_path / "out")
     markdown = (tmp_path / "out" / "summary.md").read_text()
-    assert "| profile=smoke | 2 | 0.85 ± 0.071 |" in markdown  # mean ± sample std of 0.8 and 0.9
-    assert "| profile=book | 1 | 0.8 |" in markdown  # no "± 0": one seed has no spread to estimate
+    assert "| profile=smoke | 2 | 0.85 ± 0.071 | = 0.9 |" in markdown  # mean ± sample std; the shared teacher
+    assert "| profile=book | 1 | 0.8 | 0.9 |" in markdown  # no "± 0": one seed has no spread to estimate
+    assert "not a confidence interval" in markdown  # what ± is, said once
     rows = {r["configuration"]: r for r in read_csv(tmp_path / "out" / "summary.csv")}
     assert rows["profile=book"]["acc std"] == "" and float(rows["profile=smoke"]["acc std"]) > 0

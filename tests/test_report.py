@@ -183,6 +183,13 @@ def test_agreement_counts_shared_verdicts_and_where_only_one_run_sees_a_differen
     assert flipped["same_sign"] == 2 and flipped["same"] == 2  # PrUE's sign differs, its verdict still differs
     assert report.agreement(here, []) == {"shared": 0, "same": 0, "beyond_first": 0, "beyond_second": 0,
                                           "same_within_noise": 0, "same_sign": 0, "widths": [None, None]}  # fmt: skip
+    assert report.agreement_words(got, "this page", "the CNN run") == (
+        "Of the 3 comparisons both runs made, 2 have the same verdict. In 1 of them this page finds a difference "
+        "beyond noise that the CNN run does not; in 0, the reverse.")  # fmt: skip
+    alike = {"shared": 16, "same": 16, "beyond_first": 0, "beyond_second": 0}
+    assert report.agreement_words(alike, "this page", "the CNN run") == (
+        "Of the 16 comparisons both runs made, all 16 have the same verdict. Neither run finds a difference beyond "
+        "noise that the other does not.")  # fmt: skip
 
 
 def test_verdict_phrase_and_shown_interval_say_a_comparison_as_the_prose_does():
@@ -422,3 +429,9 @@ def test_the_page_sets_a_negative_number_with_a_minus_sign_and_the_text_keeps_th
     shown = report.table([{"model": "mlp-32", "Δ (pp)": "-0.09 [-1.20, +0.30]"}])
     assert "<td>mlp-32</td><td>\u22120.09 [\u22121.20, +0.30]</td>" in shown._repr_html_()
     assert "-0.09 [-1.20, +0.30]" in str(shown)
+
+
+def test_times_ten_writes_scientific_notation_for_prose():
+    assert report.times_ten(3.815e-06) == "4 × 10⁻⁶"
+    assert report.times_ten(3.815e-06, digits=1) == "3.8 × 10⁻⁶"
+    assert report.times_ten(12500.0, digits=2) == "1.25 × 10⁴"
