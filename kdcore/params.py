@@ -286,9 +286,3 @@ def profile_help(chapter: str) -> str:
     """The profiles a chapter has, for its parameters cell and ``--help-notebook``: ``gpu`` only where defined."""
     gpu = ", gpu (GPU, CNNs on Fashion-MNIST)" if spec(chapter).gpu is not None else ""
     return f"book (default), smoke (tests), paper (GPU, CIFAR){gpu}"
-
-
-def help_table(chapter: str) -> list[tuple[str, Any, Any, Any, str]]:
-    """One row per parameter: (name, book default, smoke value, paper value, help)."""
-    s = spec(chapter)
-    return [(n, p.default, s.smoke.get(n, p.default), s.paper.get(n, p.default), p.help) for n, p in s.params.items()]

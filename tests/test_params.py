@@ -7,7 +7,7 @@ import torch
 
 from kdcore.batch import chapter_notebooks, plan
 from kdcore.chapters import CHAPTERS
-from kdcore.params import Param, ParameterError, from_namespace, help_table, parameters_cell, resolve, spec
+from kdcore.params import Param, ParameterError, from_namespace, parameters_cell, resolve, spec
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,12 +178,6 @@ def test_parameters_cell_declares_every_parameter_with_none_and_its_help():
     assert gpu.endswith("paper (GPU, CIFAR), gpu (GPU, CNNs on Fashion-MNIST)")  # chapter 9 has one
     assert cell[start + 1 :] == [f"{n}: {p.type} = None  # {p.help}" for n, p in spec("kr").params.items()]
     assert "widgets: bool = None" in "\n".join(cell)
-
-
-def test_help_table_has_each_profiles_value():
-    rows = {row[0]: row for row in help_table("kd_basics")}
-    assert rows["teacher"][1:4] == ("mlp-512-512", "mlp-64", "resnet32x4")
-    assert rows["temperature"][1:4] == (4.0, 4.0, 4.0) and rows["temperature"][4] == "KD temperature T"
 
 
 def test_papermill_help_notebook_lists_every_parameter_with_type_and_help():

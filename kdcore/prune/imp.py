@@ -77,6 +77,10 @@ def iterative_magnitude_pruning(
     """Prune ``rate`` of the remaining weights by global magnitude, retrain with
     ``train_fn(model)``, and repeat for :func:`imp_rounds` rounds.
 
+    The plain loop, in memory, for a model of your own (and the only place
+    weight rewinding is). The chapters' IMP is the recipe
+    ``recipes.Pruned(..., rate=…)``: the same rounds, each cached and resumable.
+
     Args:
         train_fn: retrains the masked model in place, typically a wrapper of
             :func:`kdcore.fit.fit` (which keeps masked weights at zero). A fresh
