@@ -37,9 +37,9 @@ REF_LINE = re.compile(r"^kdcore_ref:[ \t]*(\S*)[ \t]*$", re.MULTILINE)
 INSTALL_MARKERS = ('find_spec("kdcore")', "kdcore @ git+")
 
 TEMPLATE = """\
-# Colab, or anywhere kdcore is missing: install kdcore at the commit that
-# produced this page's outputs (kdcore_ref in _config.yml;
-# scripts/sync_install_cell.py writes this cell). Colab has everything else.
+# Colab, or anywhere kdcore is missing: install kdcore (and torchvision, for
+# the data) at kdcore_ref of _config.yml, the last commit that changed the
+# library (scripts/sync_install_cell.py writes this cell).
 import importlib.util
 
 if importlib.util.find_spec("kdcore") is None:
@@ -59,7 +59,7 @@ def read_config() -> tuple[str, str]:
 
 def requirement(repository: str, ref: str) -> str:
     """The pip requirement the install cell installs."""
-    return f"kdcore @ git+{repository}@{ref}"
+    return f"kdcore[vision] @ git+{repository}@{ref}"
 
 
 def install_source(repository: str, ref: str) -> str:
