@@ -288,7 +288,7 @@ def pruning_scores(
     score on the training split, ``random`` draws from ``seed``'s own stream.
     """
     if criterion not in CRITERIA:  # a typo would otherwise be scored as PrUE
-        raise ValueError(f"criterion must be one of {CRITERIA}, not {criterion!r}")
+        raise ValueError(f"criterion {criterion!r} is none of {CRITERIA}")
     if criterion == "magnitude":
         return magnitude_scores(params)
     if criterion == "random":
