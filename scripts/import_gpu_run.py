@@ -179,8 +179,8 @@ def parameters_at(chapter: nbformat.NotebookNode) -> int:
 def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile: str) -> None:
     """A copy's cells are shown as the chapter shows its own: each cell the chapter has (matched by id) takes
     the chapter's tags and button label (``mystnb``), keeping a training log's fold (``hide-output``, from
-    :func:`import_notebook`; where the chapter folds the cell's code too, myst-nb folds both behind one button,
-    whose label then names both: the chapter's, :data:`AND_LOG` added), and drops the value its last line
+    :func:`import_notebook`; where the chapter folds the cell's code too, both fold behind one button,
+    ``hide-cell``, whose label then names both: the chapter's, :data:`AND_LOG` added), and drops the value its last line
     displayed where the chapter's cell displays none (a run from an older commit that ended a cell with
     ``write_chapter_results(...)`` printed its path; report cells keep theirs, drawn from the run's results,
     such as the box of :func:`differences`).
@@ -197,11 +197,15 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
         if ours is None or ours.cell_type != cell.cell_type:
             continue
         prompt = cell.metadata.get("mystnb", {}).get("code_prompt_show", "")
-        folded = "hide-output" in cell.metadata.get("tags", []) and "training log" in prompt  # (TRAINING_LOG's)
+        tags = cell.metadata.get("tags", [])
+        folded = bool({"hide-output", "hide-cell"} & set(tags)) and "training log" in prompt  # (TRAINING_LOG's)
         cell.metadata["tags"] = list(dict.fromkeys([*ours.metadata.get("tags", []), *["hide-output"] * folded]))
         if "mystnb" in ours.metadata and not folded:
             cell.metadata["mystnb"] = copying.deepcopy(ours.metadata["mystnb"])
-        elif folded and "hide-input" in cell.metadata["tags"]:  # myst-nb folds the code and the log together
+        elif folded and "hide-input" in cell.metadata["tags"]:  # the code and the log: one button (hide-cell),
+            # where hide-input and hide-output would make two, both with the one label
+            others = [t for t in cell.metadata["tags"] if t not in ("hide-input", "hide-output")]
+            cell.metadata["tags"] = [*others, "hide-cell"]
             ours_prompt = ours.metadata.get("mystnb", {}).get("code_prompt_show", "Show the cell")
             cell.metadata["mystnb"] = {"code_prompt_show": ours_prompt + AND_LOG, "code_prompt_hide": "Hide the cell"}
         elif folded:
@@ -269,7 +273,7 @@ RETESTED_LINE = (
 CROPS = "**Crops padded with the mean colour.**"  # the note's line when the run predates black padding
 CROPS_LINE = (
     f"{CROPS} This run's random crops filled their border with 0 after normalizing, which is the dataset's mean "
-    "colour; kdcore now fills it with black, as torchvision's `RandomCrop(32, padding=4)` does before `Normalize` "
+    "colour; kdcore now fills it with black, as torchvision's `RandomCrop(size, padding=4)` does before `Normalize` "
     "in the papers' pipelines (RepDistiller's). A run today differs in that border only; this one was not run "
     "again."
 )

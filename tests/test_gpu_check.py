@@ -166,17 +166,20 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
     folds = []
     for cell in (c for c in copy if c.cell_type == "code"):  # training logs behind a toggle, as a terminal left them
         if cell.outputs and all(o.get("name") == "stderr" for o in cell.outputs):
-            assert "hide-output" in cell.metadata.tags and not any("\r" in o.text for o in cell.outputs)
+            assert {"hide-output", "hide-cell"} & set(cell.metadata.tags)
+            assert not any("\r" in o.text for o in cell.outputs)
             # one button folds both where the chapter folds the code too: its label says so
-            both = "hide-input" in cell.metadata.tags
+            both = "hide-cell" in cell.metadata.tags
+            assert not {"hide-input", "hide-output"} <= set(cell.metadata.tags)  # two buttons, one label
             assert cell.metadata.mystnb["code_prompt_show"].endswith(", with its training log") == both
             folds.append(both)
     assert True in folds  # ch. 9's recipes cell folds its code too (the other kind: the test below)
 
 
 def test_a_copied_training_log_folds_under_a_button_that_says_what_it_shows():
-    """A run's training log folds (``hide-output``); where the chapter folds the cell's code too, myst-nb folds
-    both behind one button, whose label then keeps the chapter's words and adds the log."""
+    """A run's training log folds (``hide-output``); where the chapter folds the cell's code too, both fold
+    behind one button (``hide-cell``: hide-input and hide-output would make two, with one label), whose label
+    then keeps the chapter's words and adds the log."""
     from import_gpu_run import TRAINING_LOG, presented_as_in_chapter
 
     v4 = nbformat.v4
@@ -187,11 +190,11 @@ def test_a_copied_training_log_folds_under_a_button_that_says_what_it_shows():
             for i, source in (("a", "recipes = 1"), ("b", "x = 1"))]  # fmt: skip
     presented_as_in_chapter(logs, chapter, "gpu")
     both = {"code_prompt_show": "Show the recipes, with its training log", "code_prompt_hide": "Hide the cell"}
-    assert logs[0].metadata == {"tags": ["hide-input", "hide-output"], "mystnb": both}
+    assert logs[0].metadata == {"tags": ["hide-cell"], "mystnb": both}
     assert logs[1].metadata == {"tags": ["hide-output"], "mystnb": TRAINING_LOG}
     assert logs[1].metadata.mystnb is not TRAINING_LOG  # a copy: editing one cell's label changes no other
     presented_as_in_chapter(logs, chapter, "gpu")  # a re-render finds the log by its label and keeps both folds
-    assert logs[0].metadata.tags == ["hide-input", "hide-output"] and logs[1].metadata.tags == ["hide-output"]
+    assert logs[0].metadata.tags == ["hide-cell"] and logs[1].metadata.tags == ["hide-output"]
 
 
 def test_import_refuses_a_folder_that_holds_no_run(tmp_path):
