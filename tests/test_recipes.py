@@ -221,3 +221,18 @@ def test_student_seeds_are_each_teachers_own_or_shared_and_the_same_for_every_me
     assert student_seeds([3, 7], 2, "per-teacher") == [19, 23]
     with pytest.raises(ValueError, match="seeding"):
         student_seeds([0, 1], 1, "per_teacher")
+
+
+def test_a_labelled_subset_is_one_fixed_subset_batched_like_the_training_split(tmp_path, monkeypatch):
+    monkeypatch.setenv("KDCORE_CACHE_DIR", str(tmp_path))
+    P = Params(dataset="synthetic", data_dir=None, device="cpu", val_fraction=0.2, train_subset=None,
+               batch_size=32, augment=True)  # fmt: skip
+    bench = experiment.prepare(P)
+    few, again = bench.labelled_subset(100), bench.labelled_subset(100)
+    assert len(few.y) == 100 and torch.equal(few.x, again.x) and torch.equal(few.y, again.y)  # fixed
+    # drawn from the training split: every image is one of its images
+    train = {tuple(x.flatten().tolist()) for x in bench.train.x}
+    assert all(tuple(x.flatten().tolist()) in train for x in few.x)
+    # batched as the training split is: the same batch size and augmentation, with indices (cached logits)
+    assert (few.batch_size, few.crop_padding, few.hflip) == (32, 4, True) and few.with_index
+    assert bench.labelled_subset(None) is bench.train and bench.labelled_subset(10**6) is bench.train
