@@ -20,9 +20,9 @@
   leaf of the JSON's ``results``, named by its ``/``-joined path; a mean ± std summary (``{mean, std, n,
   values}``, which with one seed holds that seed's value) counts as the leaf ``mean``; a list of run records
   (each with a ``seed``) gives each number averaged over its runs (not the seeds themselves); a list of
-  comparisons gives each comparison's ``diff``, named ``<regime>: <b> − <a>``; any other list of mappings
-  (a sweep) gives each item by position; lists of numbers (per-seed values, intervals) and strings are
-  skipped. The run time (``seconds``) is a metric too.
+  comparisons gives each comparison's ``diff``, named ``<regime, setting…>: <b> − <a>``; any other list of
+  mappings (a sweep) gives each item by position (not the lists inside it); lists of numbers (per-seed
+  values, intervals) and strings are skipped. The run time (``seconds``) is a metric too.
 """
 
 from __future__ import annotations
@@ -162,7 +162,17 @@ def execute(run: Run, threads: int, cell_timeout: float | None = None) -> str | 
     return None
 
 
-ID_KEYS = ("seed", "teacher_seed")  # which run a record is, not what it measured: never averaged
+ID_KEYS = ("seed", "teacher_seed", "lineage")  # which run a record is, not what it measured: never averaged
+NAMED_BY = ("regime", "setting", "measure", "key")  # what tells a family's comparisons of one pair of sides apart
+
+
+def comparison_names(family: list[dict]) -> list[str]:
+    """One name a comparison: ``"<regime>, <setting>…: <b> − <a>"``, from whichever of :data:`NAMED_BY` it
+    has; where two would still share a name, each gets its position too (``" #3"``), so none overwrites
+    another."""
+    names = [", ".join(str(c[k]) for k in NAMED_BY if c.get(k)) for c in family]
+    names = [f"{where}: {c['b']} − {c['a']}" if where else f"{c['b']} − {c['a']}" for where, c in zip(names, family)]
+    return [f"{name} #{i}" if names.count(name) > 1 else name for i, name in enumerate(names)]
 
 
 def metrics(record: dict) -> dict[str, float]:
@@ -170,12 +180,12 @@ def metrics(record: dict) -> dict[str, float]:
     found = {}
     number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
 
-    def walk(node, path):
+    def walk(node, path, in_sweep=False):
         if isinstance(node, dict) and {"mean", "std", "n", "values"} <= node.keys():
-            walk(node["mean"], path)
+            walk(node["mean"], path, in_sweep)
         elif isinstance(node, dict):
             for name, child in node.items():
-                walk(child, f"{path}/{name}" if path else str(name))
+                walk(child, f"{path}/{name}" if path else str(name), in_sweep)
         elif isinstance(node, list) and node and all(isinstance(item, dict) for item in node):
             if all("seed" in item for item in node):
                 # run records (``StudentRun.record``): repeats of one thing, so each number is averaged over
@@ -184,13 +194,12 @@ def metrics(record: dict) -> dict[str, float]:
                 for key in keys:
                     walk(sum(float(item[key]) for item in node) / len(node), f"{path}/{key}")
             elif all({"a", "b", "diff"} <= item.keys() for item in node):
-                # a family of comparisons: each its own metric, its difference, named by its sides
-                for item in node:
-                    where = next((f"{item[k]}: " for k in ("regime", "key", "measure") if item.get(k)), "")
-                    walk(item["diff"], f"{path}/{where}{item['b']} − {item['a']}/diff")
-            else:  # different settings (a sweep's points): one metric each, by position
-                for i, item in enumerate(node):
-                    walk(item, f"{path}/{i}")
+                # a family of comparisons: each its own metric, its difference, named by what it compares
+                for name, item in zip(comparison_names(node), node):
+                    walk(item["diff"], f"{path}/{name}/diff")
+            elif not in_sweep:  # different settings (a sweep's points): one metric each, by position; their
+                for i, item in enumerate(node):  # own lists (a point's per-layer details) are left out
+                    walk(item, f"{path}/{i}", in_sweep=True)
         elif number(node):
             found[path] = float(node)
 
@@ -225,10 +234,11 @@ def summarize(runs: list[Run], out: Path) -> list[dict]:
             values = [v for c in cells for v in ((c["mean"], c["std"] if c["n"] > 1 else "") if c else ("", ""))]
             writer.writerow([row["chapter"], row["configuration"], row["n"], *values])
     lines = ["# Batch summary: mean ± std over seeds (n; one seed: its value alone)", "",
-             "± is the sample standard deviation between the runs, not a confidence interval. Each run is one "
-             "seed, so its notebook makes no verdicts: for intervals and verdicts, run a chapter once with "
-             "`-p seeds N`. Values are as in the results JSON (accuracies as fractions, differences `b − a`); "
-             "a value alike in every run (a teacher all seeds share) shows as `= value`.", ""]  # fmt: skip
+             "± is the sample standard deviation between the runs, not a confidence interval. Each run has one "
+             "student seed, so its notebook's comparisons over student seeds have no interval (those over a "
+             "chapter's teacher seeds still do): for those, run the chapter once with `-p seeds N`. Values are "
+             "as in the results JSON (accuracies as fractions, differences `b − a`); a value alike in every "
+             "run (a teacher all seeds share) shows as `= value`.", ""]  # fmt: skip
     for chapter in dict.fromkeys(r["chapter"] for r in rows):
         mine = [r for r in rows if r["chapter"] == chapter]
         columns = list(dict.fromkeys(m for r in mine for m in r["metrics"]))

@@ -68,7 +68,10 @@ class TrainConfig:
     seed: int = 0  # batch order, augmentation and dropout
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields, and with crops, how they pad: since crops pad black (they padded the mean colour), a
+        teacher, run or checkpoint trained on the older crops keys differently and is not reused. Runs
+        without crops keep their keys."""
+        return dataclasses.asdict(self) | ({"crop_fill": "black"} if self.crop_padding else {})
 
 
 class History(list):

@@ -10,6 +10,7 @@ against the run that executes it (:func:`prose_check`).
 from __future__ import annotations
 
 import html
+import math
 import re
 import statistics
 from collections.abc import Mapping, Sequence
@@ -374,7 +375,9 @@ SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def times_ten(x: float, digits: int = 0) -> str:
     """``x`` in scientific notation as prose writes it, ``"4 × 10⁻⁶"`` rather than ``"4e-06"`` (``digits``
-    after the mantissa's point)."""
+    after the mantissa's point); 0, nan and infinity as themselves."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
     mantissa, exponent = f"{x:.{digits}e}".split("e")
     return f"{mantissa} × 10{str(int(exponent)).translate(SUPERSCRIPTS)}"
 
@@ -382,14 +385,18 @@ def times_ten(x: float, digits: int = 0) -> str:
 def agreement_words(counts: Mapping, first: str, second: str) -> str:
     """:func:`agreement`'s counts as the prose says them: how many of the comparisons both runs made have the
     same verdict, and how many differences beyond noise ``first`` (run) finds that ``second`` does not and the
-    reverse; "all" and "neither" where a count is all or none, rather than "16 of 16" and "in 0"."""
+    reverse; "all", "none" and "neither" where a count is all or none, rather than "16 of 16" and "in 0"."""
     n, same = counts["shared"], counts["same"]
-    alike = f"all {n} have" if same == n else f"{same} has" if same == 1 else f"{same} have"
-    said = f"Of the {n} comparisons both runs made, {alike} the same verdict."
-    if counts["beyond_first"] == counts["beyond_second"] == 0:
+    if n == 0:
+        return "The two runs made no comparison in common."
+    alike = "it has" if n == same == 1 else f"all {n} have" if same == n else "none has" if same == 0 else (
+        f"{same} has" if same == 1 else f"{same} have")  # fmt: skip
+    said = f"Of the {n} comparison{'s' if n > 1 else ''} both runs made, {alike} the same verdict."
+    x, y = counts["beyond_first"], counts["beyond_second"]
+    if x == y == 0:
         return f"{said} Neither run finds a difference beyond noise that the other does not."
-    return (f"{said} In {counts['beyond_first']} of them {first} finds a difference beyond noise that {second} "
-            f"does not; in {counts['beyond_second']}, the reverse.")  # fmt: skip
+    return (f"{said} In {x or 'none'} of them {first} finds a difference beyond noise that {second} does not; "
+            f"in {y or 'none'}, the reverse.")  # fmt: skip
 
 
 def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp",

@@ -538,7 +538,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     note = note.removesuffix(":::").rstrip("\n") + f"\n\n{line}\n:::"
     twice = teacher_trained_twice(copy_path.parent) if key == "capacity_gap" else None
     also = (trained_twice_line(twice, up_to(book, copy_path)),) if twice else ()
-    ran = re.search(r"from commit `([0-9a-f]+)`", note)  # the run's commit (the re-render line is gone)
+    ran = re.search(r"from commit `([0-9a-f]+)`", note)  # the run's: the note's first (the re-render line is last)
     if params.get("augment") and ran and padded_with_mean(ran.group(1)):
         also += (CROPS_LINE,)
     note = with_scale(note, params, retested, also)

@@ -1,4 +1,4 @@
-"""Write every chapter's Colab install cell, pinned to the kdcore commit that produced the outputs.
+"""Write every chapter's Colab install cell, pinned to the last commit that changed kdcore.
 
 The first code cell of each chapter (``kdcore.batch.chapter_notebooks``), and of each chapter's CNN-scale copy
 (``book/results/gpu/``, whose report cells need today's library too), installs kdcore where it is missing
@@ -34,7 +34,7 @@ CONFIG = ROOT / "_config.yml"
 PINNED_PATHS = ("kdcore", "pyproject.toml")  # the code a pin names: the library and its dependencies
 TAG = "remove-cell"
 REF_LINE = re.compile(r"^kdcore_ref:[ \t]*(\S*)[ \t]*$", re.MULTILINE)
-INSTALL_MARKERS = ('find_spec("kdcore")', "kdcore @ git+")
+INSTALL_MARKERS = ('find_spec("kdcore")', "kdcore @ git+", "kdcore[vision] @ git+")
 
 TEMPLATE = """\
 # Colab, or anywhere kdcore is missing: install kdcore (and torchvision, for

@@ -44,8 +44,17 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
             "comparisons": [
                 {"a": "CE", "b": "KD", "regime": "few", "diff": 0.03, "p": 0.001, "ci": [0.01, 0.05]},
                 {"a": "CE", "b": "KD", "diff": -0.01, "p": 0.6, "ci": None},
+                # told apart by their setting (chapter 8's students), or by nothing but their place
+                {"a": "KD", "b": "KR", "setting": "main", "diff": 0.001},
+                {"a": "KD", "b": "KR", "setting": "small", "diff": 0.002},
+                {"a": "KD", "b": "TA", "diff": 0.004},
+                {"a": "KD", "b": "TA", "diff": 0.005},
             ],
-            "sweep": [{"sparsity": 0.5, "test_acc": 0.85}, {"sparsity": 0.9, "test_acc": 0.8}],
+            "sweep": [
+                {"sparsity": 0.5, "test_acc": 0.85, "layers": [{"layer": "fc1", "kept": 0.5}]},  # details: left out
+                {"sparsity": 0.9, "test_acc": 0.8},
+            ],
+            "lineages": [{"seed": 0, "lineage": 0, "test_acc": 0.7}, {"seed": 1, "lineage": 1, "test_acc": 0.9}],
         },
         "seconds": 12.5,
     }
@@ -58,6 +67,11 @@ def test_metrics_rule_takes_numeric_leaves_and_summary_means():
         # a family of comparisons: each one's difference, by name, never averaged with the others
         "comparisons/few: KD − CE/diff": 0.03,
         "comparisons/KD − CE/diff": -0.01,
+        "comparisons/main: KR − KD/diff": 0.001,
+        "comparisons/small: KR − KD/diff": 0.002,
+        "comparisons/TA − KD #4/diff": 0.004,
+        "comparisons/TA − KD #5/diff": 0.005,
+        "lineages/test_acc": 0.8,  # a lineage is which run it is, like a seed: not averaged
         # a sweep: each point by position
         "sweep/0/sparsity": 0.5,
         "sweep/0/test_acc": 0.85,

@@ -240,7 +240,7 @@ def test_every_folded_cell_says_what_its_button_shows(notebook):
     import nbformat
 
     folded = [c for c in nbformat.read(notebook, 4).cells
-              if {"hide-input", "hide-output"} & set(c.metadata.get("tags", []))
+              if {"hide-input", "hide-output", "hide-cell"} & set(c.metadata.get("tags", []))
               and "remove-cell" not in c.metadata.get("tags", [])]  # fmt: skip
     unlabelled = [c.get("id") for c in folded if not c.metadata.get("mystnb", {}).get("code_prompt_show")]
     assert not unlabelled, f"{notebook.name}: folded cells without a button label: {unlabelled}"

@@ -185,7 +185,12 @@ def test_agreement_counts_shared_verdicts_and_where_only_one_run_sees_a_differen
                                           "same_within_noise": 0, "same_sign": 0, "widths": [None, None]}  # fmt: skip
     assert report.agreement_words(got, "this page", "the CNN run") == (
         "Of the 3 comparisons both runs made, 2 have the same verdict. In 1 of them this page finds a difference "
-        "beyond noise that the CNN run does not; in 0, the reverse.")  # fmt: skip
+        "beyond noise that the CNN run does not; in none, the reverse.")  # fmt: skip
+    one = {"shared": 1, "same": 1, "beyond_first": 0, "beyond_second": 0}
+    assert report.agreement_words(one, "a", "b").startswith("Of the 1 comparison both runs made, it has the same")
+    assert report.agreement_words({**one, "shared": 0, "same": 0}, "a", "b") == (
+        "The two runs made no comparison in common."
+    )
     alike = {"shared": 16, "same": 16, "beyond_first": 0, "beyond_second": 0}
     assert report.agreement_words(alike, "this page", "the CNN run") == (
         "Of the 16 comparisons both runs made, all 16 have the same verdict. Neither run finds a difference beyond "
@@ -435,3 +440,5 @@ def test_times_ten_writes_scientific_notation_for_prose():
     assert report.times_ten(3.815e-06) == "4 × 10⁻⁶"
     assert report.times_ten(3.815e-06, digits=1) == "3.8 × 10⁻⁶"
     assert report.times_ten(12500.0, digits=2) == "1.25 × 10⁴"
+    assert report.times_ten(-3.815e-06) == "-4 × 10⁻⁶"
+    assert [report.times_ten(x) for x in (0.0, float("nan"), float("inf"))] == ["0", "nan", "inf"]

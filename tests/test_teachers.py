@@ -22,3 +22,9 @@ def test_teacher_is_trained_once_then_loaded_from_the_cache():
     loaded, key = load_teacher(record["path"])
     assert key["model"]["num_classes"] == 3
     assert all(torch.equal(a, b) for a, b in zip(first.parameters(), loaded.parameters()))
+
+
+def test_a_config_with_crops_keys_how_they_pad_one_without_keeps_its_key():
+    # crops pad black now; a teacher trained on the older mean-colour crops must not be reused
+    assert TrainConfig(crop_padding=4).to_dict()["crop_fill"] == "black"
+    assert "crop_fill" not in TrainConfig().to_dict()  # the book profile's keys (no crops) are unchanged
