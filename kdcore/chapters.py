@@ -127,6 +127,13 @@ def _seed_list(v) -> str | None:
     return None if isinstance(v, list) and check.seeds(v) is None else "a non-empty list of distinct seeds ≥ 0"
 
 
+def _lineage_seeds(v) -> str | None:
+    """Lineage seeds as :data:`SEEDS` takes them, each below 1000: generation g of lineage s takes seed
+    s + 1000·g (:func:`kdcore.generations.generation_seed`), so lineage 1000 would be lineage 0's student."""
+    top = (v - 1 if isinstance(v, int) else max(v, default=0)) if check.seeds(v) is None else 0
+    return check.seeds(v) or (None if top < 1000 else "seeds below 1000 (generation g adds 1000·g to a seed)")
+
+
 def _chapter(name: str, params: dict, smoke: dict, paper: dict, *checks, gpu: dict | None = None) -> ChapterSpec:
     return ChapterSpec(name, params, smoke, paper, (data_dir_holds_dataset, teacher_file_fits, *checks), gpu)
 
@@ -374,7 +381,8 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
     # one architecture for the patriarch and every generation (`network`): the shared teacher is not used
     _chapter("tolerant", {
         **_without_teacher(BOOK_COMMON),
-        "seeds": SEEDS.but(default=3, help="number of lineages (seeds 0, 1, …) or a list of seeds"),
+        "seeds": SEEDS.but(default=3, check=_lineage_seeds,
+                           help="number of lineages (seeds 0, 1, …) or a list of seeds below 1000"),
         "network": Param("mlp-128-128", check.architecture, "the architecture of the patriarch and every generation"),
         "teacher_epochs": BOOK_COMMON["teacher_epochs"].but(default=6, help="epochs of the patriarch (generation 0)"),
         "student_epochs": Param(6, COUNT, "epochs of every later generation"),

@@ -244,3 +244,10 @@ def test_every_folded_cell_says_what_its_button_shows(notebook):
               and "remove-cell" not in c.metadata.get("tags", [])]  # fmt: skip
     unlabelled = [c.get("id") for c in folded if not c.metadata.get("mystnb", {}).get("code_prompt_show")]
     assert not unlabelled, f"{notebook.name}: folded cells without a button label: {unlabelled}"
+
+
+def test_lineage_seeds_stay_below_1000_where_generations_add_1000_a_generation():
+    assert resolve("tolerant", "smoke", seeds=[0, 999]).seeds == [0, 999]
+    for seeds in ([1000], 1001):  # lineage 1000's patriarch would be lineage 0's first student
+        with pytest.raises(ParameterError, match="below 1000"):
+            resolve("tolerant", "smoke", seeds=seeds)
