@@ -45,7 +45,8 @@ FIXED = "nbval-check-output"  # a chapter's worked examples: the same output at 
 SAYS_WHICH = ("Every number, table, figure and verdict on this page comes from this run; where its verdicts, or the "
               "orderings and trends the prose describes, differ from what the prose states, the box below this note "
               "says which, before any of that prose. Where the prose names `results/<chapter>.json`, this run's "
-              "record is the file of that name in `book/results/gpu/`.")  # fmt: skip
+              "record is the file of that name in `book/results/gpu/`. Where the chapter's code has changed since "
+              "this run, the code the run ran is folded behind a button that says so.")  # fmt: skip
 RERUN = "To re-run it: `.venv/bin/python scripts/execute_chapters.py"  # the note's command, as the README runs it
 FAST_PATHS = (("kd_throughput", "without"), ("kd_throughput_compile", "with"))  # torch.compile: step, with or not
 
@@ -169,6 +170,8 @@ BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for th
 SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of P
 TRAINING_LOG = {"code_prompt_show": "Show the training log", "code_prompt_hide": "Hide the training log"}
 AND_LOG = ", with its training log"  # a cell whose code the chapter folds too: one button shows both
+OLDER = ", as this run ran it"  # a run's code that the chapter's cell has changed since (the note says so)
+RUN_CODE = "Show the code"  # the label of such a cell where the chapter shows its cell
 
 
 def parameters_at(chapter: nbformat.NotebookNode) -> int:
@@ -200,16 +203,25 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
         tags = cell.metadata.get("tags", [])
         folded = bool({"hide-output", "hide-cell"} & set(tags)) and "training log" in prompt  # (TRAINING_LOG's)
         cell.metadata["tags"] = list(dict.fromkeys([*ours.metadata.get("tags", []), *["hide-output"] * folded]))
-        if "mystnb" in ours.metadata and not folded:
+        ours_prompt = ours.metadata.get("mystnb", {}).get("code_prompt_show")
+        hidden = {"remove-input", "remove-cell", "report", "parameters"} & set(cell.metadata["tags"])
+        shown = not hidden and "hide-input" not in cell.metadata["tags"]
+        older = cell.cell_type == "code" and cell.source != ours.source and not hidden
+        if older:  # the run's code, not the chapter's: folded, where the prose may describe another layout
+            cell.metadata["tags"] = [*cell.metadata["tags"], *["hide-input"] * shown]
+            ours_prompt = (ours_prompt or RUN_CODE) + OLDER
+        if "mystnb" in ours.metadata and not folded and not older:
             cell.metadata["mystnb"] = copying.deepcopy(ours.metadata["mystnb"])
         elif folded and "hide-input" in cell.metadata["tags"]:  # the code and the log: one button (hide-cell),
             # where hide-input and hide-output would make two, both with the one label
             others = [t for t in cell.metadata["tags"] if t not in ("hide-input", "hide-output")]
             cell.metadata["tags"] = [*others, "hide-cell"]
-            ours_prompt = ours.metadata.get("mystnb", {}).get("code_prompt_show", "Show the cell")
-            cell.metadata["mystnb"] = {"code_prompt_show": ours_prompt + AND_LOG, "code_prompt_hide": "Hide the cell"}
+            label = (ours_prompt or "Show the cell") + AND_LOG
+            cell.metadata["mystnb"] = {"code_prompt_show": label, "code_prompt_hide": "Hide the cell"}
         elif folded:
             cell.metadata["mystnb"] = dict(TRAINING_LOG)
+        elif older:
+            cell.metadata["mystnb"] = {"code_prompt_show": ours_prompt, "code_prompt_hide": "Hide the cell"}
         shows_none = not any(o.output_type == "execute_result" for o in ours.get("outputs", []))
         if cell.cell_type == "code" and "report" not in cell.metadata["tags"] and shows_none:  # a run's cell
             cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]

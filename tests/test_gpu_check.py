@@ -197,6 +197,28 @@ def test_a_copied_training_log_folds_under_a_button_that_says_what_it_shows():
     assert logs[0].metadata.tags == ["hide-cell"] and logs[1].metadata.tags == ["hide-output"]
 
 
+def test_a_copied_cell_whose_code_the_chapter_has_changed_since_is_folded_and_says_so():
+    """A run keeps the code it ran; where the chapter's cell has changed since, the prose may describe the new
+    layout ("behind the button"), so the run's version folds under a label that says whose code it is."""
+    from import_gpu_run import OLDER, RUN_CODE, TRAINING_LOG, presented_as_in_chapter
+
+    v4 = nbformat.v4
+    names = {"tags": ["hide-input"], "mystnb": {"code_prompt_show": "Show the names"}}
+    chapter = v4.new_notebook(cells=[v4.new_code_cell("train(new=True)", id="a"),
+                                     v4.new_code_cell("names = 1", id="b", metadata=names),
+                                     v4.new_code_cell("same = 1", id="c")])  # fmt: skip
+    log = {"tags": ["hide-output"], "mystnb": dict(TRAINING_LOG)}
+    run = [v4.new_code_cell("setup()\ntrain()", id="a", metadata=log),
+           v4.new_code_cell("names = 1\nloop()", id="b"), v4.new_code_cell("same = 1", id="c")]  # fmt: skip
+    for _ in range(2):  # a re-render finds the same
+        presented_as_in_chapter(run, chapter, "gpu")
+        assert run[0].metadata.tags == ["hide-cell"]  # its code and its log behind one button
+        assert run[0].metadata.mystnb["code_prompt_show"] == RUN_CODE + OLDER + ", with its training log"
+        assert run[1].metadata.tags == ["hide-input"]
+        assert run[1].metadata.mystnb["code_prompt_show"] == "Show the names" + OLDER
+        assert "tags" not in run[2].metadata or run[2].metadata.tags == []  # the chapter's own code: as it is
+
+
 def test_import_refuses_a_folder_that_holds_no_run(tmp_path):
     (tmp_path / "gpu").mkdir()  # e.g. RUN_DIR/gpu passed instead of RUN_DIR
     done = subprocess.run([sys.executable, "scripts/import_gpu_run.py", str(tmp_path / "gpu"), "--commit", "0123abc",
