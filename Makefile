@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test lint data browser vendor install html lab clean
+.PHONY: book test lint data browser vendor install html read lab clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,15 @@ book: $(STAMP) data
 
 html: $(STAMP) vendor
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
+
+# Just to read the book: the committed outputs rendered with Jupyter Book alone, in a venv of its own (about
+# 270 MB, no torch; pinned by requirements.txt as constraints), into _build/html as `make html` renders them.
+READ_VENV := .venv-read
+read: vendor
+	test -x $(READ_VENV)/bin/python || $(PYTHON) -m venv $(READ_VENV)
+	$(READ_VENV)/bin/pip install -q -c requirements.txt jupyter-book
+	$(READ_VENV)/bin/pip install -q --no-deps -e .
+	$(READ_VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 # Open the chapters in JupyterLab. It is installed into the venv on first use only: neither the tests nor the
 # book need it, and it is the one unpinned package (an editor, not something results depend on).
