@@ -33,7 +33,7 @@ import yaml
 
 from kdcore.batch import KERNEL_START_TIMEOUT, chapter_key, chapter_notebooks, find_notebooks
 from kdcore.params import PROFILES, resolve
-from kdcore.results import environment
+from kdcore.record import environment
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CELL_TIMEOUT = 1800  # seconds; a book-profile chapter takes minutes, so a cell this long means a stuck kernel

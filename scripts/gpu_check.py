@@ -108,7 +108,7 @@ def environment(device: str) -> dict:
     """kdcore's record of the machine, the device this run uses, and when it started."""
     import torch
 
-    from kdcore.results import environment as machine
+    from kdcore.record import environment as machine
 
     record = {**machine(), "driver_ok": torch.cuda.is_available(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     if not device.startswith("cuda"):  # --device cpu (CI's tiny run): not the GPU the machine may have

@@ -494,7 +494,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     # a run from before the chapter paired its comparisons: its verdicts made again with today's tests
     retested = "comparisons_ignoring_pairs" in current and "comparisons_ignoring_pairs" not in results
     setup = nbformat.v4.new_code_cell(
-        "import json\n\nfrom kdcore.params import Params\nfrom kdcore.results import retest\n\n"
+        "import json\n\nfrom kdcore.params import Params\nfrom kdcore.record import retest\n\n"
         f"record = json.loads(open({key + '.json'!r}).read())\n"
         'results, P = record["results"], Params(**record["params"])'
         + (f"\nresults = retest(results, json.loads({json.dumps(current['comparisons'])!r}))" if retested else "")

@@ -168,7 +168,7 @@ def fails_on_seed_1(failure: str) -> list:
         nbformat.v4.new_code_cell(
             "from pathlib import Path\n"
             "from kdcore.params import from_namespace\n"
-            "from kdcore.results import write_results\n"
+            "from kdcore.record import write_results\n"
             'P = from_namespace("kd_basics", globals())\n'
             "if P.seeds == [1]:\n"
             f"    {failure}\n"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from kdcore.params import resolve
-from kdcore.results import quoted_run
+from kdcore.record import quoted_run
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIRM = ROOT / "book" / "results" / "confirm"

@@ -510,9 +510,9 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
 def test_chapters_quote_the_cnn_scale_run_through_glue_drawn_from_that_run():
     """Chapters 4 to 7 quote chapter 9's CNN-scale verdicts: never as typed numbers (a new device run would
     leave them stale), but as glued phrases that :func:`kdcore.report.quoted` makes from the run's record, as
-    :func:`kdcore.results.quoted_run` reads it now."""
+    :func:`kdcore.record.quoted_run` reads it now."""
     from kdcore import report
-    from kdcore.results import quoted_run
+    from kdcore.record import quoted_run
 
     record = quoted_run(ROOT / "book" / "results" / "gpu" / "comparison.json")
     phrases = {report.quoted(c, count=count) for family in ("comparisons", "comparisons_ignoring_pairs")

@@ -1,7 +1,7 @@
 """Every chapter redraws its figures, tables and verdicts from its committed results JSON alone (issue 15).
 
 A chapter is results-first: its experiment cells fill the runs, one cell writes ``book/results/NAME.json``
-with :func:`kdcore.results.write_chapter_results`, and every display below it is a code cell tagged ``report`` that
+with :func:`kdcore.record.write_chapter_results`, and every display below it is a code cell tagged ``report`` that
 reads only ``results`` and ``P``. This test takes each chapter notebook and its committed JSON and, with no
 training and no kernel:
 

@@ -29,7 +29,7 @@ from kdcore.batches import DeviceBatches
 from kdcore.checkpoint import UnsafeCheckpointError, load_checkpoint, save_checkpoint, write_json
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig
-from kdcore.results import write_chapter_results, write_results
+from kdcore.record import write_chapter_results, write_results
 from kdcore.splits import holdout_split
 from kdcore.teachers import cache_dir, load_teacher, train_or_load
 

@@ -356,7 +356,7 @@ def test_quoted_regimes_says_one_comparison_in_each_regime_of_another_run():
 
 
 def test_quoted_run_copies_what_a_chapter_quotes_or_nothing(tmp_path):
-    from kdcore.results import quoted_run, write_results
+    from kdcore.record import quoted_run, write_results
 
     assert quoted_run(tmp_path / "absent.json") is None
     path = write_results(tmp_path / "gpu.json", "comparison", {"profile": "gpu"},

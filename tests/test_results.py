@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from kdcore.record import environment
 from kdcore.results import (
     NO_INTERVAL,
     NO_SPREAD,
     NOT_FINITE,
     compare,
     confidence_interval,
-    environment,
     fmt_interval,
     fmt_signed,
     group_means,
@@ -265,7 +265,7 @@ def test_environment_records_scipy():
 
 
 def test_source_commit_names_the_checkouts_commit_and_nothing_outside_a_checkout(tmp_path):
-    from kdcore.results import source_commit
+    from kdcore.record import source_commit
 
     loose = tmp_path / "results.py"  # kdcore installed, not checked out
     loose.write_text("")
@@ -336,7 +336,8 @@ def test_holm_intervals_are_plain_floats():
 
 
 def test_retest_makes_an_older_records_comparisons_with_todays_tests():
-    from kdcore.results import compare_runs, retest
+    from kdcore.record import retest
+    from kdcore.results import compare_runs
 
     def runs(accuracies, teachers=True):
         return [
@@ -369,7 +370,7 @@ def test_alike_values_have_no_spread_even_where_floats_round():
 
 
 def test_retest_pairs_only_matching_seeds_and_matches_every_naming_key():
-    from kdcore.results import retest
+    from kdcore.record import retest
 
     ce = [{"seed": s, "test_acc": x} for s, x in zip([0, 1, 3], [0.80, 0.82, 0.85])]
     kd = [{"seed": s, "test_acc": x} for s, x in zip([0, 1, 2], [0.81, 0.84, 0.86])]
