@@ -51,10 +51,13 @@ html: $(STAMP) vendor
 # Just to read the book: the committed outputs rendered with Jupyter Book alone, in a venv of its own (about
 # 270 MB, no torch; pinned by requirements.txt as constraints), into _build/html as `make html` renders them.
 READ_VENV := .venv-read
-read: vendor
+$(READ_VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(READ_VENV)/bin/python || $(PYTHON) -m venv $(READ_VENV)
 	$(READ_VENV)/bin/pip install -q -c requirements.txt jupyter-book
 	$(READ_VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+read: $(READ_VENV)/.installed vendor
 	$(READ_VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 # Open the chapters in JupyterLab. It is installed into the venv on first use only: neither the tests nor the

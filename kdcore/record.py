@@ -6,7 +6,7 @@
   one, its family made again from its student runs with this book's tests (:func:`retest`,
   :func:`compare_family`), so a quote uses the same protocol as the page that quotes it.
 
-The statistics themselves are :mod:`kdcore.results`'.
+The statistics themselves are in :mod:`kdcore.results`.
 """
 
 from __future__ import annotations
@@ -102,10 +102,11 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
     ``comparisons_ignoring_pairs``, the family with Welch's test. Each is one Holm family, as the chapter's.
 
     A comparison is matched by every key that names it (``a``, ``b``, ``regime``, ``key``…: all but what
-    :func:`compare` computes), and its runs found as ``runs[regime][label]`` or ``runs[label]``. One that
-    ``like`` lacks is made as :func:`compare_family` makes chapter 9's: over teacher means, paired where both
-    sides count the same units. Sides whose seeds do not match stay Welch's. One whose runs the record lacks
-    is kept as it was. For chapters that compare test accuracy (1, 2 and 9, the CNN-scale copies)."""
+    :func:`kdcore.results.compare` computes, :data:`STATISTICS`), and its runs found as ``runs[regime][label]``
+    or ``runs[label]``. One that ``like`` lacks is made as :func:`compare_family` makes chapter 9's: over
+    teacher means, paired where both sides count the same units. Sides whose seeds do not match stay Welch's.
+    One whose runs the record lacks is kept as it was. For chapters that compare test accuracy (1, 2 and 9,
+    the CNN-scale copies)."""
     runs = results.get("runs", {})
 
     def side(c: Mapping, label: str | None):

@@ -206,7 +206,8 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
         ours_prompt = ours.metadata.get("mystnb", {}).get("code_prompt_show")
         hidden = {"remove-input", "remove-cell", "report", "parameters"} & set(cell.metadata["tags"])
         shown = not hidden and "hide-input" not in cell.metadata["tags"]
-        older = cell.cell_type == "code" and cell.source != ours.source and not hidden
+        # (the same tokens wrapped otherwise, as a formatter leaves them, are the same code)
+        older = cell.cell_type == "code" and cell.source.split() != ours.source.split() and not hidden
         if older:  # the run's code, not the chapter's: folded, where the prose may describe another layout
             cell.metadata["tags"] = [*cell.metadata["tags"], *["hide-input"] * shown]
             ours_prompt = (ours_prompt or RUN_CODE) + OLDER
@@ -222,6 +223,8 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
             cell.metadata["mystnb"] = dict(TRAINING_LOG)
         elif older:
             cell.metadata["mystnb"] = {"code_prompt_show": ours_prompt, "code_prompt_hide": "Hide the cell"}
+        else:  # the chapter's cell has no label: neither has the copy's (an older label would stay otherwise)
+            cell.metadata.pop("mystnb", None)
         shows_none = not any(o.output_type == "execute_result" for o in ours.get("outputs", []))
         if cell.cell_type == "code" and "report" not in cell.metadata["tags"] and shows_none:  # a run's cell
             cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]

@@ -208,15 +208,18 @@ def test_a_copied_cell_whose_code_the_chapter_has_changed_since_is_folded_and_sa
                                      v4.new_code_cell("names = 1", id="b", metadata=names),
                                      v4.new_code_cell("same = 1", id="c")])  # fmt: skip
     log = {"tags": ["hide-output"], "mystnb": dict(TRAINING_LOG)}
+    stale = {"mystnb": {"code_prompt_show": "an older label"}}
     run = [v4.new_code_cell("setup()\ntrain()", id="a", metadata=log),
-           v4.new_code_cell("names = 1\nloop()", id="b"), v4.new_code_cell("same = 1", id="c")]  # fmt: skip
+           v4.new_code_cell("names = 1\nloop()", id="b"),
+           v4.new_code_cell("same =  1\n", id="c", metadata=stale)]  # fmt: skip
     for _ in range(2):  # a re-render finds the same
         presented_as_in_chapter(run, chapter, "gpu")
         assert run[0].metadata.tags == ["hide-cell"]  # its code and its log behind one button
         assert run[0].metadata.mystnb["code_prompt_show"] == RUN_CODE + OLDER + ", with its training log"
         assert run[1].metadata.tags == ["hide-input"]
         assert run[1].metadata.mystnb["code_prompt_show"] == "Show the names" + OLDER
-        assert "tags" not in run[2].metadata or run[2].metadata.tags == []  # the chapter's own code: as it is
+        # the chapter's own code (spaced otherwise): as it is, without a label the chapter's cell does not have
+        assert run[2].metadata.get("tags", []) == [] and "mystnb" not in run[2].metadata
 
 
 def test_import_refuses_a_folder_that_holds_no_run(tmp_path):

@@ -450,3 +450,21 @@ def test_interval_width_is_upper_minus_lower_and_nan_without_an_interval():
 
     assert interval_width({"ci": [-0.01, 0.03]}) == pytest.approx(0.04)
     assert math.isnan(interval_width({"ci": None})) and math.isnan(interval_width(None))
+
+
+def test_statistics_names_every_key_the_comparisons_compute():
+    # kdcore.record.retest keeps a comparison's other keys (its names) and makes these again: a key the
+    # statistics add but STATISTICS lacks would be taken for a name, and a retested comparison would not match
+    from kdcore.record import STATISTICS
+    from kdcore.results import compare_by_seed, compare_runs
+
+    runs_a = [
+        {"seed": s, "teacher_seed": t, "test_acc": 0.80 + 0.01 * s + 0.003 * t} for t in (0, 1, 2) for s in (0, 1)
+    ]
+    runs_b = [{**r, "test_acc": r["test_acc"] + 0.004 * (1 + r["teacher_seed"])} for r in runs_a]
+    family = holm([compare_runs(runs_a, runs_b, label_a="A", label_b="B"),
+                   compare_runs(runs_a, runs_b, label_a="A", label_b="B", paired=True),
+                   compare_by_seed(runs_a[:2], runs_b[:2], label_a="A", label_b="B", paired=True),
+                   compare([0.8, 0.82], [0.81, 0.84])])  # fmt: skip
+    for c in family:
+        assert set(c) - {"a", "b"} <= set(STATISTICS), set(c) - {"a", "b"} - set(STATISTICS)
