@@ -66,8 +66,9 @@ class DeviceBatches:
     ):
         self.device = torch.device(device)
         x = normalize(split.x.to(self.device), mean, std, dtype)
-        # a crop's border is black, as torchvision pads raw pixels before normalizing
-        self.black = normalize(torch.zeros_like(split.x[:1, :, :1, :1], device=self.device), mean, std, dtype)
+        # a crop's border is black, as torchvision pads raw pixels before normalizing: one value per channel
+        black = torch.zeros_like(split.x[:1, :, :1, :1], device=self.device)
+        self.black = normalize(black, mean, std, dtype).flatten()
         self.x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
         self.y = split.y.to(self.device)
         self.batch_size = batch_size
@@ -117,7 +118,7 @@ class DeviceBatches:
             idx = order[start : start + self.batch_size]
             x = self.x[idx]
             if self.crop_padding:
-                x = random_crop(x, self.crop_padding, self.generator, fill=self.black.flatten())
+                x = random_crop(x, self.crop_padding, self.generator, fill=self.black)
             if self.hflip:
                 x = random_hflip(x, self.generator)
             if self.world_size > 1:  # every rank augments the global batch and keeps its slice: lockstep RNG

@@ -130,8 +130,11 @@ def _seed_list(v) -> str | None:
 def _lineage_seeds(v) -> str | None:
     """Lineage seeds as :data:`SEEDS` takes them, each below 1000: generation g of lineage s takes seed
     s + 1000·g (:func:`kdcore.generations.generation_seed`), so lineage 1000 would be lineage 0's student."""
-    top = (v - 1 if isinstance(v, int) else max(v, default=0)) if check.seeds(v) is None else 0
-    return check.seeds(v) or (None if top < 1000 else "seeds below 1000 (generation g adds 1000·g to a seed)")
+    problem = check.seeds(v)
+    if problem:
+        return problem
+    top = v - 1 if isinstance(v, int) else max(v)  # a count n means seeds 0 … n − 1
+    return None if top < 1000 else "seeds below 1000 (generation g adds 1000·g to a seed)"
 
 
 def _chapter(name: str, params: dict, smoke: dict, paper: dict, *checks, gpu: dict | None = None) -> ChapterSpec:

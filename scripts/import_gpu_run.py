@@ -187,6 +187,8 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
     displayed where the chapter's cell displays none (a run from an older commit that ended a cell with
     ``write_chapter_results(...)`` printed its path; report cells keep theirs, drawn from the run's results,
     such as the box of :func:`differences`).
+    A run's code cell that differs from the chapter's (not by spacing alone) folds, its label ending in
+    :data:`OLDER`: the prose around it may describe the chapter's newer layout.
     The parameters cell's ``profile`` becomes the run's, which the run had through ``KDCORE_PROFILE``: opened
     in Colab, the copy then runs at the profile it shows."""
     import copy as copying
@@ -205,11 +207,11 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
         cell.metadata["tags"] = list(dict.fromkeys([*ours.metadata.get("tags", []), *["hide-output"] * folded]))
         ours_prompt = ours.metadata.get("mystnb", {}).get("code_prompt_show")
         hidden = {"remove-input", "remove-cell", "report", "parameters"} & set(cell.metadata["tags"])
-        shown = not hidden and "hide-input" not in cell.metadata["tags"]
         # (the same tokens wrapped otherwise, as a formatter leaves them, are the same code)
         older = cell.cell_type == "code" and cell.source.split() != ours.source.split() and not hidden
         if older:  # the run's code, not the chapter's: folded, where the prose may describe another layout
-            cell.metadata["tags"] = [*cell.metadata["tags"], *["hide-input"] * shown]
+            if "hide-input" not in cell.metadata["tags"]:
+                cell.metadata["tags"].append("hide-input")
             ours_prompt = (ours_prompt or RUN_CODE) + OLDER
         if "mystnb" in ours.metadata and not folded and not older:
             cell.metadata["mystnb"] = copying.deepcopy(ours.metadata["mystnb"])
