@@ -8,7 +8,8 @@ the "born-again" networks of Furlanello et al. 2018 do the same with a strict pa
 Each generation's loss is ``λ_g · CE(y, s) + (1 − λ_g) · T² · KL(softmax(t/T) ‖ softmax(s/T))``
 (:class:`kdcore.losses.KD` with ``w_ce = λ_g``, ``w_kd = 1 − λ_g``). ``λ_g`` may change from generation to
 generation: the paper's v1 abstract says later generations are fitted gradually closer to the one-hot labels,
-i.e. an increasing ``λ_g``; the values are our choice. As we recall the paper, ``T = 1``.
+i.e. an increasing ``λ_g``; the values are our choice. ``T = 1`` is our assumption too (our research notes
+recall it from the paper, unverified). This generation loss is our reconstruction (chapter 4).
 
 Every student is trained by :func:`kdcore.experiment.train_student`, so it uses the chapter's schedule, and
 its teacher's logits are cached once when the batches are not augmented (a KD epoch then costs about a plain

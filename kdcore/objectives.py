@@ -47,10 +47,10 @@ class Distiller(Objective):
     """A student trained against a frozen teacher.
 
     The teacher is always in eval mode (BatchNorm uses running statistics, dropout is off) and runs under
-    ``no_grad``, whatever mode the fit loop puts this module in. (The PrUE code left its teacher in train
-    mode during distillation; we do not.) It is a frozen copy from :func:`kdcore.fit.prepare_teacher`
-    (on CUDA with bf16 weights and channels_last; on CPU exact), so the caller's teacher is left as it was
-    on every device.
+    ``no_grad``, whatever mode the fit loop puts this module in. (The PrUE code leaves its teacher in train
+    mode during distillation, by a PyTorch Lightning side effect we inferred and did not run; we do not.)
+    It is a frozen copy from :func:`kdcore.fit.prepare_teacher` (on CUDA with bf16 weights and
+    channels_last; on CPU exact), so the caller's teacher is left as it was on every device.
     """
 
     def __init__(self, student: nn.Module, teacher: nn.Module):

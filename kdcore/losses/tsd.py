@@ -13,7 +13,8 @@ primary class and the next few classes, weighted against cross-entropy by ``η``
 (``η = 1`` is an ordinary, "strict" teacher). The formula is **our
 reconstruction**, from the abstracts and from the restatement of the TSD loss by
 Zhang et al. (AAAI 2020, "Distilling Knowledge from Well-informed Soft Labels
-for Neural Relation Extraction"):
+for Neural Relation Extraction"; its code divides the secondary sum by ``K``,
+its text, which we follow, by ``K−1``):
 
     gap(x) = s_primary(x) − mean of the K−1 highest secondary scores s_j(x)
     L      = η · CE(y, softmax(z)) + (1 − η) · mean over the batch of gap(x)
@@ -39,7 +40,8 @@ truth and the ``K−1`` secondaries sharing equally:
   off);
 * ``space="prob"``: ``p_y = η (K−1) / ((1 − η) K)`` when ``η < K/(2K−1)``, and
   ``p_y = 1`` (a strict teacher) above it: with probabilities the term changes
-  the optimum only for ``η`` below about 1/2.
+  the optimum only for ``η`` below ``K/(2K−1)``, a little above 1/2 (0.6 for
+  ``K = 3``).
 
 (Our derivation, from the stationarity of the loss in the logits; chapter 4
 checks it numerically.)

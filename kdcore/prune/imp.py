@@ -4,10 +4,11 @@ Each round removes ``rate`` of the remaining weights by global magnitude and
 retrains, so after ``n`` rounds the sparsity is ``1 − (1 − rate)ⁿ``.
 Prune-then-distill's official code picks ``n`` as the round count whose sparsity
 is closest to the target (0.79 at rate 0.2 → 7 rounds → 79.03 %) and retrains
-with **learning-rate rewinding** (Renda et al., 2020): the weights are kept and
-the whole schedule restarts. **Weight rewinding** (Frankle et al., the
-lottery-ticket line) also resets the surviving weights to an early checkpoint
-before retraining.
+with **learning-rate rewinding** as that code implements it: the weights are
+kept and a retraining schedule starts again from its initial learning rate
+(Renda et al., 2020, replay the original schedule's last epochs instead).
+**Weight rewinding** (Frankle et al., the lottery-ticket line) also resets the
+surviving weights to an early checkpoint before retraining.
 """
 
 from __future__ import annotations
