@@ -106,8 +106,11 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
     or ``runs[label]``. One that ``like`` lacks is made as :func:`compare_family` makes chapter 9's: over
     teacher means, paired where both sides count the same units. Sides whose seeds do not match stay Welch's.
     One whose runs the record lacks is kept as it was. For chapters that compare test accuracy (1, 2 and 9,
-    the CNN-scale copies)."""
+    the CNN-scale copies): a comparison of another ``measure`` raises ``ValueError``."""
     runs = results.get("runs", {})
+    other = {c.get("measure") for c in results["comparisons"]} - {None, "test acc"}
+    if other:  # retest recomputes test accuracy alone: a row of another measure would quietly change meaning
+        raise ValueError(f"retest compares test accuracy; these comparisons measure {sorted(other)}")
 
     def side(c: Mapping, label: str | None):
         regime = c.get("regime")
@@ -141,13 +144,16 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
     }
 
 
-def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired: bool = True) -> list[dict]:
+def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired: bool = True,
+                   seed_blocks: bool = False) -> list[dict]:  # fmt: skip
     """Holm's family of :func:`compare_runs` over ``asked``, each ``(regime, a, b)`` comparing the student runs
     ``runs[regime][a]`` and ``runs[regime][b]`` (chapter 9's layout), the regime kept in each dict. With
     ``paired``, teachers pair by teacher seed (teacher *s* of every method derives from, or starts like, the
-    same base teacher *s*); runs without teachers against teachers stay Welch's."""
+    same base teacher *s*); runs without teachers against teachers stay Welch's, or with ``seed_blocks`` pair
+    by seed block where they ran the teachers' student seeds (:func:`kdcore.results.compare_seed_blocks`)."""
     return holm([
-        {**compare_runs(runs[regime][a], runs[regime][b], label_a=a, label_b=b, paired=paired), "regime": regime}
+        {**compare_runs(runs[regime][a], runs[regime][b], label_a=a, label_b=b, paired=paired,
+                        seed_blocks=seed_blocks), "regime": regime}
         for regime, a, b in asked
     ])  # fmt: skip
 

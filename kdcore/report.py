@@ -159,7 +159,7 @@ def why_no_interval(c: Mapping) -> str:
     if c.get("verdict") == NO_SPREAD and c.get("paired"):
         return "every pair differs by the same amount, so the spread cannot be estimated"
     if c.get("verdict") == NO_SPREAD:
-        return f"the {units} do not vary at all, so their spread cannot be estimated"
+        return f"the {units} of a side do not vary at all, so their spread cannot be estimated"
     if c.get("paired"):
         return f"fewer than 2 pairs of {units}"
     if "unit_a" in c and "unit_b" in c:

@@ -25,7 +25,8 @@ shares from the noise, so where pairs move together its interval is narrower tha
 the pairing; with few pairs (``n − 1`` degrees of freedom) it can also come out wider.
 
 **No interval without spread.** With fewer than 2 units on a side no variance can be estimated; when the units
-do not vary at all, an estimate of 0 is not evidence of no noise. In both cases the interval and p-value are
+of a side do not vary at all, an estimate of 0 is not evidence of no noise (Welch's test would take it as a
+known variance and give a side that never varied all the certainty). In both cases the interval and p-value are
 ``None`` and the verdict says so, rather than printing a zero-width interval.
 """
 
@@ -39,7 +40,7 @@ import numpy as np
 from scipy import stats
 
 NO_INTERVAL = "no interval (n < 2)"
-NO_SPREAD = "no interval (no spread)"  # two or more units a side, all alike: a variance of 0 is not an estimate
+NO_SPREAD = "no interval (no spread)"  # a side's units (or the pairs' differences) all alike: 0 is no estimate
 NOT_FINITE = "no interval (a nan or inf value)"  # a diverged run, or a measure a run did not take
 WELCH = "welch"
 WELCH_OVER_GROUPS = "welch over teacher means"
@@ -146,7 +147,8 @@ def compare(
 
     ``verdict`` (for b against a) is ``"within noise"`` when the interval contains 0, else ``"higher"`` or
     ``"lower"``. With fewer than 2 units on a side, units that do not vary at all (every difference
-    alike, when paired), or a unit that is nan or infinite, ``ci``, ``p``, ``se`` and ``df`` are ``None``
+    alike, when paired; the units of either side all alike, when not), or a unit that is nan or infinite,
+    ``ci``, ``p``, ``se`` and ``df`` are ``None``
     and the verdict says why there is none. ``se`` and ``df`` let :func:`holm` widen the interval. With few
     seeds the interval is wide: that is the honest answer, not a failure.
     """
@@ -187,7 +189,7 @@ def compare(
         alike = not _varies(differences)
     else:
         se = math.sqrt(units_a.var(ddof=1) / len(units_a) + units_b.var(ddof=1) / len(units_b))
-        alike = not (_varies(units_a) or _varies(units_b))
+        alike = not (_varies(units_a) and _varies(units_b))  # one constant side is no estimate either
     if alike:  # scipy's t would be ±inf or 0/0, and an interval of width 0 would claim a certainty we lack
         return result | {"verdict": NO_SPREAD}
     if paired:
@@ -205,9 +207,12 @@ def by_teacher(
 ) -> tuple[list[float], list | None]:
     """``(values, groups)`` of student runs for :func:`compare`: each run's ``metric`` (a key of the run, or a
     function of it, e.g. ``lambda r: r["val_curve"][0]``), and the ``teacher_seed`` of each run as its group, or
-    ``None`` when the runs have no teacher seed (then each run is its own unit)."""
+    ``None`` when the runs have no teacher seed (then each run is its own unit). Some runs with one and some
+    without: ``ValueError``."""
     seeds = [r.get("teacher_seed") for r in runs]
-    return _measured(runs, metric), None if any(seed is None for seed in seeds) else seeds
+    if None in seeds and any(seed is not None for seed in seeds):  # the unit would change without a word
+        raise ValueError("some runs have a teacher_seed and some do not: record one for every run, or for none")
+    return _measured(runs, metric), None if None in seeds else seeds
 
 
 def _measured(runs: Sequence[Mapping], metric: str | Callable[[Mapping], float]) -> list[float]:
@@ -227,12 +232,16 @@ def compare_by_seed(
     pair_by: str = "seed",
 ) -> dict:
     """:func:`compare` of two lists of student runs, each run a unit: one student against another under the
-    same teacher (or none), as when a chapter varies the objective and not the teacher.
+    same teacher (or none), as when a chapter varies the objective and not the teacher. Runs of one side under
+    several teacher seeds: ``ValueError`` (their unit is the teacher: :func:`compare_runs`).
 
     ``paired=True`` pairs the runs by their student ``seed`` (seed *s* starts both sides from the same weights
     and batches), by name, not by list order: the two sides must have run the same seeds, one run each.
     ``pair_by`` names another key that says which runs pair up (chapter 4's ``"lineage"``: two generations of
     one lineage have different seeds)."""
+    for runs in (runs_a, runs_b):
+        if len({r.get("teacher_seed") for r in runs}) > 1:
+            raise ValueError("runs under several teachers: compare_runs takes the teacher as the unit")
     values_a, values_b = _measured(runs_a, metric), _measured(runs_b, metric)
     labels = {"label_a": label_a, "label_b": label_b}
     if not paired:
@@ -256,6 +265,7 @@ def compare_runs(
     label_b: str | None = None,
     metric: str | Callable[[Mapping], float] = "test_acc",
     paired: bool = False,
+    seed_blocks: bool = False,
 ) -> dict:
     """:func:`compare` of two lists of student runs, with the teacher as the unit wherever a side has one.
 
@@ -265,8 +275,14 @@ def compare_runs(
 
     ``paired=True`` pairs teachers by teacher seed (teacher *s* of one side was derived from, or shares its
     starting weights with, teacher *s* of the other), or runs without teachers by their student ``seed``. Sides
-    that count different units (student seeds against teachers) share no pairs: they stay Welch's.
+    that count different units (student seeds against teachers) stay Welch's, unless ``seed_blocks`` (with
+    ``paired``): then runs without a teacher (side a) that ran the teachers' student seeds pair with them
+    block by block (:func:`compare_seed_blocks`), where the seeds make blocks.
     """
+    if paired and seed_blocks and runs_a and all("teacher_seed" not in r for r in runs_a):
+        blocks = compare_seed_blocks(runs_a, runs_b, level, label_a=label_a, label_b=label_b, metric=metric)
+        if blocks is not None:
+            return blocks
     (a, groups_a), (b, groups_b) = by_teacher(runs_a, metric), by_teacher(runs_b, metric)
     paired = paired and (groups_a is None) == (groups_b is None)
     if paired and groups_a is None:  # no teachers on either side: runs pair by student seed
@@ -276,6 +292,37 @@ def compare_runs(
         return c | {"unit": "seeds" if groups_a is None else "teachers"}
     unit_a, unit_b = ("student seeds" if g is None else "teachers" for g in (groups_a, groups_b))
     return c | {"unit_a": unit_a, "unit_b": unit_b}
+
+
+def compare_seed_blocks(
+    no_teacher: Sequence[Mapping],
+    taught: Sequence[Mapping],
+    level: float = 0.95,
+    *,
+    label_a: str | None = None,
+    label_b: str | None = None,
+    metric: str | Callable[[Mapping], float] = "test_acc",
+) -> dict | None:
+    """``taught − no_teacher`` paired by student seed, for runs without a teacher that ran the very seeds the
+    students of several teachers took, each teacher seeds of its own (the book's per-teacher seeding).
+
+    Seed *s* starts both sides from the same weights and batch order, so each teacher's students pair with
+    the *block* of ``no_teacher`` runs of their seeds: the paired t over the blocks of (teacher mean − its
+    block's mean), one pair per teacher, the teacher still the unit (:func:`compare_runs` can only take
+    Welch's test here: its two sides count different units). ``None`` when the seeds make no such blocks:
+    a seed under two teachers (shared seeding, where every block would be the same runs), or ``no_teacher``
+    runs that ran other seeds.
+    """
+    block = {}  # student seed → the teacher seed whose students ran it
+    for r in taught:
+        if block.setdefault(r["seed"], r["teacher_seed"]) != r["teacher_seed"]:
+            return None
+    if sorted(r["seed"] for r in no_teacher) != sorted(block):
+        return None
+    c = compare(_measured(no_teacher, metric), _measured(taught, metric), level,
+                [block[r["seed"]] for r in no_teacher], [r["teacher_seed"] for r in taught],
+                label_a=label_a, label_b=label_b, paired=True)  # fmt: skip
+    return c | {"unit": "seed blocks"}
 
 
 def _verdict(diff: float, ci) -> str:
@@ -419,15 +466,16 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     ``a`` and ``b`` are the units, or, with ``groups_a`` and ``groups_b`` as :func:`compare` takes them (e.g.
     ``*by_teacher(runs)``), values averaged per group first, paired by group label. A planning estimate, not a
     power analysis: the observed difference is taken as the truth, so at that ``n`` the interval's edge sits
-    at 0 on average and a run would call it about half the time. ``None`` if the difference is 0, a side
-    has fewer than 2 units, neither side varies, or (paired) the differences do not vary (:func:`compare`
-    gives no interval there either), or more than ``most`` would be needed.
+    at 0 on average and a run would call it about half the time (at small ``n`` somewhat more: ``n`` is the
+    first count that passes). ``None`` if the difference is 0, a side has fewer than 2 units, a side does
+    not vary, or (paired) the differences do not vary (:func:`compare` gives no interval there either), or
+    more than ``most`` would be needed.
     """
     if paired:  # by group label (or position): _paired_units refuses sides whose labels differ
         a, b = _paired_units(a, b, groups_a, groups_b)
     else:
         a, b = _units(a, groups_a)[1], _units(b, groups_b)[1]
-    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean() or not (_varies(a) or _varies(b)):
+    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean() or not (_varies(a) and _varies(b)):
         return None
     if paired and not _varies(b - a):
         return None

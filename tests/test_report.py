@@ -140,7 +140,7 @@ def test_verdict_cell_says_difference_interval_and_verdict_or_that_no_interval_e
     assert report.verdict_cell(one_seed) == "+1.50, no interval (n < 2)"
     alike = compare([0.80, 0.80], [0.81, 0.81])  # no spread: no interval, whatever the difference
     assert report.verdict_cell(alike) == "+1.00, no interval (no spread)"
-    assert "no interval (the seeds do not vary at all" in said(alike)
+    assert "no interval (the seeds of a side do not vary at all" in said(alike)
     assert report.verdict_cell(None) == "–"
     beyond = report.verdict_cell({**c, "ci": [0.004, 0.0286], "verdict": "higher"})
     assert beyond == f"+1.23{nbsp}[+0.40,{nbsp}+2.86] higher" and isinstance(beyond, report.Strong)  # in bold
@@ -234,7 +234,7 @@ def test_prose_check_is_silent_when_the_run_bears_the_text_out_and_names_each_se
     )
     alike = {**noise, "ci": None, "verdict": NO_SPREAD, "unit": "teachers"}
     assert (
-        "no interval here (+1.00 pp; the teachers do not vary at all, so their spread cannot be estimated)"
+        "no interval here (+1.00 pp; the teachers of a side do not vary at all, so their spread cannot be estimated)"
         in report.prose_check([higher, alike], claims[:2]).data
     )
     # a verdict beyond noise that no claim covers is named too, once the box is shown

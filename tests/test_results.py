@@ -468,3 +468,81 @@ def test_statistics_names_every_key_the_comparisons_compute():
                    compare([0.8, 0.82], [0.81, 0.84])])  # fmt: skip
     for c in family:
         assert set(c) - {"a", "b"} <= set(STATISTICS), set(c) - {"a", "b"} - set(STATISTICS)
+
+
+def test_one_side_without_spread_gives_no_interval():
+    # Welch's test would take the constant side's variance of 0 as known and call this "higher"
+    constant, varied = [0.80, 0.80, 0.80], [0.90, 0.91, 0.92]
+    for a, b in ((constant, varied), (varied, constant)):
+        c = compare(a, b)
+        assert c["verdict"] == NO_SPREAD and c["ci"] is None and c["p"] is None
+    from kdcore.results import units_needed
+
+    assert units_needed(constant, varied) is None
+    assert compare([0.80, 0.81, 0.79], varied)["verdict"] == "higher"  # both vary: a verdict
+
+
+def test_the_unit_never_changes_without_a_word():
+    from kdcore.results import by_teacher, compare_by_seed, compare_runs
+
+    taught = [{"seed": s, "teacher_seed": s // 2, "test_acc": 0.8 + 0.01 * s} for s in range(4)]
+    half_labelled = [*taught[:3], {"seed": 3, "test_acc": 0.83}]  # one run lost its teacher seed
+    with pytest.raises(ValueError, match="some runs have a teacher_seed"):
+        by_teacher(half_labelled)
+    with pytest.raises(ValueError, match="some runs have a teacher_seed"):
+        compare_runs(taught, half_labelled)
+    # runs under two teachers are two units, not four: compare_by_seed refuses them
+    with pytest.raises(ValueError, match="several teachers"):
+        compare_by_seed(taught, taught)
+    one_teacher = [{**r, "teacher_seed": 0} for r in taught]
+    assert compare_by_seed(one_teacher, one_teacher)["n_a"] == 4
+
+
+def test_seed_blocks_pair_each_teachers_students_with_the_no_teacher_runs_of_their_seeds():
+    from kdcore.results import compare_seed_blocks
+
+    rng = np.random.default_rng(0)
+    # per-teacher seeding: teacher seed t (0, 1, 2) gave its students the seeds 2i and 2i + 1
+    teachers = [5, 6, 7]
+    taught = [{"seed": 2 * i + k, "teacher_seed": t, "test_acc": 0.80 + rng.normal(0, 0.01)}
+              for i, t in enumerate(teachers) for k in range(2)]  # fmt: skip
+    no_teacher = [{"seed": s, "test_acc": 0.82 + rng.normal(0, 0.01)} for s in (5, 4, 3, 2, 1, 0)]  # any order
+    c = compare_seed_blocks(no_teacher, taught, label_a="no teacher", label_b="KD")
+    by_seed = {r["seed"]: r["test_acc"] for r in no_teacher}
+    blocks = [np.mean([by_seed[2 * i], by_seed[2 * i + 1]]) for i in range(3)]
+    means = [np.mean([r["test_acc"] for r in taught if r["teacher_seed"] == t]) for t in teachers]
+    expected = stats.ttest_rel(means, blocks)
+    assert c["paired"] and c["n_a"] == c["n_b"] == 3 and c["unit"] == "seed blocks"
+    assert c["p"] == pytest.approx(expected.pvalue) and c["df"] == 2
+    assert c["diff"] == pytest.approx(np.mean(means) - np.mean(blocks))
+    # shared seeding (every teacher's students ran seeds 0 and 1): one block for every teacher, no pairs
+    shared = [{**r, "seed": r["seed"] % 2} for r in taught]
+    assert compare_seed_blocks(no_teacher, shared) is None
+    assert compare_seed_blocks(no_teacher[:4], taught) is None  # runs of other seeds: no blocks either
+
+
+def test_retest_refuses_a_comparison_of_another_measure():
+    from kdcore.record import retest
+
+    runs = {x: [{"seed": s, "test_acc": 0.8, "val_curve": [0.5]} for s in range(2)] for x in ("A", "B")}
+    record = {"runs": runs, "comparisons": [{"a": "A", "b": "B", "measure": "val acc, epoch 1"}]}
+    with pytest.raises(ValueError, match="val acc, epoch 1"):
+        retest(record)
+
+
+def test_compare_runs_pairs_no_teacher_by_seed_block_only_when_asked_and_possible():
+    from kdcore.record import compare_family
+    from kdcore.results import compare_runs, compare_seed_blocks
+
+    taught = [{"seed": 2 * i + k, "teacher_seed": i, "test_acc": 0.8 + 0.003 * i + 0.001 * k}
+              for i in range(3) for k in range(2)]  # fmt: skip
+    no_teacher = [{"seed": s, "test_acc": 0.82 + 0.002 * (s % 3)} for s in range(6)]
+    welch = compare_runs(no_teacher, taught, paired=True)
+    assert welch["unit_a"] == "student seeds" and not welch.get("paired")
+    blocked = compare_runs(no_teacher, taught, paired=True, seed_blocks=True)
+    assert blocked == compare_seed_blocks(no_teacher, taught)
+    assert compare_runs(no_teacher, taught, seed_blocks=True) == compare_runs(no_teacher, taught)  # unpaired
+    others = [{**r, "seed": r["seed"] + 10} for r in no_teacher]  # no shared seeds: Welch's, as before
+    assert compare_runs(others, taught, paired=True, seed_blocks=True)["unit_a"] == "student seeds"
+    family = compare_family({"r": {"none": no_teacher, "KD": taught}}, [("r", "none", "KD")], seed_blocks=True)
+    assert family[0]["unit"] == "seed blocks" and family[0]["regime"] == "r" and family[0]["correction"] == "holm"
