@@ -319,8 +319,11 @@ class StudentRun:
 
     def record(self, **extra) -> dict:
         """What a results JSON keeps of this run (``extra``: e.g. ``teacher_seed=…``): the seed, final
-        validation and test accuracy, and the validation curve, enough to redraw every table and figure."""
-        return {"seed": self.seed, **extra, "val_acc": self.val_acc, "test_acc": self.test_acc,
+        validation and test accuracy, and the validation curve, enough to redraw every table and figure. An
+        ``extra`` of ``None`` is left out: a run without a teacher has no ``teacher_seed`` (whose absence
+        makes it its own unit in :func:`kdcore.results.compare_runs`), not a made-up one."""
+        kept = {name: value for name, value in extra.items() if value is not None}
+        return {"seed": self.seed, **kept, "val_acc": self.val_acc, "test_acc": self.test_acc,
                 "val_curve": self.history.column("val_acc")}  # fmt: skip
 
 

@@ -546,3 +546,16 @@ def test_compare_runs_pairs_no_teacher_by_seed_block_only_when_asked_and_possibl
     assert compare_runs(others, taught, paired=True, seed_blocks=True)["unit_a"] == "student seeds"
     family = compare_family({"r": {"none": no_teacher, "KD": taught}}, [("r", "none", "KD")], seed_blocks=True)
     assert family[0]["unit"] == "seed blocks" and family[0]["regime"] == "r" and family[0]["correction"] == "holm"
+
+
+def test_a_run_without_a_teacher_records_no_teacher_seed():
+    import torch
+
+    from kdcore.experiment import StudentRun
+    from kdcore.fit import History
+    from kdcore.results import by_teacher
+
+    run = StudentRun(0.8, 0.79, History([{"val_acc": 0.8}]), torch.nn.Linear(1, 1), seed=3)
+    assert "teacher_seed" not in run.record(teacher_seed=None)
+    assert run.record(teacher_seed=0)["teacher_seed"] == 0  # a teacher of seed 0 is a teacher
+    assert by_teacher([run.record(teacher_seed=None)] * 2)[1] is None  # its own unit
