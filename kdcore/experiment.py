@@ -381,7 +381,13 @@ def student_seeds(seeds: Sequence[int], teacher_index: int, seeding: str = "per-
     Why it matters: with shared seeds each student initialisation and data order recurs under every teacher,
     so how a method fares with one of them is common to all teachers, and a test over teacher means takes it
     as fixed (chapter 9's confirming run, which shared them, found PrUE's lead on one of its two seeds only).
-    Seeds of their own per teacher let the spread of the teacher means include it."""
+    Seeds of their own per teacher let the spread of the teacher means include it.
+
+    The offset counts the teacher's place in the list, not its seed: within a run no seed recurs, but a run
+    on teacher seeds 5 … 9 gives its students the seeds that teacher seeds 0 … 4 gave theirs in another run
+    (new teachers, the same student starts). The no-teacher runs of chapters 2 and 9 take the seeds of all
+    the blocks, which pairs them with the teachers' students block by block
+    (:func:`kdcore.results.compare_seed_blocks`)."""
     if seeding not in STUDENT_SEEDINGS:
         raise ValueError(f"seeding must be one of {STUDENT_SEEDINGS}, not {seeding!r}")
     offset = teacher_index * (max(seeds) + 1) if seeding == "per-teacher" else 0
