@@ -385,9 +385,9 @@ def student_seeds(seeds: Sequence[int], teacher_index: int, seeding: str = "per-
 
     The offset counts the teacher's place in the list, not its seed: within a run no seed recurs, but a run
     on teacher seeds 5 … 9 gives its students the seeds that teacher seeds 0 … 4 gave theirs in another run
-    (new teachers, the same student starts). The no-teacher runs of chapters 2 and 9 take the seeds of all
-    the blocks, which pairs them with the teachers' students block by block
-    (:func:`kdcore.results.compare_seed_blocks`)."""
+    (new teachers, the same student starts). With ``seeds`` 0 … n−1, the no-teacher runs of chapters 2 and 9
+    (seeds 0 … teachers·n − 1) take the seeds of all the blocks, which pairs them with the teachers' students
+    block by block (:func:`kdcore.results.compare_seed_blocks`); other seeds, or shared ones, make no blocks."""
     if seeding not in STUDENT_SEEDINGS:
         raise ValueError(f"seeding must be one of {STUDENT_SEEDINGS}, not {seeding!r}")
     offset = teacher_index * (max(seeds) + 1) if seeding == "per-teacher" else 0

@@ -127,7 +127,8 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
         pair, labels = paired and current.get("paired", False), {"label_a": c["a"], "label_b": c["b"]}
         if "teacher means" in current["test"]:
             try:
-                made = compare_runs(runs_a, runs_b, level, paired=pair, **labels)
+                blocks = current.get("unit") == "seed blocks"  # a family made with compare_seed_blocks
+                made = compare_runs(runs_a, runs_b, level, paired=pair, seed_blocks=blocks, **labels)
             except ValueError:  # the two sides' teacher seeds differ: nothing to pair
                 made = compare_runs(runs_a, runs_b, level, **labels)
         else:  # a run a unit; paired by seed only where the two sides ran the same seeds

@@ -158,6 +158,8 @@ def why_no_interval(c: Mapping) -> str:
         return "a value is nan or infinite"
     if c.get("verdict") == NO_SPREAD and c.get("paired"):
         return "every pair differs by the same amount, so the spread cannot be estimated"
+    if c.get("verdict") == NO_SPREAD and "unit_a" in c and "unit_b" in c:
+        return f"the {c['unit_a']} or the {c['unit_b']} do not vary at all, so their spread cannot be estimated"
     if c.get("verdict") == NO_SPREAD:
         return f"the {units} of a side do not vary at all, so their spread cannot be estimated"
     if c.get("paired"):

@@ -241,7 +241,10 @@ def compare_by_seed(
     one lineage have different seeds)."""
     for runs in (runs_a, runs_b):
         if len({r.get("teacher_seed") for r in runs}) > 1:
-            raise ValueError("runs under several teachers: compare_runs takes the teacher as the unit")
+            raise ValueError(
+                "runs under several teachers (or some under a teacher and some under none): "
+                "compare_runs takes the teacher as the unit"
+            )
     values_a, values_b = _measured(runs_a, metric), _measured(runs_b, metric)
     labels = {"label_a": label_a, "label_b": label_b}
     if not paired:
@@ -276,10 +279,12 @@ def compare_runs(
     ``paired=True`` pairs teachers by teacher seed (teacher *s* of one side was derived from, or shares its
     starting weights with, teacher *s* of the other), or runs without teachers by their student ``seed``. Sides
     that count different units (student seeds against teachers) stay Welch's, unless ``seed_blocks`` (with
-    ``paired``): then runs without a teacher (side a) that ran the teachers' student seeds pair with them
-    block by block (:func:`compare_seed_blocks`), where the seeds make blocks.
+    ``paired``): then runs without a teacher on side a that ran side b's teachers' student seeds pair with
+    them block by block (:func:`compare_seed_blocks`), where the seeds make blocks; the runs without a
+    teacher must be side a (``no teacher`` − … is not handled the other way round: Welch's then).
     """
-    if paired and seed_blocks and runs_a and all("teacher_seed" not in r for r in runs_a):
+    untaught = lambda runs: bool(runs) and all(r.get("teacher_seed") is None for r in runs)
+    if paired and seed_blocks and untaught(runs_a) and all(r.get("teacher_seed") is not None for r in runs_b):
         blocks = compare_seed_blocks(runs_a, runs_b, level, label_a=label_a, label_b=label_b, metric=metric)
         if blocks is not None:
             return blocks
@@ -303,19 +308,19 @@ def compare_seed_blocks(
     label_b: str | None = None,
     metric: str | Callable[[Mapping], float] = "test_acc",
 ) -> dict | None:
-    """``taught − no_teacher`` paired by student seed, for runs without a teacher that ran the very seeds the
-    students of several teachers took, each teacher seeds of its own (the book's per-teacher seeding).
+    """``taught − no_teacher`` paired by seed block, for runs without a teacher that ran the very seeds the
+    students of several teachers took, each teacher with seeds of its own (the book's per-teacher seeding).
 
     Seed *s* starts both sides from the same weights and batch order, so each teacher's students pair with
     the *block* of ``no_teacher`` runs of their seeds: the paired t over the blocks of (teacher mean − its
-    block's mean), one pair per teacher, the teacher still the unit (:func:`compare_runs` can only take
-    Welch's test here: its two sides count different units). ``None`` when the seeds make no such blocks:
-    a seed under two teachers (shared seeding, where every block would be the same runs), or ``no_teacher``
-    runs that ran other seeds.
+    block's mean), one pair per teacher, the teacher still the unit (:func:`compare_runs` without
+    ``seed_blocks`` takes Welch's test here: its two sides count different units). ``None`` when the seeds
+    make no such blocks: a seed under two teachers (shared seeding, where every block would be the same
+    runs), ``no_teacher`` runs that ran other seeds, or a ``taught`` run without a teacher seed.
     """
     block = {}  # student seed → the teacher seed whose students ran it
     for r in taught:
-        if block.setdefault(r["seed"], r["teacher_seed"]) != r["teacher_seed"]:
+        if r.get("teacher_seed") is None or block.setdefault(r["seed"], r["teacher_seed"]) != r["teacher_seed"]:
             return None
     if sorted(r["seed"] for r in no_teacher) != sorted(block):
         return None
@@ -467,15 +472,15 @@ def units_needed(a, b, level: float = 0.95, family_size: int = 1, most: int = 10
     ``*by_teacher(runs)``), values averaged per group first, paired by group label. A planning estimate, not a
     power analysis: the observed difference is taken as the truth, so at that ``n`` the interval's edge sits
     at 0 on average and a run would call it about half the time (at small ``n`` somewhat more: ``n`` is the
-    first count that passes). ``None`` if the difference is 0, a side has fewer than 2 units, a side does
-    not vary, or (paired) the differences do not vary (:func:`compare` gives no interval there either), or
+    first count that passes). ``None`` if the difference is 0, a side has fewer than 2 units, (unpaired) a
+    side does not vary, or (paired) the differences do not vary (:func:`compare` gives no interval there either), or
     more than ``most`` would be needed.
     """
     if paired:  # by group label (or position): _paired_units refuses sides whose labels differ
         a, b = _paired_units(a, b, groups_a, groups_b)
     else:
         a, b = _units(a, groups_a)[1], _units(b, groups_b)[1]
-    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean() or not (_varies(a) and _varies(b)):
+    if len(a) < 2 or len(b) < 2 or a.mean() == b.mean() or (not paired and not (_varies(a) and _varies(b))):
         return None
     if paired and not _varies(b - a):
         return None

@@ -502,7 +502,7 @@ def test_seed_blocks_pair_each_teachers_students_with_the_no_teacher_runs_of_the
     from kdcore.results import compare_seed_blocks
 
     rng = np.random.default_rng(0)
-    # per-teacher seeding: teacher seed t (0, 1, 2) gave its students the seeds 2i and 2i + 1
+    # per-teacher seeding: the i-th teacher (seeds 5, 6, 7: labels, not positions) gave its students 2i, 2i + 1
     teachers = [5, 6, 7]
     taught = [{"seed": 2 * i + k, "teacher_seed": t, "test_acc": 0.80 + rng.normal(0, 0.01)}
               for i, t in enumerate(teachers) for k in range(2)]  # fmt: skip
@@ -559,3 +559,22 @@ def test_a_run_without_a_teacher_records_no_teacher_seed():
     assert "teacher_seed" not in run.record(teacher_seed=None)
     assert run.record(teacher_seed=0)["teacher_seed"] == 0  # a teacher of seed 0 is a teacher
     assert by_teacher([run.record(teacher_seed=None)] * 2)[1] is None  # its own unit
+
+
+def test_seed_blocks_leave_every_other_pair_of_sides_as_it_was():
+    from kdcore.report import why_no_interval
+    from kdcore.results import compare_runs, units_needed
+
+    ce = [{"seed": s, "test_acc": 0.80 + 0.01 * (s % 3)} for s in range(4)]
+    other = [{"seed": s, "test_acc": 0.81 + 0.004 * s} for s in range(4)]
+    # no teachers on either side: paired by student seed, as without seed_blocks (it once raised KeyError)
+    assert compare_runs(ce, other, paired=True, seed_blocks=True) == compare_runs(ce, other, paired=True)
+    taught = [{"seed": s, "teacher_seed": s // 2, "test_acc": 0.8 + 0.002 * s} for s in range(4)]
+    # the runs without a teacher on side b: Welch's, as without seed_blocks
+    assert compare_runs(taught, ce, paired=True, seed_blocks=True) == compare_runs(taught, ce, paired=True)
+    # a paired design needs its differences to vary, not each side: a constant side still plans
+    assert units_needed([0.8] * 4, [0.81, 0.83, 0.82, 0.84], paired=True) is not None
+    # no spread where the sides count different units: the message names both
+    alike = compare_runs(ce, [{**r, "test_acc": 0.9} for r in taught])
+    assert alike["verdict"] == NO_SPREAD
+    assert why_no_interval(alike).startswith("the student seeds or the teachers do not vary")
