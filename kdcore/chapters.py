@@ -4,8 +4,9 @@ parameter, the other profiles' overrides beside them, and the checks that involv
 * ``book`` (the defaults): what the published book shows (Fashion-MNIST, MLPs, ≤ 6 min a chapter on 2 CPU
   cores). Chapters share one teacher configuration, so the teacher cache trains it once.
 * ``smoke``: seconds, for the tests. ``paper``: CIFAR-100 on a GPU, with the official code's recipe where a
-  paper has code (PrUE, ch. 5; prune-then-distill, ch. 3 and 6) and RepDistiller's CIFAR-100 KD recipe
-  (resnet32x4 → resnet8x4, 240 epochs) elsewhere. Both list only the values that differ from ``book``.
+  paper has code (PrUE, ch. 5; prune-then-distill, ch. 6; ch. 3 takes its IMP schedule) and RepDistiller's
+  CIFAR-100 KD recipe (resnet32x4 → resnet8x4, 240 epochs) elsewhere. Both list only the values that differ
+  from ``book``.
 
 After editing a spec, run ``python scripts/sync_parameters.py``: it regenerates the notebooks' parameters cells.
 """
