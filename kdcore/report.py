@@ -176,7 +176,9 @@ def interval_facts(c: Mapping) -> dict[str, str]:
     ("Holm-corrected over 13 comparisons", when there is one)."""
     level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
     n_a, n_b = c.get("n_a", "?"), c.get("n_b", "?")
-    if c.get("paired"):
+    if c.get("paired") and c.get("unit") == "seed blocks":  # a pair: a teacher and its block of seeds
+        units = f"over {n_a} teachers, each paired with its seed block"
+    elif c.get("paired"):
         units = f"over {n_a} pairs of {c.get('unit', 'seeds')}"
     elif "unit_a" in c and "unit_b" in c:
         units = f"over {n_a} {c['unit_a']} vs {n_b} {c['unit_b']}"

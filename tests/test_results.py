@@ -513,6 +513,9 @@ def test_seed_blocks_pair_each_teachers_students_with_the_no_teacher_runs_of_the
     means = [np.mean([r["test_acc"] for r in taught if r["teacher_seed"] == t]) for t in teachers]
     expected = stats.ttest_rel(means, blocks)
     assert c["paired"] and c["n_a"] == c["n_b"] == 3 and c["unit"] == "seed blocks"
+    from kdcore.report import interval_facts
+
+    assert interval_facts(c)["units"] == "over 3 teachers, each paired with its seed block"
     assert c["p"] == pytest.approx(expected.pvalue) and c["df"] == 2
     assert c["diff"] == pytest.approx(np.mean(means) - np.mean(blocks))
     # shared seeding (every teacher's students ran seeds 0 and 1): one block for every teacher, no pairs
