@@ -24,7 +24,7 @@ import scipy
 import torch
 
 from .checkpoint import write_json
-from .results import WELCH_OVER_GROUPS, compare_by_seed, compare_runs, holm, matches
+from .results import SEED_BLOCKS, WELCH_OVER_GROUPS, compare_by_seed, compare_runs, holm, matches
 
 
 def source_commit(module: str | os.PathLike = __file__) -> dict | None:
@@ -127,7 +127,7 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
         pair, labels = paired and current.get("paired", False), {"label_a": c["a"], "label_b": c["b"]}
         if "teacher means" in current["test"]:
             try:
-                blocks = current.get("unit") == "seed blocks"  # a family made with compare_seed_blocks
+                blocks = current.get("unit") == SEED_BLOCKS  # a family made with compare_seed_blocks
                 made = compare_runs(runs_a, runs_b, level, paired=pair, seed_blocks=blocks, **labels)
             except ValueError:  # the two sides' teacher seeds differ: nothing to pair
                 made = compare_runs(runs_a, runs_b, level, **labels)

@@ -174,9 +174,11 @@ def interval_facts(c: Mapping) -> dict[str, str]:
     vs 5 seeds", "over 6 student seeds vs 3 teachers" where the sides count different things: the keys
     ``unit_a`` and ``unit_b``, or "over 3 pairs of teachers" for a paired test) and its ``correction``
     ("Holm-corrected over 13 comparisons", when there is one)."""
+    from .results import SEED_BLOCKS
+
     level = round(100 * c.get("ci_level", c.get("level", 0.95)), 1)
     n_a, n_b = c.get("n_a", "?"), c.get("n_b", "?")
-    if c.get("paired") and c.get("unit") == "seed blocks":  # a pair: a teacher and its block of seeds
+    if c.get("paired") and c.get("unit") == SEED_BLOCKS:  # a pair: a teacher and its block of seeds
         units = f"over {n_a} teachers, each paired with its seed block"
     elif c.get("paired"):
         units = f"over {n_a} pairs of {c.get('unit', 'seeds')}"

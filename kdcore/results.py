@@ -46,6 +46,7 @@ WELCH = "welch"
 WELCH_OVER_GROUPS = "welch over teacher means"
 PAIRED = "paired t"
 PAIRED_OVER_GROUPS = "paired t over teacher means"
+SEED_BLOCKS = "seed blocks"  # the unit of compare_seed_blocks: a teacher paired with its block of no-teacher runs
 
 
 def mean_std(values) -> dict:
@@ -283,8 +284,8 @@ def compare_runs(
     them block by block (:func:`compare_seed_blocks`), where the seeds make blocks; the runs without a
     teacher must be side a (``no teacher`` − … is not handled the other way round: Welch's then).
     """
-    untaught = lambda runs: bool(runs) and all(r.get("teacher_seed") is None for r in runs)
-    if paired and seed_blocks and untaught(runs_a) and all(r.get("teacher_seed") is not None for r in runs_b):
+    # compare_seed_blocks itself refuses a side b without teacher seeds (None: no blocks)
+    if paired and seed_blocks and runs_a and all(r.get("teacher_seed") is None for r in runs_a):
         blocks = compare_seed_blocks(runs_a, runs_b, level, label_a=label_a, label_b=label_b, metric=metric)
         if blocks is not None:
             return blocks
@@ -327,7 +328,7 @@ def compare_seed_blocks(
     c = compare(_measured(no_teacher, metric), _measured(taught, metric), level,
                 [block[r["seed"]] for r in no_teacher], [r["teacher_seed"] for r in taught],
                 label_a=label_a, label_b=label_b, paired=True)  # fmt: skip
-    return c | {"unit": "seed blocks"}
+    return c | {"unit": SEED_BLOCKS}
 
 
 def _verdict(diff: float, ci) -> str:
