@@ -36,7 +36,8 @@ class Table:
     """Rows of dicts shown as a table: HTML in the book and in Jupyter, Markdown as text (``str``)."""
 
     def __init__(self, rows: Sequence[Mapping | str], columns: Sequence[str] | None = None,
-                 caption: str | None = None, wrap: bool = False, intro: str = "", note: str = ""):  # fmt: skip
+                 caption: str | None = None, wrap: bool = False, intro: str = "", note: str = "",
+                 name: str | None = None):  # fmt: skip
         rows = [r for r in rows if r]
         dicts = [r for r in rows if not isinstance(r, str)]
         self.columns = list(columns or (dicts[0].keys() if dicts else []))
@@ -46,6 +47,7 @@ class Table:
         self.wrap = wrap  # cells may break at their spaces (keep a number whole with no-break spaces)
         self.intro = intro  # a paragraph of plain text above the table: what its rows compare, and how
         self.note = note  # a line below it: what a mark in its cells means
+        self.name = name  # the book's label for it: the prose says {numref}`name` ("Table 4.2")
 
     def to_markdown(self) -> str:
         star = lambda v: v.replace("*", "\\*")  # a mark, not emphasis or a list item
@@ -75,9 +77,11 @@ class Table:
         note = f'<p class="kdcore-note">{esc(self.note)}</p>' if self.note else ""
         if not self.columns:  # no rows to show: no empty table
             return intro + note
-        # the wrapper scrolls a wide table inside the text column instead of overflowing the page
+        # the wrapper scrolls a wide table inside the text column instead of overflowing the page; the book
+        # numbers a captioned table and labels it by its name (_ext/numbered_tables.py reads both from here)
+        name = f' data-name="{esc(self.name)}"' if self.name else ""
         return (
-            f'{intro}<div class="kdcore-table{" kdcore-wrap" if self.wrap else ""}" style="overflow-x:auto">'
+            f'{intro}<div class="kdcore-table{" kdcore-wrap" if self.wrap else ""}"{name} style="overflow-x:auto">'
             f'<table class="table">{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}</div>'
         )
 
@@ -101,13 +105,16 @@ def _cell(value) -> str:
 
 
 def table(rows: Sequence[Mapping | str], columns: Sequence[str] | None = None, caption: str | None = None,
-          wrap: bool = False, intro: str = "", note: str = "") -> Table:  # fmt: skip
+          wrap: bool = False, intro: str = "", note: str = "", name: str | None = None) -> Table:  # fmt: skip
     """A :class:`Table` of ``rows``; the last expression of a cell displays it. In the book a cell of a
     number column stays on one line; with ``wrap`` its cells break at spaces (a :func:`verdict_cell` before
     its verdict), so a table of several verdict columns fits the page. A string among the rows is a heading
     across the table for the rows below it; ``intro``, a paragraph above it; ``note``, a line below it. A
-    :class:`Strong` cell is set in bold."""
-    return Table(rows, columns, caption, wrap, intro, note)
+    :class:`Strong` cell is set in bold.
+
+    The book numbers a table with a ``caption`` ("Table 4.2: …", per chapter, as its figures); ``name`` makes
+    it a label too, which the prose cites as ``{numref}`name```."""
+    return Table(rows, columns, caption, wrap, intro, note, name)
 
 
 def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
@@ -269,14 +276,15 @@ def _holm_note(comparisons: Sequence[Mapping]) -> str:
 
 
 def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intro: str, scale: float, unit: str,
-                   factor: bool = False) -> Table:  # fmt: skip
+                   factor: bool = False, title: str = "Verdicts", name: str | None = None) -> Table:  # fmt: skip
     """The :class:`Table` of :func:`verdicts` and :func:`verdicts_by`: a row per comparison, a heading row before
     each run of comparisons under one heading (``headings``, one per comparison; with ``factor``, a comparison's
     :func:`shared_part` joins its heading and leaves its sides' names). A heading that comes back, after
     another, says what its rows are over ("low data, over 3 pairs of teachers"): the same group, read again,
     would look like a slip. Where some rows have a heading, a run with none is "other comparisons". What every
-    interval covers is said once, in the caption and the interval column's head, and the unit in the heads; a
-    column that says nothing on any row is left out. Below, the reason for each verdict marked ``*``."""
+    interval covers is said once, in the caption after its ``title`` and the interval column's head, and the unit
+    in the heads; a column that says nothing on any row is left out. Below, the reason for each verdict marked
+    ``*``."""
     facts = shared_facts(comparisons)
     parts = [shared_part(*_sides(c)) if factor else None for c in comparisons]
     headings = [", ".join(filter(None, (h, p and p[0]))) for h, p in zip(headings, parts)]
@@ -295,9 +303,9 @@ def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intr
     columns = [k for k in ("comparison", "difference", "interval", "over", "verdict")
                if any(isinstance(r, Mapping) and r.get(k) for r in rows)]  # fmt: skip
     renamed = [r if isinstance(r, str) else {named.get(k, k): v for k, v in r.items()} for r in rows]
-    caption = f"Every interval: {_covers(facts)}." if facts else None
+    caption = f"{title}. Every interval: {_covers(facts)}." if facts else f"{title}."
     return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro,
-                 note=_holm_note(comparisons))  # fmt: skip
+                 note=_holm_note(comparisons), name=name)  # fmt: skip
 
 
 def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
@@ -406,28 +414,29 @@ def agreement_words(counts: Mapping, first: str, second: str) -> str:
 
 
 def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100.0, unit: str = "pp",
-             factor: bool = False) -> Table:  # fmt: skip
+             factor: bool = False, title: str = "Verdicts", name: str | None = None) -> Table:  # fmt: skip
     """A table of verdicts, a row a comparison: ``b − a``, the difference, its interval, the verdict ("higher"
-    or "lower", for b against a, beyond noise; or "within noise"). What every interval covers (level, units,
-    correction) is said once, in the caption, when the rows share it; a fact they do not share stays in each
-    row. ``intro``: a paragraph above the table. ``factor``: what both sides of a comparison share
-    (:func:`shared_part`, e.g. the regime in "KD (all labels) − CE (all labels)") is said once, in a heading
-    row over the comparisons that share it."""
-    return _verdict_table(comparisons, [""] * len(comparisons), intro, scale, unit, factor)
+    or "lower", for b against a, beyond noise; or "within noise"). Its caption is ``title`` (what is compared:
+    "Verdicts on the students' test accuracy"), then what every interval covers (level, units, correction),
+    said once when the rows share it; a fact they do not share stays in each row. ``intro``: a paragraph above
+    the table. ``factor``: what both sides of a comparison share (:func:`shared_part`, e.g. the regime in
+    "KD (all labels) − CE (all labels)") is said once, in a heading row over the comparisons that share it.
+    ``name``: the book's label for it (:func:`table`)."""
+    return _verdict_table(comparisons, [""] * len(comparisons), intro, scale, unit, factor, title, name)
 
 
 def verdicts_by(comparisons: Sequence[Mapping], by: Sequence[str], intro: str = "", scale: float = 100.0,
-                unit: str = "pp") -> Table:  # fmt: skip
+                unit: str = "pp", title: str = "Verdicts", name: str | None = None) -> Table:  # fmt: skip
     """:func:`verdicts` under a heading row per group: the comparisons that share their values of the keys
     ``by`` (e.g. ``("student", "measure")``), groups in order of first appearance. What the whole family's
-    intervals share is said once, in the caption."""
+    intervals share is said once, in the caption after ``title``."""
     groups: dict[str, list] = {}
     for c in comparisons:
         heading = ", ".join(filter(None, (str(c.get(key) or "") for key in by))).rstrip(":")
         groups.setdefault(heading, []).append(c)
     ordered = [c for group in groups.values() for c in group]
     headings = [heading for heading, group in groups.items() for _ in group]
-    return _verdict_table(ordered, headings, intro, scale, unit)
+    return _verdict_table(ordered, headings, intro, scale, unit, title=title, name=name)
 
 
 # ------------------------------------------------------------------------------------- what the prose claims

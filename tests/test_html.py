@@ -264,6 +264,11 @@ PAGE_REPORT = r"""(async () => {
       const box = scroller(t);
       return box && !t.closest('details:not([open])') && box.scrollWidth > box.clientWidth + 1;
     })
+    .map(t => (t.closest('figure.kdcore-numbered')?.querySelector('figcaption') || t.querySelector('caption')
+               || t.querySelector('th') || t).textContent.trim().slice(0, 60));
+  // a kdcore.report table is numbered with its caption above it (_ext/numbered_tables.py), as a figure is
+  const unnumbered = [...article.querySelectorAll('.kdcore-table table')]
+    .filter(t => !t.closest('figure.kdcore-numbered'))
     .map(t => (t.querySelector('caption') || t.querySelector('th') || t).textContent.trim().slice(0, 60));
   const overflowing = [...article.querySelectorAll('table')]
     .filter(t => t.getBoundingClientRect().right > column.right + 1 && !scroller(t)).length;
@@ -306,7 +311,8 @@ PAGE_REPORT = r"""(async () => {
     titleNumber: (article.querySelector('h1 .section-number') || {textContent: ''}).textContent.trim(),
     figureNumbers: [...article.querySelectorAll('.caption-number')].map(e => e.textContent.trim()),
     column: column.width,
-    images, overflowing, scrolling, cutCode, wrappedLines, cutOutputs, external, rawTables, rawMath, unlinked,
+    images, overflowing, scrolling, unnumbered, cutCode, wrappedLines, cutOutputs, external, rawTables, rawMath,
+    unlinked,
     underlinedWhole,
     minText: minText === Infinity ? null : minText,
     tables: article.querySelectorAll('table').length,
@@ -357,6 +363,8 @@ def problems(report: dict) -> list[str]:
         found.append(
             f"table(s) wider than the column, whose last columns the reader must scroll to: {report['scrolling']}"
         )
+    if report["unnumbered"]:
+        found.append(f"tables without a number and caption (give report.table a caption): {report['unnumbered']}")
     if report["mathSources"] and (not report["mathjax"] or report["mathTypeset"] < report["mathSources"]):
         found.append(f"math not typeset: {report['mathTypeset']} of {report['mathSources']} formulas (MathJax "
                      f"{'ran' if report['mathjax'] else 'did not load'})")  # fmt: skip
@@ -478,6 +486,28 @@ def test_a_glued_value_is_underlined_at_its_numbers_only():
     assert split_numbers("lower beyond noise") == [("lower beyond noise", False)]
     assert split_numbers("0.26") == [("0.26", True)]
     assert "glued_numbers" in CONFIG["sphinx"]["local_extensions"]
+
+
+def test_a_captioned_table_is_found_with_its_name_and_intro():
+    """_ext/numbered_tables.py reads kdcore.report.Table's HTML: the intro above, the caption (taken out, to be
+    set with its number), the name that labels it, and the table, which stays whole."""
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from numbered_tables import TABLE
+
+    from kdcore import report
+
+    rows = [{"method": "KD", "acc": "87.1 ± 0.2"}]
+    page = report.table(rows, caption="Students <b> & teachers", intro="Read it so.", name="tab-students")
+    match = TABLE.fullmatch(page._repr_html_())
+    assert match["before"] == "<p>Read it so.</p>" and match["name"] == "tab-students"
+    assert match["caption"] == "Students &lt;b&gt; &amp; teachers"
+    whole = match["open"] + match["after"]
+    assert whole.startswith('<div class="kdcore-table"') and whole.endswith("</table></div>")
+    assert "<caption>" not in whole and "<td>87.1 ± 0.2</td>" in whole
+    assert TABLE.fullmatch(report.table(rows)._repr_html_()) is None  # no caption: left as it is
+    verdicts = report.verdicts([], title="Verdicts")
+    assert verdicts._repr_html_() == ""  # no comparisons, no table to number
+    assert "numbered_tables" in CONFIG["sphinx"]["local_extensions"]
 
 
 def test_the_bibliography_labels_its_entries_as_the_chapters_cite_them():

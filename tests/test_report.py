@@ -54,7 +54,10 @@ def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row
     family = holm([compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD"),
                    compare([0.80, 0.81, 0.79, 0.80], [0.80, 0.8099, 0.79], label_a="CE", label_b="KR")])  # fmt: skip
     table = report.verdicts(family, intro="Intro.")
-    assert table.intro == "Intro." and table.caption == "Every interval: 97.5 % CI; Holm-corrected over 2 comparisons."
+    assert (
+        table.intro == "Intro."
+        and table.caption == "Verdicts. Every interval: 97.5 % CI; Holm-corrected over 2 comparisons."
+    )
     assert table.columns == ["comparison", "difference (pp)", "97.5 % CI (pp)", "over", "verdict"]
     kd, kr = table.rows
     assert kd == ["KD − CE", "+5.00", "+2.15\u00a0to\u00a0+7.85", "3 vs 3 seeds", "higher"]
@@ -67,7 +70,7 @@ def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row
     # one row says everything itself: its level heads the interval column, its correction follows the interval
     alone = report.verdicts(family[:1], unit="")
     assert (
-        alone.caption is None
+        alone.caption == "Verdicts."  # a title, still: the book numbers a table by its caption
         and alone.columns[1:3] == ["difference", "interval"]
         and alone.rows[0][3] == "3 vs 3 seeds"
     )
@@ -78,7 +81,7 @@ def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row
     # the HTML shows the intro above, the caption, a cell per column and the verdict beyond noise in bold;
     # Markdown, the same rows
     page = table._repr_html_()
-    assert page.startswith("<p>Intro.</p>") and "<caption>Every interval: 97.5 % CI;" in page
+    assert page.startswith("<p>Intro.</p>") and "<caption>Verdicts. Every interval: 97.5 % CI;" in page
     assert page.count("<td>") == 10 and "<td><strong>higher</strong></td>" in page
     assert "\n| KD − CE | +5.00 | +2.15\u00a0to\u00a0+7.85 | 3 vs 3 seeds | **higher** |" in str(table)
     assert table.note == "" and "kdcore-note" not in page  # nothing marked, nothing to explain
@@ -115,7 +118,9 @@ def test_verdicts_by_puts_each_group_under_its_heading_in_first_seen_order():
     family = [{**c, "student": "s1", "measure": "test"}, {**c, "student": "s2", "measure": "test"},
               {**c, "student": "s1", "measure": "test", "b": "KR"}]  # fmt: skip
     table = report.verdicts_by(family, by=("student", "measure"), intro="Intro.")
-    assert table.caption == "Every interval: 95 % CI over 3 vs 3 seeds." and "over" not in table.columns
+    assert table.caption == "Verdicts. Every interval: 95 % CI over 3 vs 3 seeds." and "over" not in table.columns
+    titled = report.verdicts_by(family, by=("student",), title="Verdicts on test accuracy", name="tab-v")
+    assert titled.caption.startswith("Verdicts on test accuracy. Every interval:") and titled.name == "tab-v"
     headings = [row if isinstance(row, str) else row[0] for row in table.rows]
     assert headings == ["s1, test", "KD − CE", "KR − CE", "s2, test", "KD − CE"]  # grouped, not in input order
     page = table._repr_html_()
