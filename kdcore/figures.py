@@ -246,16 +246,18 @@ def figure(fig, name: str) -> None:
 
 
 def heatmap(ax, matrix, labels: Sequence[str] | None = None, boxes: Sequence[Sequence[int]] = (),
-            blank_diagonal: bool = False, cmap: str = "viridis", vmin=None, vmax=None):  # fmt: skip
+            blank_diagonal: bool = False, cmap: str = "viridis", vmin=None, vmax=None,
+            marks: Sequence[tuple[int, int]] = ()):  # fmt: skip
     """A square matrix (e.g. class-mean predictions, rows = true class) as an image; returns the image.
 
     ``labels`` names the rows and columns; ``boxes`` lists groups of indices whose off-diagonal cells get a
     white outline edged in black, seen on every colour of the map (e.g. look-alike classes); ``blank_diagonal``
-    leaves the diagonal out of the picture, so that the colour scale shows the small off-diagonal values. Add a
+    leaves the diagonal out of the picture, so that the colour scale shows the small off-diagonal values;
+    ``marks`` lists cells ``(row, column)`` the text quotes, circled in red so the reader finds them. Add a
     colour bar with ``fig.colorbar(image, ax=axes)``; share ``vmin``/``vmax`` between panels that are compared.
     """
     import numpy as np
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Circle, Rectangle
     from matplotlib.patheffects import withStroke
 
     use_style()
@@ -269,6 +271,8 @@ def heatmap(ax, matrix, labels: Sequence[str] | None = None, boxes: Sequence[Seq
                 if i != j:
                     ax.add_patch(Rectangle((j - 0.4, i - 0.4), 0.8, 0.8, fill=False, ec="white", lw=1.5,
                                            path_effects=[withStroke(linewidth=2.5, foreground="black")]))  # fmt: skip
+    for i, j in marks:
+        ax.add_patch(Circle((j, i), 0.62, fill=False, ec="red", lw=2))
     n = len(shown)
     if labels is not None:
         ax.set_xticks(range(n), labels, rotation=90)

@@ -42,7 +42,7 @@ def test_figure_and_glue_outside_ipython_show_the_figure_and_start_no_shell(monk
     assert not plt.fignum_exists(fig.number)  # closed, as in a notebook
 
 
-def test_heatmap_blanks_the_diagonal_and_boxes_off_diagonal_cells_of_a_group():
+def test_heatmap_blanks_the_diagonal_boxes_off_diagonal_cells_of_a_group_and_circles_quoted_cells():
 
     fig, axes = figures.subplots(1)
     matrix = np.arange(9.0).reshape(3, 3) / 10
@@ -53,6 +53,11 @@ def test_heatmap_blanks_the_diagonal_and_boxes_off_diagonal_cells_of_a_group():
     assert [t.get_text() for t in axes[0, 0].get_xticklabels()] == ["a", "b", "c"]
     fig.colorbar(image, ax=axes)
     figures.figure(fig, "test-heatmap")
+    # a cell the text quotes is circled at its row and column
+    fig, axes = figures.subplots(1)
+    figures.heatmap(axes[0, 0], matrix, marks=[(2, 0)])
+    (circle,) = axes[0, 0].patches
+    assert tuple(circle.center) == (0, 2) and circle.get_edgecolor()[:3] == (1.0, 0.0, 0.0)
 
 
 def test_histograms_draw_counts_per_panel_and_hide_the_spare_ones():
