@@ -29,15 +29,19 @@ RST_LITERAL = re.compile(r"``([^`]+)``")  # ``x``: reStructuredText's inline lit
 
 
 def readable_source(obj) -> str:
-    """``obj``'s source as :func:`show_source` shows it: dedented, with reStructuredText's markup read as a
-    reader of Markdown expects: each Sphinx role as the name rendered docs would show, in single backticks
-    (``~a.b.c`` as ``c``, ``a.b`` as ``a.b``), and each double-backticked literal in single backticks."""
+    """``obj``'s source as :func:`show_source` shows it: dedented (a method under a comment that names its
+    class), with reStructuredText's markup read as a reader of Markdown expects: each Sphinx role as the name
+    rendered docs would show, in single backticks (``~a.b.c`` as ``c``, ``a.b`` as ``a.b``), and each
+    double-backticked literal in single backticks."""
 
     def name(match: re.Match) -> str:
         target = match.group(2).rsplit(".", 1)[-1] if match.group(1) else match.group(2)
         return f"`{target}`"
 
     source = textwrap.dedent(inspect.getsource(obj)).rstrip()
+    owner = getattr(obj, "__qualname__", "").rpartition(".")[0]
+    if owner and "<" not in owner and inspect.isfunction(obj):  # a method, shown without its class: name it
+        source = f"# a method of class {owner}, in {obj.__module__}\n{source}"
     return RST_LITERAL.sub(r"`\1`", SPHINX_ROLE.sub(name, source))
 
 

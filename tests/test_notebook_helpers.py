@@ -35,7 +35,9 @@ def test_shown_source_is_the_real_source_with_methods_dedented_and_sphinx_roles_
     from kdcore.losses import icc, kd
 
     method = notebook.readable_source(kd.KD.terms)
-    assert method.startswith("def terms(") and ast.parse(method)  # out of its class, and valid Python
+    # out of its class, which a comment names, and valid Python
+    assert method.startswith("# a method of class KD, in kdcore.losses.kd\ndef terms(") and ast.parse(method)
+    assert notebook.readable_source(kd.kd_loss).startswith("def kd_loss(")  # a function: no such comment
     shown, real = notebook.readable_source(icc.ICCKD), inspect.getsource(icc.ICCKD)
     assert ":class:`~kdcore.losses.KD`" in real and "`KD`" in shown and ":class:" not in shown
     assert ":meth:`~kdcore.objectives.Distiller.teacher_logits`" in real and "from `teacher_logits`" in shown
