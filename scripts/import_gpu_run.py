@@ -6,7 +6,7 @@
 * ``RUN_DIR/gpu/``: the `gpu` profile's executed chapters become the book part "At CNN scale"
   (``book/results/gpu/NN_name.ipynb``, beside their results JSON). Each copy gets a first cell saying where,
   when, on what device, from which commit and in how long it ran, and which values were overridden; its
-  figure labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
+  figure and table labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
   rewritten to point from its folder; its title is "Chapter N at CNN scale: …". ``_toc.yml`` gets the part if missing.
   ``--rerender`` brings the committed copies' prose and displays up to date with their chapters, from each
   run's results JSON (:func:`rerender`), when the chapters have changed since the runs. Either way the copy's
@@ -76,6 +76,27 @@ def figure_labels(markdown: list[str]) -> set[str]:
     return {m for source in markdown for m in re.findall(r":name:\s*(\S+)", source)}
 
 
+TABLE_NAME = re.compile(r'(data-name=")([^"]+)(")')  # a kdcore.report table's label (_ext/numbered_tables.py)
+
+
+def table_labels(cells: list) -> set[str]:
+    """The table labels (``report.table(..., name=x)``) that the HTML outputs of ``cells`` define, without the
+    copy's prefix: a copy already dressed has it on its kept outputs."""
+    return {m.group(2).removeprefix(PREFIX) for cell in cells if cell.cell_type == "code" for out in cell.outputs
+            for m in TABLE_NAME.finditer(str(out.get("data", {}).get("text/html", "")))}  # fmt: skip
+
+
+def relabel_tables(cells: list) -> None:
+    """Prefix the table labels of ``cells``' HTML outputs, once: the chapter's outputs define the same ones."""
+    prefixed = lambda m: f"{m.group(1)}{PREFIX}{m.group(2).removeprefix(PREFIX)}{m.group(3)}"
+    for cell in cells:
+        for out in cell.outputs if cell.cell_type == "code" else []:
+            html = out.get("data", {}).get("text/html")
+            if html is not None:
+                joined = "".join(html) if isinstance(html, list) else html
+                out["data"]["text/html"] = TABLE_NAME.sub(prefixed, joined)
+
+
 def book_only(chapter: nbformat.NotebookNode) -> set[str]:
     """The ids of the cells the chapter tags book-profile-only: its copies leave them out."""
     return {c.get("id") for c in chapter.cells if BOOK_ONLY in c.metadata.get("tags", [])}
@@ -136,9 +157,9 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
 
 
 def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
-    """A copy's Markdown: figure labels prefixed, relative links made relative to its folder (``up``), and
-    the title "Chapter N at CNN scale: …" (the toc numbers the copies on from the chapters, so the title says
-    which chapter it is) over the provenance ``note`` and, where this run's verdicts differ from the
+    """A copy's Markdown: figure and table labels prefixed (table labels in its outputs too), relative links made
+    relative to its folder (``up``), and the title "Chapter N at CNN scale: …" (the toc numbers the copies on
+    from the chapters, so the title says which chapter it is) over the provenance ``note`` and, where this run's verdicts differ from the
     prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
     that box may state verdicts too. The HTML then leaves out the box's own cell further down, and papermill's
     cell of injected values, which the note states (every value the profile's, or the ones changed). The
@@ -147,9 +168,10 @@ def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     conclusions fold (:func:`fold_conclusions`; ``name``: the chapter's notebook). ``itself``: the copy's path
     below book/, whose links to it keep their words only (:func:`as_copied`)."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
-    labels = figure_labels([c.source for c in markdown])
+    labels = figure_labels([c.source for c in markdown]) | table_labels(cells)
     for cell in markdown:
         cell.source = as_copied(cell.source, labels, up, itself)
+    relabel_tables(cells)
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
     title = re.sub(r"^# (Chapter \d+ at CNN scale: )?", "", heading).removesuffix(" (at CNN scale)")  # once only
     heading = f"# Chapter {int(name[:2])} at CNN scale: {title}"

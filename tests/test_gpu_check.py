@@ -136,7 +136,17 @@ def test_import_makes_the_cnn_scale_part(device_run, tmp_path):
         assert ("after [chapter 1](01_kd_basics.ipynb) and [chapter 2]" in markdown) == (name == "09_comparison")
         for label in re.findall(r":name:\s*(\S+)", original):  # figure labels unique in the book
             assert f":name: gpu-{label}" in markdown and f":name: {label}\n" not in markdown
-        assert not re.search(r"\{numref\}`(?!gpu-)", markdown)
+        # table labels, which the outputs define (report.table(name=…)), too: prefixed in the copy's outputs
+        outputs = [nbformat.read(folder / f"{name}.ipynb", 4).cells for folder in (gpu, ROOT / "book")]
+        tables = [{m for c in cells if c.cell_type == "code" for o in c.outputs
+                   for m in re.findall(r'data-name="([^"]+)"', str(o.get("data", {}).get("text/html", "")))}
+                  for cells in outputs]  # fmt: skip
+        assert tables[0] and all(t.startswith("gpu-") for t in tables[0]), tables[0]
+        assert {t.removeprefix("gpu-") for t in tables[0]} <= tables[1]  # the chapter's, relabelled
+        # a reference to the copy's own figure or table goes to the copy's; one to another chapter's stays
+        own = set(re.findall(r":name:\s*(\S+)", original)) | tables[1]
+        refs = re.findall(r"\{numref\}`(?:[^`<]*<)?([^`>]+)", markdown)
+        assert refs and not [r for r in refs if r in own], refs
         for link in re.findall(r"\]\((?!https?:|#)([^)\s#]+)", markdown):  # every relative link still resolves
             assert (gpu / link).resolve().exists() or not re.search(r"[./]", link), link  # or names a label
         assert (gpu / f"{run['chapters'][name + '.ipynb']['chapter']}.json").exists()

@@ -266,9 +266,10 @@ PAGE_REPORT = r"""(async () => {
     })
     .map(t => (t.closest('figure.kdcore-numbered')?.querySelector('figcaption') || t.querySelector('caption')
                || t.querySelector('th') || t).textContent.trim().slice(0, 60));
-  // a kdcore.report table is numbered with its caption above it (_ext/numbered_tables.py), as a figure is
+  // a kdcore.report table is numbered with its caption above it (_ext/numbered_tables.py), as a figure is;
+  // one folded behind a button (a run's parameters) is looked up there, not cited, and needs no number
   const unnumbered = [...article.querySelectorAll('.kdcore-table table')]
-    .filter(t => !t.closest('figure.kdcore-numbered'))
+    .filter(t => !t.closest('figure.kdcore-numbered') && !t.closest('details'))
     .map(t => (t.querySelector('caption') || t.querySelector('th') || t).textContent.trim().slice(0, 60));
   const overflowing = [...article.querySelectorAll('table')]
     .filter(t => t.getBoundingClientRect().right > column.right + 1 && !scroller(t)).length;
