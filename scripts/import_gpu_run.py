@@ -158,15 +158,15 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
 
 def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     """A copy's Markdown: figure and table labels prefixed (table labels in its outputs too), relative links made
-    relative to its folder (``up``), and the title "Chapter N at CNN scale: …" (the toc numbers the copies on
-    from the chapters, so the title says which chapter it is) over the provenance ``note`` and, where this run's verdicts differ from the
-    prose's, the box that says which (:func:`differences`): first, since prose above the chapter's own place for
-    that box may state verdicts too. The HTML then leaves out the box's own cell further down, and papermill's
-    cell of injected values, which the note states (every value the profile's, or the ones changed). The
+    relative to its folder (``up``), and the title "Chapter N at CNN scale: …" (the toc numbers the copies on from
+    the chapters, so the title says which chapter it is) over the provenance ``note`` and, where this run's verdicts
+    differ from the prose's, the box that says which (:func:`differences`): first, since prose above the chapter's
+    own place for that box may state verdicts too. The HTML then leaves out the box's own cell further down, and
+    papermill's cell of injected values, which the note states (every value the profile's, or the ones changed). The
     chapter's "Before you start" box goes: its run times are the book profile's, on 2 CPU cores, and its
-    prerequisites are the chapter's, one link away in the note. Where there is a box, the chapter's
-    conclusions fold (:func:`fold_conclusions`; ``name``: the chapter's notebook). ``itself``: the copy's path
-    below book/, whose links to it keep their words only (:func:`as_copied`)."""
+    prerequisites are the chapter's, one link away in the note. Where there is a box, the chapter's conclusions fold
+    (:func:`fold_conclusions`; ``name``: the chapter's notebook). ``itself``: the copy's path below book/, whose
+    links to it keep their words only (:func:`as_copied`)."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
     labels = figure_labels([c.source for c in markdown]) | table_labels(cells)
     for cell in markdown:
