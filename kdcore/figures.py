@@ -70,6 +70,20 @@ def palette(n: int) -> list[str]:
     return [to_hex(c) for c in (tab20[0::2] + tab20[1::2])[:n]]
 
 
+def shades(color: str, n: int) -> list[str]:
+    """``n`` shades of ``color``, light to dark (``color`` itself in the middle): one family of teachers, e.g.
+    a method at several sparsities, in one hue, each told apart by its lightness."""
+    import numpy as np
+    from matplotlib.colors import to_hex, to_rgb
+
+    if n == 1:
+        return [to_hex(color)]
+    base = np.array(to_rgb(color))
+    # -1: 40 % of the way to white; +1: 40 % of the way to black
+    mix = lambda t: base + (1 - base) * 0.4 * -t if t < 0 else base * (1 - 0.4 * t)
+    return [to_hex(np.clip(mix(t), 0, 1)) for t in np.linspace(-1, 1, n)]
+
+
 # One colour per teacher kind in every figure that draws it (chapter 2 introduces five of them, chapter 9
 # draws them again beside the methods): a reader who learnt "green is the over-confident teacher" in one
 # figure reads the next one the same way. tab10 names; C7 (grey) is chapter 1's ordinary teacher.

@@ -161,3 +161,12 @@ def test_seeds_plot_draws_no_interval_without_spread_and_keys_the_teacher_seeds_
     assert axes[0, 1].get_xlabel() == "" and not fig.legends  # one teacher: nothing to key
     markers = {line.get_marker() for line in axes[0, 0].lines if line.get_alpha() == 0.55}
     assert markers == {"o", "s", "^", "x"}  # one marker a teacher seed; runs without a teacher: ×
+
+
+def test_shades_run_light_to_dark_around_the_colour():
+    from matplotlib.colors import to_hex, to_rgb
+
+    light, middle, dark = figures.shades("C6", 3)
+    assert middle == to_hex("C6") and figures.shades("C6", 1) == [to_hex("C6")]
+    assert sum(to_rgb(light)) > sum(to_rgb(middle)) > sum(to_rgb(dark))  # lighter to darker
+    assert len(set(figures.shades("C0", 5))) == 5
