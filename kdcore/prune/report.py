@@ -99,9 +99,9 @@ def sparsity_report(
     )
 
 
-def format_table(rows: list[dict]) -> Table:
+def format_table(rows: list[dict], caption: str | None = None) -> Table:
     """A :class:`kdcore.report.Table` of ``rows`` (dicts with the same keys);
-    sparsities as percentages."""
+    sparsities as percentages. The book numbers it when it has a ``caption``."""
     return Table(
         [
             {
@@ -110,5 +110,6 @@ def format_table(rows: list[dict]) -> Table:
             }
             for r in rows
             if r
-        ]
+        ],
+        caption=caption,
     )

@@ -142,11 +142,16 @@ class StudentPlan:
             for layer in self.layers
         ]
 
+    CAPTION = (
+        "The derived student, layer by layer: the teacher's shape, the weights"
+        " it kept, and the student's shape with as many weights"
+    )
+
     def to_markdown(self) -> str:
-        return format_table(self.rows()).to_markdown()
+        return format_table(self.rows(), self.CAPTION).to_markdown()
 
     def _repr_html_(self) -> str:
-        return format_table(self.rows())._repr_html_()
+        return format_table(self.rows(), self.CAPTION)._repr_html_()
 
 
 def _hidden_layers(
