@@ -113,21 +113,23 @@ def as_copied(markdown: str, labels: set[str], up: str, itself: str = "") -> str
 
 
 SHORT_ANSWER = re.compile(r"^:::\{admonition\} The short answer\n.*?^:::\n*", re.DOTALL | re.MULTILINE)
-CONCLUSIONS = ("## What we found", "## Key takeaways", "## Exercises")  # a copy folds them when its run differs
-FOLDED = "The text written for the book-profile run"  # the button they fold behind
-FIGURE = re.compile(r"^```\{glue:figure\}.*?^```$", re.DOTALL | re.MULTILINE)  # a figure stays in view
+FOLDED = "The text written for the book-profile run"  # the button a section's text folds behind
+# what stays in view in a folded section: a figure, and a table of the prose ({table})
+FIGURE = re.compile(r"^```\{(?:glue:figure|table)\}.*?^```$", re.DOTALL | re.MULTILINE)
 
 
-def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
+def fold_sections(sources: list[str], chapter: str) -> list[str]:
     """A chapter's Markdown cells (``sources``, in order) in a copy whose run differs from what its prose states
-    (a box of differences): the chapter's short answer goes, and the text of its conclusions
-    (:data:`CONCLUSIONS`, which may run over several cells) folds behind a button, under a line that says why;
-    their figures stay in view. A reader who jumps to the conclusions should not meet a bold verdict beside a
-    number of this run that contradicts it: the words stay one click away, and the box at the top says where
-    they and the run part. ``chapter`` links the chapter (:func:`chapter_link`)."""
-    why = (f"*The text behind this button was written for {chapter}'s book-profile run (MLPs on 2 CPU cores). "
-           "Its numbers are this run's, but some of its verdicts do not hold here: the box at the top of the page "
-           "lists them.*")  # fmt: skip
+    (a box of differences): the chapter's short answer goes, and the text of every section (a ``## `` heading
+    and what follows it, which may run over several cells) folds behind a button, under a line that says why;
+    its headings, figures and tables stay in view, and so do the cells' outputs. The page then reads as this
+    run's results: a reader should not meet a sentence, or a bold verdict, beside a number of this run that
+    contradicts it. The words stay one click away, and the box at the top says where they and the run part. What
+    comes before the first section (the chapter's opening, what the reader will learn) stays. ``chapter`` links
+    the chapter (:func:`chapter_link`)."""
+    why = (f"*This page shows this run's results. The text of each section, written for {chapter}'s book-profile "
+           "run (MLPs on 2 CPU cores), is behind its button: its numbers are this run's, but some of what it "
+           "states does not hold here, as the box at the top of the page lists.*")  # fmt: skip
     again = "*As above: written for the book-profile run.*"  # the second and later folds
 
     def folded(text: str) -> list[str]:
@@ -141,14 +143,14 @@ def fold_conclusions(sources: list[str], chapter: str) -> list[str]:
         blocks, lines = [], []  # blocks, a blank line apart; lines: the current section's, as they stand
         for line in [*SHORT_ANSWER.sub("", source).split("\n"), None]:  # None: the end of the cell
             heading = line is not None and line.startswith("## ")
-            if line is None or heading:  # a section ends: fold it if it was a conclusion
+            if line is None or heading:  # a section ends: fold it, once the sections have begun
                 blocks += folded("\n".join(lines)) if inside else ["\n".join(lines)]
                 lines = []
             if heading:
-                inside = line.strip() in CONCLUSIONS
-                blocks += [line, again if said else why] if inside else []
-                said = said or inside
-                lines = [] if inside else [line]
+                inside = True
+                blocks += [line, again if said else why]
+                said = True
+                lines = []
             elif line is not None:
                 lines.append(line)
         text = re.sub(r"\n{3,}", "\n\n", "\n\n".join(b.strip("\n") for b in blocks if b.strip())).strip("\n")
@@ -164,8 +166,8 @@ def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     own place for that box may state verdicts too. The HTML then leaves out the box's own cell further down, and
     papermill's cell of injected values, which the note states (every value the profile's, or the ones changed). The
     chapter's "Before you start" box goes: its run times are the book profile's, on 2 CPU cores, and its
-    prerequisites are the chapter's, one link away in the note. Where there is a box, the chapter's conclusions fold
-    (:func:`fold_conclusions`; ``name``: the chapter's notebook). ``itself``: the copy's path below book/, whose
+    prerequisites are the chapter's, one link away in the note. Where there is a box, the chapter's sections fold
+    (:func:`fold_sections`; ``name``: the chapter's notebook). ``itself``: the copy's path below book/, whose
     links to it keep their words only (:func:`as_copied`)."""
     markdown = [c for c in cells if c.cell_type == "markdown"]
     labels = figure_labels([c.source for c in markdown]) | table_labels(cells)
@@ -176,15 +178,54 @@ def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     title = re.sub(r"^# (Chapter \d+ at CNN scale: )?", "", heading).removesuffix(" (at CNN scale)")  # once only
     heading = f"# Chapter {int(name[:2])} at CNN scale: {title}"
     box = differences(cells)
-    markdown[0].source = f"{heading}\n\n{note}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
-    if box:  # the run parts from the prose: its conclusions fold, its short answer goes
-        for cell, source in zip(markdown, fold_conclusions([c.source for c in markdown], chapter_link(name, up))):
+    markdown[0].source = f"{heading}\n\n{shown_note(note)}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
+    if box:  # the run parts from the prose: its sections fold, its short answer goes
+        for cell, source in zip(markdown, fold_sections([c.source for c in markdown], chapter_link(name, up))):
             cell.source = source
     for cell in cells:  # shown once on the page: the box stands first, the values the run was given in the note
         tags = cell.metadata.setdefault("tags", [])
         moved = box and cell.cell_type == "code" and "prose_check(" in cell.source
         if (moved or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
+
+
+NOTE_DETAILS = "How this page was made, and how to re-run it"  # the button the note's details fold behind
+NOTE = re.compile(r"^:::\{admonition\}.*?^:::$", re.DOTALL | re.MULTILINE)  # the note, in a copy's first cell
+DETAILS = re.compile(rf"\A\n\n:::\{{dropdown\}} {re.escape(NOTE_DETAILS)}\n(.*?)\n:::$", re.DOTALL | re.MULTILINE)
+
+
+def shown_note(note: str) -> str:
+    """The provenance ``note`` as the page shows it: the box keeps where, when and from which commit the run
+    ran (its first paragraph) and how small it was (:data:`SCALE`); its other paragraphs (the values it was
+    given, how to re-run it, retests, re-renders) fold behind a button just below it, so that the page's
+    results come after a few lines, not a screen of provenance. :func:`full_note` joins them again."""
+    lines = note.splitlines()
+    head, body = lines[:2], "\n".join(lines[2:-1]).strip("\n")  # ":::{admonition} …", ":class: note"; then ":::"
+    paragraphs = body.split("\n\n")
+    kept = [p for i, p in enumerate(paragraphs) if i == 0 or p.startswith(SCALE)]
+    rest = [p for p in paragraphs if p not in kept]
+    shown = "\n".join([*head, "\n\n".join(kept), ":::"])
+    return shown + (f"\n\n:::{{dropdown}} {NOTE_DETAILS}\n" + "\n\n".join(rest) + "\n:::" if rest else "")
+
+
+def full_note(source: str) -> str:
+    """The provenance note of a copy's first cell (``source``), whole: the box and, where the page folds the
+    rest of it (:func:`shown_note`), the folded paragraphs inside it again, before its end."""
+    note = NOTE.search(source)
+    details = DETAILS.match(source[note.end() :])
+    if not details:
+        return note.group(0)
+    return note.group(0).removesuffix(":::").rstrip("\n") + f"\n\n{details.group(1)}\n:::"
+
+
+def opening(source: str) -> str:
+    """A copy's first cell (``source``) after its title, its note (:func:`shown_note`) and its box of
+    differences: the chapter's own first cell, less its title, as the copy shows it."""
+    note = NOTE.search(source)
+    rest = source[note.end() :]
+    details = DETAILS.match(rest)
+    rest = rest[details.end() :] if details else rest
+    return rest.removeprefix("\n").split(f"{BOX_END}\n", 1)[-1]
 
 
 BEFORE_YOU_START = re.compile(r"```\{admonition\} Before you start\n.*?\n```\n\n?", re.DOTALL)  # a chapter's tip box
@@ -562,8 +603,7 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
             before = next((c.get("id") for c in reversed(run.cells[:i]) if c.get("id") in chapter_ids), None)
             at = next((j + 1 for j, c in enumerate(kept) if c.get("id") == before), 0)
             kept.insert(at, cell)
-    note = re.search(r"^:::\{admonition\}.*?^:::$", next(c for c in run.cells if c.cell_type == "markdown").source,
-                     re.MULTILINE | re.DOTALL).group(0)  # fmt: skip
+    note = full_note(next(c for c in run.cells if c.cell_type == "markdown").source)
     note = "\n".join(line for line in note.splitlines() if not line.startswith(RERENDERED))
     link = chapter_link(chapter_path.name, up_to(book, copy_path))
     note = re.sub(rf"^{re.escape(LEFT_OUT)} .*$", left_out_line(len(left), link) if left else "", note,

@@ -474,6 +474,38 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     assert not list(gpu.glob("*.rerender.ipynb"))
 
 
+def test_a_copys_note_shows_where_and_how_small_its_run_was_and_folds_the_rest():
+    from import_gpu_run import NOTE, NOTE_DETAILS, RERUN, SCALE, full_note, opening, provenance, shown_note, with_scale
+
+    params = {"student_epochs": 12, "seeds": [0, 1]}
+    run, environment = (
+        {"chapter": "kd_basics", "started": "then", "seconds": 60},
+        {"device": "NVIDIA H200", "torch": "2"},
+    )
+    note = with_scale(provenance("01_kd_basics.ipynb", run, environment, "0123456789abcdef", "../../"), params)
+    first = f"# Chapter 1 at CNN scale: KD\n\n{shown_note(note)}\n\nThe chapter's opening.\n"
+    box = NOTE.search(first).group(0)
+    assert "Executed on **NVIDIA H200**" in box and SCALE in box and RERUN not in box  # a few lines in view...
+    assert f":::{{dropdown}} {NOTE_DETAILS}\n" in first and RERUN in first  # ...the rest one click away
+    assert with_scale(full_note(first), params) == note  # whole again, as a re-render reads it
+    assert opening(first) == "\nThe chapter's opening.\n"
+
+
+def test_a_copy_whose_run_parts_from_its_prose_shows_results_and_folds_each_sections_text():
+    from import_gpu_run import FOLDED, fold_sections
+
+    sources = ["# KD\n\nThe opening stays.\n\n## The experiment\n\nDesign words.\n\n```{table} Design\n:name: t\n\n"
+               "| a |\n|---|\n| 1 |\n```",
+               "More design words.",
+               "## What we found\n\n```{glue:figure} f\n:name: fig-f\n\nCaption.\n```\n\n- **KD hurt.**"]  # fmt: skip
+    first, second, third = fold_sections(sources, "[chapter 1](../../01_kd_basics.ipynb)")
+    assert first.startswith("# KD\n\nThe opening stays.\n\n## The experiment\n\n*This page shows this run's results.")
+    assert "```{table} Design" in first and f"::::{{dropdown}} {FOLDED}\nDesign words.\n::::" in first
+    assert second == f"::::{{dropdown}} {FOLDED}\nMore design words.\n::::"  # a section that runs on folds too
+    assert third.startswith("## What we found\n\n*As above") and "```{glue:figure} f" in third
+    assert third.endswith(f"::::{{dropdown}} {FOLDED}\n- **KD hurt.**\n::::")
+
+
 @pytest.mark.parametrize("copy", sorted((ROOT / "book" / "results" / "gpu").glob("*.ipynb")), ids=lambda p: p.stem)
 def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cells(copy):
     """One truth: a chapter's prose and report cells, edited after its GPU run, reach its CNN-scale copy through
@@ -486,20 +518,24 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
         chapter_link,
         differences,
         figure_labels,
-        fold_conclusions,
+        fold_sections,
+        opening,
+        table_labels,
     )
 
     notebook = nbformat.read(ROOT / "book" / copy.name, 4)
     chapter, left = notebook.cells, book_only(notebook)
     cells = {c.id: c for c in nbformat.read(copy, 4).cells}
-    labels = figure_labels([c.source for c in chapter if c.cell_type == "markdown"])
+    labels = figure_labels([c.source for c in chapter if c.cell_type == "markdown"]) | table_labels(
+        list(cells.values())
+    )
     prose = {
         c.id: as_copied(c.source, labels, "../../", f"results/gpu/{copy.name}")
         for c in chapter
         if c.cell_type == "markdown" and c.id not in left
     }
-    if differences(list(cells.values())):  # the run parts from the prose: the copy folds its conclusions
-        prose = dict(zip(prose, fold_conclusions(list(prose.values()), chapter_link(copy.name, "../../"))))
+    if differences(list(cells.values())):  # the run parts from the prose: the copy folds its sections' text
+        prose = dict(zip(prose, fold_sections(list(prose.values()), chapter_link(copy.name, "../../"))))
     stale = []
     for i, cell in enumerate(chapter):
         if cell.id in left:
@@ -507,8 +543,7 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
         wanted = prose[cell.id] if cell.cell_type == "markdown" else cell.source
         found = cells[cell.id].source if cell.id in cells else None
         if i == 0:  # the title, the copy's note (and the box of differences), then the chapter's first cell
-            found, wanted = (found or "").split("\n:::\n", 1)[-1], wanted.partition("\n")[2]
-            found = found.split(f"{BOX_END}\n", 1)[-1]
+            found, wanted = opening(found) if found else None, wanted.partition("\n")[2]
         is_report = cell.cell_type == "code" and "report" in cell.metadata.get("tags", [])
         if (cell.cell_type == "markdown" or is_report) and found != wanted:
             stale.append(cell.id)
