@@ -3,7 +3,7 @@
 A chapter displays its tables from code (``report.table``, ``report.verdicts``), as HTML that carries its
 caption; Sphinx numbers figures, not a cell's HTML. This extension finds each such table in the rendered
 notebook, takes its caption out of the HTML and sets it above the table as Sphinx sets a numbered caption:
-"Table 4.2: Teachers on test, …", numbered per chapter like "Fig. 4.2". A table built with
+"Table 4.2 Teachers on test, …", numbered per chapter like "Fig. 4.2". A table built with
 ``name="tab-teachers"`` is also a label, so the prose can refer to it as ``{numref}`tab-teachers```, which
 reads "Table 4.2" and links to it. Jupyter and Colab, which do not run Sphinx, show the caption unnumbered
 above the table, as before. The notebooks are unchanged.

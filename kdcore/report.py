@@ -112,7 +112,7 @@ def table(rows: Sequence[Mapping | str], columns: Sequence[str] | None = None, c
     across the table for the rows below it; ``intro``, a paragraph above it; ``note``, a line below it. A
     :class:`Strong` cell is set in bold.
 
-    The book numbers a table with a ``caption`` ("Table 4.2: …", per chapter, as its figures); ``name`` makes
+    The book numbers a table with a ``caption`` ("Table 4.2" before it, per chapter, as its figures); ``name`` makes
     it a label too, which the prose cites as ``{numref}`name```."""
     return Table(rows, columns, caption, wrap, intro, note, name)
 
