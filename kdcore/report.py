@@ -241,11 +241,13 @@ def _sides(c: Mapping) -> tuple[str, str]:
     return c.get("a") or "A", c.get("b") or "B"
 
 
-def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, sides: tuple[str, str] | None = None) -> dict:
+def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, sides: tuple[str, str] | None = None,
+                 mark: str = "") -> dict:  # fmt: skip
     """One comparison as a row of :func:`verdicts`: its sides (``sides``: a and b as the row names them), the
     difference, the interval (with the facts of :func:`interval_facts` that ``shared`` does not say for the
     whole table) and the verdict: "higher" or "lower" (b against a, in bold) or "within noise"; a verdict
-    Holm's test alone calls is marked ``*`` (:func:`_holm_note` says why, below the table)."""
+    Holm's test alone calls is marked ``*`` (:func:`_holm_note` says why, below the table), and one with a
+    ``caveat`` its ``mark``."""
     from .results import fmt_signed
 
     a, b = sides or _sides(c)
@@ -258,8 +260,15 @@ def _verdict_row(c: Mapping, shared: Mapping[str, str], scale: float, sides: tup
     if own.get("correction"):
         interval += f"; {own['correction']}"
     over = own.get("units", "").removeprefix("over ")  # "5 pairs of seeds", where the rows differ in it
-    verdict = c["verdict"] if c["verdict"] == "within noise" else Strong(c["verdict"] + "*" * called_by_holm_alone(c))
+    verdict = (
+        c["verdict"] + mark
+        if c["verdict"] == "within noise"
+        else Strong(c["verdict"] + "*" * called_by_holm_alone(c) + mark)
+    )
     return row | {"interval": interval, "over": over, "verdict": verdict}
+
+
+CAVEAT_MARKS = "†‡§¶"  # a verdict with a caveat (a comparison's "caveat"), in the order of the table's rows
 
 
 def _holm_note(comparisons: Sequence[Mapping]) -> str:
@@ -286,6 +295,7 @@ def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intr
     in the heads; a column that says nothing on any row is left out. Below, the reason for each verdict marked
     ``*``."""
     facts = shared_facts(comparisons)
+    marks = dict(zip((id(c) for c in comparisons if c.get("caveat")), CAVEAT_MARKS))
     parts = [shared_part(*_sides(c)) if factor else None for c in comparisons]
     headings = [", ".join(filter(None, (h, p and p[0]))) for h, p in zip(headings, parts)]
     rows: list[Mapping | str] = []
@@ -297,15 +307,17 @@ def _verdict_table(comparisons: Sequence[Mapping], headings: Sequence[str], intr
                 rows[-1] += f", {interval_facts(c)['units']}"  # "low data, over 3 pairs of teachers"
         current = heading
         seen.add(heading)
-        rows.append(_verdict_row(c, facts, scale, sides=part[1:] if part else None))
+        rows.append(_verdict_row(c, facts, scale, sides=part[1:] if part else None, mark=marks.get(id(c), "")))
     units = f" ({unit})" if unit else ""
     named = {"difference": f"difference{units}", "interval": facts.get("level", "interval") + units}
     columns = [k for k in ("comparison", "difference", "interval", "over", "verdict")
                if any(isinstance(r, Mapping) and r.get(k) for r in rows)]  # fmt: skip
     renamed = [r if isinstance(r, str) else {named.get(k, k): v for k, v in r.items()} for r in rows]
     caption = f"{title}. Every interval: {_covers(facts)}." if facts else f"{title}."
-    return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro,
-                 note=_holm_note(comparisons), name=name)  # fmt: skip
+    caveats = [f"{marks[id(c)]} {c['caveat']}" for c in comparisons if id(c) in marks]
+    note = " ".join(filter(None, [_holm_note(comparisons), *caveats]))
+    return Table(renamed, [named.get(k, k) for k in columns], caption, wrap=True, intro=intro, note=note,
+                 name=name)  # fmt: skip
 
 
 def verdict_cell(c: Mapping | None, scale: float = 100.0) -> str:
@@ -421,7 +433,9 @@ def verdicts(comparisons: Sequence[Mapping], intro: str = "", scale: float = 100
     said once when the rows share it; a fact they do not share stays in each row. ``intro``: a paragraph above
     the table. ``factor``: what both sides of a comparison share (:func:`shared_part`, e.g. the regime in
     "KD (all labels) − CE (all labels)") is said once, in a heading row over the comparisons that share it.
-    ``name``: the book's label for it (:func:`table`)."""
+    ``name``: the book's label for it (:func:`table`). A comparison with a ``"caveat"`` (text a chapter adds
+    for display: a check that disagrees with the verdict) has its verdict marked †, ‡ …, and the caveat below
+    the table."""
     return _verdict_table(comparisons, [""] * len(comparisons), intro, scale, unit, factor, title, name)
 
 

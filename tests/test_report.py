@@ -89,6 +89,16 @@ def test_a_table_of_verdicts_says_once_what_all_its_intervals_cover_and_each_row
     assert str(report.verdicts([])) == "" and report.verdicts([])._repr_html_() == ""
 
 
+def test_a_verdict_with_a_caveat_is_marked_and_the_caveat_said_under_the_table():
+    c = compare([0.80, 0.81, 0.79], [0.85, 0.86, 0.84], label_a="CE", label_b="KD")
+    plain = compare([0.80, 0.81, 0.79], [0.80, 0.8099, 0.79], label_a="CE", label_b="KR")
+    table = report.verdicts([plain, c | {"caveat": "Within noise by another test."}])
+    assert table.rows[0][-1] == "within noise" and table.rows[1][-1] == "higher†"
+    assert isinstance(table.rows[1][-1], report.Strong) and table.note == "† Within noise by another test."
+    both = report.verdicts([plain | {"caveat": "One."}, c | {"caveat": "Two."}])
+    assert [r[-1] for r in both.rows] == ["within noise†", "higher‡"] and both.note == "† One. ‡ Two."
+
+
 def test_factored_verdicts_say_once_what_both_sides_of_a_comparison_share():
     assert report.shared_part("KD (all labels)", "CE (all labels)") == ("all labels", "KD", "CE")
     assert report.shared_part("fixed, KD from dense", "fixed, CE only") == ("fixed", "KD from dense", "CE only")
