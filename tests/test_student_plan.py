@@ -88,7 +88,9 @@ def test_vgg_plan_from_hand_built_masks():
     assert [layer.student_weights for layer in plan.layers] == [54, 108, 30]
     assert [r["layer"] for r in plan.rows()] == ["features.0", "features.4", "classifier (not derived)"]
     assert "| features.0 | 3→4 (9×) | 108 | 50 | 3→2 (9×) | 54 |" in plan.to_markdown()
-    assert "<caption>The derived student, layer by layer" in plan._repr_html_()  # the book numbers it
+    assert "<caption>The student derived from the pruned VGG, layer by layer" in plan._repr_html_()  # numbered
+    assert student_plan(build_model("mlp-64-32", 1, 10, 28)).caption().startswith("The student derived from the "
+                                                                                   "pruned mlp-64-32,")  # fmt: skip
 
     student = build_derived_student(teacher)
     assert isinstance(student, CifarVGG) and student.config == [2, "M", 6]

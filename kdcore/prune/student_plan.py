@@ -142,16 +142,25 @@ class StudentPlan:
             for layer in self.layers
         ]
 
-    CAPTION = (
-        "The derived student, layer by layer: the teacher's shape, the weights"
-        " it kept, and the student's shape with as many weights"
-    )
+    def caption(self) -> str:
+        """What the plan's table shows, naming its teacher (``mlp-8-6``):
+        the book numbers a table by its caption."""
+        teacher = (
+            "mlp-" + "-".join(map(str, self.teacher_widths))
+            if self.kind == "mlp"
+            else "VGG"
+        )
+        return (
+            f"The student derived from the pruned {teacher}, layer by layer:"
+            " the teacher's shape, the weights it kept, and the student's"
+            " shape with as many weights"
+        )
 
     def to_markdown(self) -> str:
-        return format_table(self.rows(), self.CAPTION).to_markdown()
+        return format_table(self.rows(), self.caption()).to_markdown()
 
     def _repr_html_(self) -> str:
-        return format_table(self.rows(), self.CAPTION)._repr_html_()
+        return format_table(self.rows(), self.caption())._repr_html_()
 
 
 def _hidden_layers(
