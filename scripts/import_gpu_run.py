@@ -103,57 +103,131 @@ def book_only(chapter: nbformat.NotebookNode) -> set[str]:
 
 
 def as_copied(markdown: str, labels: set[str], up: str, itself: str = "") -> str:
-    """A chapter's Markdown as its copy shows it: figure labels prefixed, links made relative to the copy's
-    folder (``up``), and no "Before you start" box (:func:`dress` says why). A link to the copy itself
+    """A chapter's Markdown as its copy shows it: figure and table labels prefixed, links made relative to the
+    copy's folder (``up``), its paper profile's cost said to be not this page's, and no "Before you start" box
+    (:func:`dress` says why). A link to the copy itself
     (``itself``: its path below book/, as the chapter links it) keeps its words only: the page would link to
     itself ("the `gpu` profile's [CNN-scale run](…)" on the CNN-scale run's own page)."""
     if itself:
         markdown = re.sub(rf"(?<!!)\[([^\]]*)\]\({re.escape(itself)}(#[^)]*)?\)", r"\1", markdown)  # not images
+    # the chapter's line on what its paper profile costs: beside "A short run", not this page's cost
+    markdown = markdown.replace("*Paper profile: ≈", "*Paper profile (not this page's run): ≈")
     return BEFORE_YOU_START.sub("", relink(relabel(markdown, labels), up))
 
 
 SHORT_ANSWER = re.compile(r"^:::\{admonition\} The short answer\n.*?^:::\n*", re.DOTALL | re.MULTILINE)
-FOLDED = "The text written for the book-profile run"  # the button a section's text folds behind
-# what stays in view in a folded section: a figure, and a table of the prose ({table})
+FOLDED = "The text written for the book-profile run"  # the button a conclusion's text folds behind
+FOLDED_HERE = "Written for the book-profile run: not so in this run"  # the button a flagged paragraph folds behind
+CONCLUSIONS = ("## What we found", "## Key takeaways")  # they state the verdicts: folded whole in a copy that differs
+# what stays in view in a folded conclusion: a figure, and a table of the prose ({table})
 FIGURE = re.compile(r"^```\{(?:glue:figure|table)\}.*?^```$", re.DOTALL | re.MULTILINE)
+RESULTS_ARE = (
+    "*This run's results are the tables and figures above, its verdicts in the verdict table; the box "
+    "at the top of the page lists where they part from the text written for the book-profile run.*"
+)
+SAID = re.compile(r"The text says \*(.+?)\*: not so in this run")  # a statement the box lists
 
 
-def fold_sections(sources: list[str], chapter: str) -> list[str]:
+def flagged(box: str | None) -> list[str]:
+    """The statements of the prose that a copy's box of differences (:func:`differences`) says its run does not
+    bear out, as the box quotes them ("…" for words left out, [brackets] for words added)."""
+    return SAID.findall(box or "")
+
+
+def _words(text: str) -> list[str]:
+    """``text``'s words, lower-cased, without Markdown, roles, links' targets or punctuation."""
+    text = re.sub(r"\{[a-z:]+\}`[^`]*`", " … ", text)  # a glued value or a reference: a gap, as the box has it
+    text = re.sub(r"\]\([^)]*\)", "]", text)  # a link's target
+    return re.findall(r"[a-z0-9']+", text.lower().replace("’", "'"))
+
+
+def states(block: str, quote: str, run: int = 8) -> bool:
+    """Whether Markdown ``block`` says what the box quotes: it holds a run of ``run`` words of the quote (or the
+    whole quote, if shorter) in their order. The quote is the prose's own words, shortened ("…") and glossed
+    ("[…]"), so a run of its words, not all of them, is what finds it."""
+    pieces = [_words(p) for p in re.sub(r"\[[^\]]*\]", "…", quote).split("…")]
+    text = " " + " ".join(_words(block)) + " "
+    for words in pieces:
+        size = min(run, len(words))
+        if size and any(f" {' '.join(words[i : i + size])} " in text for i in range(len(words) - size + 1)):
+            if size == run or len(words) == len(_words(quote)):  # a short quote must be found whole
+                return True
+    return False
+
+
+def _blocks(text: str) -> list[str]:
+    """Markdown ``text`` in blocks a blank line apart; a fenced block (a directive, code) is one block, blank
+    lines and all."""
+    blocks, lines, fence = [], [], None
+    for line in text.split("\n"):
+        opened = re.match(r"^(`{3,}|:{3,})", line)
+        if fence is None and opened:
+            fence = opened.group(1)
+        elif fence is not None and line.strip() == fence:
+            fence = None
+        if not line.strip() and fence is None:
+            blocks.append("\n".join(lines))
+            lines = []
+        else:
+            lines.append(line)
+    blocks.append("\n".join(lines))
+    return [b for b in blocks if b.strip()]
+
+
+def _dropdown(label: str, text: str) -> str:
+    fence = ":" * max([4, *(len(m) + 1 for m in re.findall(r"^(:{3,})", text, re.MULTILINE))])
+    return f"{fence}{{dropdown}} {label}\n{text}\n{fence}"
+
+
+def fold_sections(sources: list[str], chapter: str, said: list[str] = ()) -> list[str]:
     """A chapter's Markdown cells (``sources``, in order) in a copy whose run differs from what its prose states
-    (a box of differences): the chapter's short answer goes, and the text of every section (a ``## `` heading
-    and what follows it, which may run over several cells) folds behind a button, under a line that says why;
-    its headings, figures and tables stay in view, and so do the cells' outputs. The page then reads as this
-    run's results: a reader should not meet a sentence, or a bold verdict, beside a number of this run that
-    contradicts it. The words stay one click away, and the box at the top says where they and the run part. What
-    comes before the first section (the chapter's opening, what the reader will learn) stays. ``chapter`` links
-    the chapter (:func:`chapter_link`)."""
-    why = (f"*This page shows this run's results. The text of each section, written for {chapter}'s book-profile "
-           "run (MLPs on 2 CPU cores), is behind its button: its numbers are this run's, but some of what it "
-           "states does not hold here, as the box at the top of the page lists.*")  # fmt: skip
-    again = "*As above: written for the book-profile run.*"  # the second and later folds
+    (a box of differences, which quotes ``said``: :func:`flagged`). The page keeps the chapter's teaching and
+    folds what this run does not bear out:
 
-    def folded(text: str) -> list[str]:
-        figures, prose = FIGURE.findall(text), FIGURE.sub("", text).strip("\n")
-        fence = ":" * max([4, *(len(m) + 1 for m in re.findall(r"^(:{3,})", prose, re.MULTILINE))])
-        dropdown = [f"{fence}{{dropdown}} {FOLDED}\n{prose}\n{fence}"] if prose.strip() else []
-        return [*figures, *dropdown]
+    * the short answer goes;
+    * the conclusions (:data:`CONCLUSIONS`), which state the verdicts, fold whole behind a button, their figures
+      left in view;
+    * elsewhere, each paragraph (a list, a box) that :func:`states` a statement of ``said`` folds behind a
+      button that says so; a figure whose caption states one stays, with a line under it that says which;
+    * everything else stays as the chapter has it: the explanation of a loss holds at every scale.
 
-    out, inside, said = [], False, False
+    A reader should not meet a sentence that this run contradicts, open on the page; the words stay one click
+    away, with this run's numbers in them, and the box at the top lists where they and the run part. A line
+    under the first fold says so. ``chapter`` links the chapter (:func:`chapter_link`)."""
+    why = (f"*Folded here: text written for {chapter}'s book-profile run (MLPs on 2 CPU cores) that this run does "
+           "not bear out, as the box at the top of the page lists; inside, its numbers are this run's.*")  # fmt: skip
+    out, conclusion, explained = [], False, False
     for source in sources:
-        blocks, lines = [], []  # blocks, a blank line apart; lines: the current section's, as they stand
-        for line in [*SHORT_ANSWER.sub("", source).split("\n"), None]:  # None: the end of the cell
-            heading = line is not None and line.startswith("## ")
-            if line is None or heading:  # a section ends: fold it, once the sections have begun
-                blocks += folded("\n".join(lines)) if inside else ["\n".join(lines)]
-                lines = []
-            if heading:
-                inside = True
-                blocks += [line, again if said else why]
-                said = True
-                lines = []
-            elif line is not None:
-                lines.append(line)
-        text = re.sub(r"\n{3,}", "\n\n", "\n\n".join(b.strip("\n") for b in blocks if b.strip())).strip("\n")
+        items = []  # (label of the fold, or None where the block stays in view, block)
+        for block in _blocks(SHORT_ANSWER.sub("", source)):
+            if block.startswith("## "):
+                heading, _, rest = block.partition("\n")
+                conclusion = heading.strip() in CONCLUSIONS
+                items.append((None, heading))
+                if heading.strip() == CONCLUSIONS[0]:  # what the reader came for: where this run's results are
+                    items.append((None, RESULTS_ARE))
+                block = rest.strip("\n")
+                if not block:
+                    continue
+            quoted = [q for q in said if states(block, q)]
+            if FIGURE.fullmatch(block.strip()):
+                items.append((None, block))
+                items += [(None, f"*Not so in this run: the caption's “{q}”.*") for q in quoted]
+            else:
+                items.append((FOLDED if conclusion else FOLDED_HERE if quoted else None, block))
+        kept = []
+        for label, block in items:  # next folds of one kind share a button
+            if label and kept and kept[-1][0] == label:
+                kept[-1] = (label, f"{kept[-1][1]}\n\n{block}")
+            else:
+                kept.append((label, block))
+        shown = []
+        for label, block in kept:
+            if label and not explained:
+                shown.append(why)
+                explained = True
+            shown.append(_dropdown(label, block) if label else block)
+        text = re.sub(r"\n{3,}", "\n\n", "\n\n".join(b.strip("\n") for b in shown)).strip("\n")
         out.append(text + ("\n" if source.endswith("\n") else ""))
     return out
 
@@ -174,14 +248,15 @@ def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     for cell in markdown:
         cell.source = as_copied(cell.source, labels, up, itself)
     relabel_tables(cells)
+    box = differences(cells)
+    if box:  # the run parts from the prose: what it does not bear out folds (before the box, which quotes it, is in)
+        folds = fold_sections([c.source for c in markdown], chapter_link(name, up), flagged(box))
+        for cell, source in zip(markdown, folds):
+            cell.source = source
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
     title = re.sub(r"^# (Chapter \d+ at CNN scale: )?", "", heading).removesuffix(" (at CNN scale)")  # once only
     heading = f"# Chapter {int(name[:2])} at CNN scale: {title}"
-    box = differences(cells)
     markdown[0].source = f"{heading}\n\n{shown_note(note)}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
-    if box:  # the run parts from the prose: its sections fold, its short answer goes
-        for cell, source in zip(markdown, fold_sections([c.source for c in markdown], chapter_link(name, up))):
-            cell.source = source
     for cell in cells:  # shown once on the page: the box stands first, the values the run was given in the note
         tags = cell.metadata.setdefault("tags", [])
         moved = box and cell.cell_type == "code" and "prose_check(" in cell.source

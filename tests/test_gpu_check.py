@@ -455,7 +455,7 @@ def test_rerender_brings_an_older_copy_up_to_its_chapter_from_the_results_alone(
     text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
     assert "Old words." not in text and "\n- Temperature" in text  # ...and its prose
     # this run parts from the prose (the KD students re-tested above): its conclusions fold behind a button
-    assert re.search(r"## Key takeaways\n\n\*As above[^\n]*\n\n::::\{dropdown\} " + FOLDED + r"\n- Temperature", text)
+    assert re.search(r"## Key takeaways\n\n::::\{dropdown\} " + FOLDED + r"\n- Temperature", text)
     assert text.count(RERENDERED) == 1 and "from commit `fedcba987654`" in text and "commit `0123456789ab`" in text
     epochs = record["params"]["student_epochs"]  # the note says how small the run was, once
     assert text.count(SCALE) == 1 and f"`student_epochs = {epochs!r}`" in text
@@ -491,19 +491,37 @@ def test_a_copys_note_shows_where_and_how_small_its_run_was_and_folds_the_rest()
     assert opening(first) == "\nThe chapter's opening.\n"
 
 
-def test_a_copy_whose_run_parts_from_its_prose_shows_results_and_folds_each_sections_text():
-    from import_gpu_run import FOLDED, fold_sections
+def test_a_copy_whose_run_parts_from_its_prose_folds_what_the_run_does_not_bear_out_and_keeps_the_rest():
+    from import_gpu_run import FOLDED, FOLDED_HERE, RESULTS_ARE, fold_sections, states
 
-    sources = ["# KD\n\nThe opening stays.\n\n## The experiment\n\nDesign words.\n\n```{table} Design\n:name: t\n\n"
-               "| a |\n|---|\n| 1 |\n```",
-               "More design words.",
-               "## What we found\n\n```{glue:figure} f\n:name: fig-f\n\nCaption.\n```\n\n- **KD hurt.**"]  # fmt: skip
-    first, second, third = fold_sections(sources, "[chapter 1](../../01_kd_basics.ipynb)")
-    assert first.startswith("# KD\n\nThe opening stays.\n\n## The experiment\n\n*This page shows this run's results.")
-    assert "```{table} Design" in first and f"::::{{dropdown}} {FOLDED}\nDesign words.\n::::" in first
-    assert second == f"::::{{dropdown}} {FOLDED}\nMore design words.\n::::"  # a section that runs on folds too
-    assert third.startswith("## What we found\n\n*As above") and "```{glue:figure} f" in third
-    assert third.endswith(f"::::{{dropdown}} {FOLDED}\n- **KD hurt.**\n::::")
+    said = ["KD hurt a lot with all the labels here", "seed … is the lowest in all of its rounds"]
+    sources = ["# KD\n\nThe opening stays.\n\nA claim: KD hurt a lot with all the labels here, we said.\n\n"
+               "## The experiment\n\nDesign words.\n\n```{table} Design\n:name: t\n\n| a |\n|---|\n| 1 |\n```",
+               "More design words: seed {glue:text}`low` is the lowest in all of its rounds.",
+               "## What we found\n\n```{glue:figure} f\n:name: fig-f\n\nKD hurt a lot with all the labels here.\n```"
+               "\n\n- **KD hurt.**\n\n- And more."]  # fmt: skip
+    first, second, third = fold_sections(sources, "[chapter 1](../../01_kd_basics.ipynb)", said)
+    # a paragraph the run contradicts folds, under a line that says why (once); the teaching stays
+    assert first.startswith("# KD\n\nThe opening stays.\n\n*Folded here: text written for [chapter 1]")
+    assert f"::::{{dropdown}} {FOLDED_HERE}\nA claim: KD hurt a lot" in first
+    assert first.endswith(
+        "## The experiment\n\nDesign words.\n\n```{table} Design\n:name: t\n\n| a |\n|---|\n| 1 |\n```"
+    )
+    assert second == f"::::{{dropdown}} {FOLDED_HERE}\n{sources[1]}\n::::"  # a glued number in the quote: "…"
+    # the conclusions fold whole, in one button; a figure stays, its caption's untrue words said under it
+    assert third.startswith(f"## What we found\n\n{RESULTS_ARE}\n\n```{{glue:figure}} f")
+    assert "*Not so in this run: the caption's “KD hurt a lot with all the labels here”.*" in third
+    assert third.endswith(f"::::{{dropdown}} {FOLDED}\n- **KD hurt.**\n\n- And more.\n::::")
+    assert third.count("Folded here") == 0 and third.count("{dropdown}") == 1
+    # a quote is found by a run of its words in order, and a short one only whole
+    assert states(
+        "Seen [here](x.md): a claim that KD hurt a lot with all the labels", "KD hurt a lot with all the labels"
+    )
+    assert not states(
+        "one teacher and one fixed labelled subset, so", "with one teacher and one fixed labelled subset, it"
+    )
+    assert states("- **With all labels, KD hurt**: …", "With all labels, KD hurt")
+    assert not states("With all labels, KD helped", "With all labels, KD hurt")
 
 
 @pytest.mark.parametrize("copy", sorted((ROOT / "book" / "results" / "gpu").glob("*.ipynb")), ids=lambda p: p.stem)
@@ -518,6 +536,7 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
         chapter_link,
         differences,
         figure_labels,
+        flagged,
         fold_sections,
         opening,
         table_labels,
@@ -534,8 +553,9 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
         for c in chapter
         if c.cell_type == "markdown" and c.id not in left
     }
-    if differences(list(cells.values())):  # the run parts from the prose: the copy folds its sections' text
-        prose = dict(zip(prose, fold_sections(list(prose.values()), chapter_link(copy.name, "../../"))))
+    box = differences(list(cells.values()))
+    if box:  # the run parts from the prose: the copy folds what the run does not bear out
+        prose = dict(zip(prose, fold_sections(list(prose.values()), chapter_link(copy.name, "../../"), flagged(box))))
     stale = []
     for i, cell in enumerate(chapter):
         if cell.id in left:
