@@ -122,7 +122,7 @@ CONCLUSIONS = ("## What we found", "## Key takeaways")  # they state the verdict
 # what stays in view in a folded conclusion: a figure, and a table of the prose ({table})
 FIGURE = re.compile(r"^```\{(?:glue:figure|table)\}.*?^```$", re.DOTALL | re.MULTILINE)
 RESULTS_ARE = (
-    "*This run's results are the tables and figures above, its verdicts in the verdict table; the box "
+    "*This run's results are this page's tables and figures, its verdicts in the verdict table; the box "
     "at the top of the page lists where they part from the text written for the book-profile run.*"
 )
 SAID = re.compile(r"The text says \*(.+?)\*: not so in this run")  # a statement the box lists
