@@ -531,6 +531,7 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
     from import_gpu_run import (
         BOX_END,
         SAYS_WHICH,
+        _blocks,
         as_copied,
         book_only,
         chapter_link,
@@ -539,6 +540,7 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
         flagged,
         fold_sections,
         opening,
+        states,
         table_labels,
     )
 
@@ -554,7 +556,11 @@ def test_the_cnn_scale_copies_carry_their_chapters_current_prose_and_report_cell
         if c.cell_type == "markdown" and c.id not in left
     }
     box = differences(list(cells.values()))
-    if box:  # the run parts from the prose: the copy folds what the run does not bear out
+    if box:  # the run parts from the prose: the copy folds what the run does not bear out...
+        # ...which it can only where it finds each sentence the box quotes
+        blocks = [block for text in prose.values() for block in _blocks(text)]
+        lost = [quote for quote in flagged(box) if not any(states(block, quote) for block in blocks)]
+        assert not lost, f"{copy.name}: the box quotes sentences fold_sections does not find: {lost}"
         prose = dict(zip(prose, fold_sections(list(prose.values()), chapter_link(copy.name, "../../"), flagged(box))))
     stale = []
     for i, cell in enumerate(chapter):
