@@ -79,22 +79,26 @@ def figure_labels(markdown: list[str]) -> set[str]:
 TABLE_NAME = re.compile(r'(data-name=")([^"]+)(")')  # a kdcore.report table's label (_ext/numbered_tables.py)
 
 
+def _html_outputs(cells: list):
+    """Each HTML output of ``cells``' code cells with its text joined: ``(output, html)``."""
+    for cell in cells:
+        for out in cell.outputs if cell.cell_type == "code" else []:
+            html = out.get("data", {}).get("text/html")
+            if html is not None:
+                yield out, "".join(html) if isinstance(html, list) else html
+
+
 def table_labels(cells: list) -> set[str]:
     """The table labels (``report.table(..., name=x)``) that the HTML outputs of ``cells`` define, without the
     copy's prefix: a copy already dressed has it on its kept outputs."""
-    return {m.group(2).removeprefix(PREFIX) for cell in cells if cell.cell_type == "code" for out in cell.outputs
-            for m in TABLE_NAME.finditer(str(out.get("data", {}).get("text/html", "")))}  # fmt: skip
+    return {m.group(2).removeprefix(PREFIX) for _, html in _html_outputs(cells) for m in TABLE_NAME.finditer(html)}
 
 
 def relabel_tables(cells: list) -> None:
     """Prefix the table labels of ``cells``' HTML outputs, once: the chapter's outputs define the same ones."""
     prefixed = lambda m: f"{m.group(1)}{PREFIX}{m.group(2).removeprefix(PREFIX)}{m.group(3)}"
-    for cell in cells:
-        for out in cell.outputs if cell.cell_type == "code" else []:
-            html = out.get("data", {}).get("text/html")
-            if html is not None:
-                joined = "".join(html) if isinstance(html, list) else html
-                out["data"]["text/html"] = TABLE_NAME.sub(prefixed, joined)
+    for out, html in _html_outputs(cells):
+        out["data"]["text/html"] = TABLE_NAME.sub(prefixed, html)
 
 
 def book_only(chapter: nbformat.NotebookNode) -> set[str]:
@@ -150,7 +154,7 @@ def states(block: str, quote: str, run: int = 8) -> bool:
     for words in pieces:
         size = min(run, len(words))
         if size and any(f" {' '.join(words[i : i + size])} " in text for i in range(len(words) - size + 1)):
-            if size == run or len(words) == len(_words(quote)):  # a short quote must be found whole
+            if size == run or len(pieces) == 1:  # a short quote, found whole (no "…" or "[…]" in it)
                 return True
     return False
 
@@ -283,24 +287,26 @@ def shown_note(note: str) -> str:
     return shown + (f"\n\n:::{{dropdown}} {NOTE_DETAILS}\n" + "\n\n".join(rest) + "\n:::" if rest else "")
 
 
+def _note_parts(source: str) -> tuple[str, str | None, str]:
+    """A copy's first cell (``source``) from its note on: the note's box, the paragraphs :func:`shown_note`
+    folds below it (or ``None``), and the rest of the cell."""
+    note = NOTE.search(source)
+    rest = source[note.end() :]
+    details = DETAILS.match(rest)
+    return note.group(0), details and details.group(1), rest[details.end() :] if details else rest
+
+
 def full_note(source: str) -> str:
     """The provenance note of a copy's first cell (``source``), whole: the box and, where the page folds the
     rest of it (:func:`shown_note`), the folded paragraphs inside it again, before its end."""
-    note = NOTE.search(source)
-    details = DETAILS.match(source[note.end() :])
-    if not details:
-        return note.group(0)
-    return note.group(0).removesuffix(":::").rstrip("\n") + f"\n\n{details.group(1)}\n:::"
+    note, details, _ = _note_parts(source)
+    return note if details is None else note.removesuffix(":::").rstrip("\n") + f"\n\n{details}\n:::"
 
 
 def opening(source: str) -> str:
     """A copy's first cell (``source``) after its title, its note (:func:`shown_note`) and its box of
     differences: the chapter's own first cell, less its title, as the copy shows it."""
-    note = NOTE.search(source)
-    rest = source[note.end() :]
-    details = DETAILS.match(rest)
-    rest = rest[details.end() :] if details else rest
-    return rest.removeprefix("\n").split(f"{BOX_END}\n", 1)[-1]
+    return _note_parts(source)[2].removeprefix("\n").split(f"{BOX_END}\n", 1)[-1]
 
 
 BEFORE_YOU_START = re.compile(r"```\{admonition\} Before you start\n.*?\n```\n\n?", re.DOTALL)  # a chapter's tip box
