@@ -7,7 +7,8 @@
   (``book/results/gpu/NN_name.ipynb``, beside their results JSON). Each copy gets a first cell saying where,
   when, on what device, from which commit and in how long it ran, and which values were overridden; its
   figure and table labels get a ``gpu-`` prefix (the book-profile chapter has the same ones) and its links are
-  rewritten to point from its folder; its title is "Chapter N at CNN scale: …". ``_toc.yml`` gets the part if missing.
+  rewritten to point from its folder; its title is its chapter's, to the first colon, then ", at CNN scale" (the
+  note names the chapter). ``_toc.yml`` gets the part if missing.
   ``--rerender`` brings the committed copies' prose and displays up to date with their chapters, from each
   run's results JSON (:func:`rerender`), when the chapters have changed since the runs. Either way the copy's
   Colab install cell installs ``kdcore_ref`` (``scripts/sync_install_cell.py``), the library its report
@@ -238,8 +239,9 @@ def fold_sections(sources: list[str], chapter: str, said: list[str] = ()) -> lis
 
 def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
     """A copy's Markdown: figure and table labels prefixed (table labels in its outputs too), relative links made
-    relative to its folder (``up``), and the title "Chapter N at CNN scale: …" (the toc numbers the copies on from
-    the chapters, so the title says which chapter it is) over the provenance ``note`` and, where this run's verdicts
+    relative to its folder (``up``), and the title "Knowledge distillation in one notebook, at CNN scale" (the toc
+    numbers the copies on from the chapters, 10, 11 …: a "Chapter 1" in it would be a second number; the note names
+    the chapter) over the provenance ``note`` and, where this run's verdicts
     differ from the prose's, the box that says which (:func:`differences`): first, since prose above the chapter's
     own place for that box may state verdicts too. The HTML then leaves out the box's own cell further down, and
     papermill's cell of injected values, which the note states (every value the profile's, or the ones changed). The
@@ -259,7 +261,7 @@ def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
             cell.source = source
     heading, _, rest = markdown[0].source.partition("\n")  # the H1, the note, then the rest of the first cell
     title = re.sub(r"^# (Chapter \d+ at CNN scale: )?", "", heading).removesuffix(" (at CNN scale)")  # once only
-    heading = f"# Chapter {int(name[:2])} at CNN scale: {title}"
+    heading = f"# {title.split(':')[0].removesuffix(SCALED)}{SCALED}"  # the toc numbers it: no "Chapter N" besides
     markdown[0].source = f"{heading}\n\n{shown_note(note)}\n" + (f"\n{box}\n{BOX_END}\n" if box else "") + rest
     for cell in cells:  # shown once on the page: the box stands first, the values the run was given in the note
         tags = cell.metadata.setdefault("tags", [])
@@ -267,6 +269,8 @@ def dress(cells: list, up: str, note: str, name: str, itself: str = "") -> None:
         if (moved or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
 
+
+SCALED = ", at CNN scale"  # a copy's title: its chapter's short title (before any colon), then this
 
 NOTE_DETAILS = "How this page was made, and how to re-run it"  # the button the note's details fold behind
 NOTE = re.compile(r"^:::\{admonition\}.*?^:::$", re.DOTALL | re.MULTILINE)  # the note, in a copy's first cell
