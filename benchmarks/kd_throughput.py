@@ -1,7 +1,7 @@
 """Images per second of a full KD training step: the standard KD pipeline against kdcore's fast path.
 
 All three run in one process, on the same device, with the same models, loss (kdcore's ``KD``:
-``0.9·CE + 0.1·T²·KL``, ``T = 4``), optimizer (SGD, momentum 0.9, weight decay 5e-4) and data
+``0.1·CE + 0.9·T²·KL``, ``T = 4``), optimizer (SGD, momentum 0.9, weight decay 5e-4) and data
 (CIFAR-100-shaped synthetic images):
 
 (a) the RepDistiller / mdistiller pipeline: a torchvision ``DataLoader`` over uint8 HWC images with

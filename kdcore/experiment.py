@@ -307,9 +307,14 @@ def pruning_scores(
     return prue_scores(model.eval(), params, scoring)
 
 
+RUN_KEYS = ("seed", "teacher_seed", "val_acc", "test_acc", "val_curve")  # what StudentRun.record writes itself
+
+
 @dataclass
 class StudentRun:
-    """One trained model: its final validation and test accuracy, history and the model itself."""
+    """One trained model: its validation and test accuracy (of the model training ended with, or with
+    ``restore_best`` the best epoch's on validation, so ``val_acc`` is then the highest of its curve), its
+    history and the model itself."""
 
     val_acc: float
     test_acc: float
@@ -317,13 +322,15 @@ class StudentRun:
     model: nn.Module = field(repr=False)
     seed: int = 0
 
-    def record(self, **extra) -> dict:
-        """What a results JSON keeps of this run (``extra``: e.g. ``teacher_seed=…``): the seed, final
-        validation and test accuracy, and the validation curve, enough to redraw every table and figure. An
-        ``extra`` of ``None`` is left out: a run without a teacher has no ``teacher_seed`` (whose absence
-        makes it its own unit in :func:`kdcore.results.compare_runs`), not a made-up one."""
-        kept = {name: value for name, value in extra.items() if value is not None}
-        return {"seed": self.seed, **kept, "val_acc": self.val_acc, "test_acc": self.test_acc,
+    def record(self, teacher_seed: int | None = None, **extra) -> dict:
+        """What a results JSON keeps of this run: the seed, validation and test accuracy, and the validation
+        curve, enough to redraw every table and figure, with ``extra`` measures (kept as given, ``None`` too).
+        ``teacher_seed=None`` (the default) leaves the key out: a run without a teacher has no teacher seed
+        (its absence makes it its own unit in :func:`kdcore.results.compare_runs`), not a made-up one."""
+        if clash := sorted(extra.keys() & set(RUN_KEYS)):  # the run's own values: an extra would overwrite them
+            raise ValueError(f"record() sets {clash} itself")
+        teacher = {} if teacher_seed is None else {"teacher_seed": teacher_seed}
+        return {"seed": self.seed, **teacher, **extra, "val_acc": self.val_acc, "test_acc": self.test_acc,
                 "val_curve": self.history.column("val_acc")}  # fmt: skip
 
 

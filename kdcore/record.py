@@ -126,11 +126,10 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
         current = current or {"test": WELCH_OVER_GROUPS, "paired": True}  # compare_family's rule
         pair, labels = paired and current.get("paired", False), {"label_a": c["a"], "label_b": c["b"]}
         if "teacher means" in current["test"]:
-            try:
-                blocks = current.get("unit") == SEED_BLOCKS  # a family made with compare_seed_blocks
-                made = compare_runs(runs_a, runs_b, level, paired=pair, seed_blocks=blocks, **labels)
-            except ValueError:  # the two sides' teacher seeds differ: nothing to pair
-                made = compare_runs(runs_a, runs_b, level, **labels)
+            (kind_a, units_a), (kind_b, units_b) = _units(runs_a), _units(runs_b)
+            pair = pair and not (kind_a == kind_b and units_a != units_b)  # other teachers: nothing to pair
+            blocks = current.get("unit") == SEED_BLOCKS  # a family made with compare_seed_blocks
+            made = compare_runs(runs_a, runs_b, level, paired=pair, seed_blocks=blocks, **labels)
         else:  # a run a unit; paired by seed only where the two sides ran the same seeds
             pair = pair and sorted(r["seed"] for r in runs_a) == sorted(r["seed"] for r in runs_b)
             made = compare_by_seed(runs_a, runs_b, level, paired=pair, **labels)
@@ -143,6 +142,15 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
         name: holm([again(c, paired) for c in results["comparisons"]], level)
         for name, paired in (("comparisons", True), ("comparisons_ignoring_pairs", False))
     }
+
+
+def _units(runs: Sequence[Mapping]) -> tuple[str, list]:
+    """What :func:`kdcore.results.compare_runs` would pair ``runs`` by: their teacher seeds, or the student seeds
+    of runs without a teacher."""
+    teachers = {r.get("teacher_seed") for r in runs}
+    if teachers == {None}:
+        return "seeds", sorted(r["seed"] for r in runs)
+    return "teachers", sorted(teachers, key=str)
 
 
 def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired: bool = True,

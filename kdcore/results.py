@@ -4,7 +4,8 @@ The statistics come from :mod:`scipy.stats`:
 
 * :func:`mean_std`: mean ± sample standard deviation over seeds (``kdcore.report.mean_std`` prints it);
   :func:`fmt_interval` and :func:`fmt_signed` print intervals and differences;
-* :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values);
+* :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values, or values all
+  alike);
 * :func:`compare`: the difference of means ``b − a`` with a Welch interval, p-value and verdict, optionally
   over the teacher means of grouped runs (see below), or a paired t-test where the design pairs the units;
   the one comparison dict every chapter writes;
@@ -65,11 +66,11 @@ def confidence_interval(values, level: float = 0.95) -> tuple[float, float] | No
     One value has no spread to estimate, and values all alike estimate a spread of 0 that nobody believes, so
     there is no interval in either case (not a zero-width one).
     """
-    s = mean_std(values)
-    if s["n"] < 2 or not _varies(np.asarray(s["values"])):
+    values = np.asarray([float(v) for v in values])
+    if len(values) < 2 or not _varies(values):
         return None
-    half = stats.t.ppf(0.5 + level / 2, s["n"] - 1) * s["std"] / math.sqrt(s["n"])
-    return (s["mean"] - half, s["mean"] + half)
+    interval = stats.ttest_1samp(values, 0.0).confidence_interval(confidence_level=level)
+    return (float(interval.low), float(interval.high))
 
 
 def group_means(values, groups=None) -> np.ndarray:
@@ -186,7 +187,7 @@ def compare(
         return result | {"verdict": NOT_FINITE}
     if paired:
         differences = units_b - units_a
-        se = differences.std(ddof=1) / math.sqrt(len(differences))
+        se = stats.sem(differences)
         alike = not _varies(differences)
     else:
         se = math.sqrt(units_a.var(ddof=1) / len(units_a) + units_b.var(ddof=1) / len(units_b))
@@ -434,7 +435,8 @@ def spearman(x, y) -> tuple[float, float]:
 def fmt_interval(interval, scale: float = 100.0, digits: int = 2, signed: bool = False) -> str:
     """``"[0.12, 0.50]"`` (``"[+0.12, +0.50]"`` with ``signed``): an interval (from :func:`confidence_interval`
     or a comparison's ``"ci"``) times ``scale``, or ``"no interval (n < 2)"`` when it is ``None``, so a one-seed
-    run prints no fake precision."""
+    run prints no fake precision. (A comparison without spread has no ``"ci"`` either; the report prints its
+    verdict, ``NO_SPREAD``, rather than calling this.)"""
     if interval is None:
         return NO_INTERVAL
     low, high = (scale * x for x in interval)

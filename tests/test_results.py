@@ -562,6 +562,10 @@ def test_a_run_without_a_teacher_records_no_teacher_seed():
     assert "teacher_seed" not in run.record(teacher_seed=None)
     assert run.record(teacher_seed=0)["teacher_seed"] == 0  # a teacher of seed 0 is a teacher
     assert by_teacher([run.record(teacher_seed=None)] * 2)[1] is None  # its own unit
+    assert run.record(entropy=None)["entropy"] is None  # a measure a run did not take stays in the schema
+    for clash in ({"seed": 99}, {"val_acc": 0.9}, {"val_curve": []}):  # the run's own values: not overwritten
+        with pytest.raises(ValueError, match="sets"):
+            run.record(**clash)
 
 
 def test_seed_blocks_leave_every_other_pair_of_sides_as_it_was():
