@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import ImageData
+from .data import FIXED_FILES, ImageData
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Splits:
     val: Split
     test: Split
     data: ImageData
-    key: dict  # what identifies this split (dataset, val_fraction, seed, train_subset): part of cache keys
+    key: dict  # what identifies this split (dataset, val_fraction, seed, train_subset, content): part of cache keys
 
 
 def holdout_split(data: ImageData, val_fraction: float = 0.1, seed: int = 0, train_subset: int | None = None) -> Splits:
@@ -55,10 +55,13 @@ def holdout_split(data: ImageData, val_fraction: float = 0.1, seed: int = 0, tra
     if train_subset is not None:
         train_idx = train_idx[:train_subset]
     train_idx = train_idx.sort().values
+    key = {"dataset": data.name, "val_fraction": val_fraction, "seed": seed, "train_subset": train_subset}
+    if data.name not in FIXED_FILES:  # a name alone does not say which images: a cached teacher must not cross
+        key["content"] = data.fingerprint()
     return Splits(
         train=Split(data.train_x[train_idx], data.train_y[train_idx]),
         val=Split(data.train_x[val_idx], data.train_y[val_idx]),
         test=Split(data.test_x, data.test_y),
         data=data,
-        key={"dataset": data.name, "val_fraction": val_fraction, "seed": seed, "train_subset": train_subset},
+        key=key,
     )

@@ -24,6 +24,25 @@ def test_teacher_is_trained_once_then_loaded_from_the_cache():
     assert all(torch.equal(a, b) for a, b in zip(first.parameters(), loaded.parameters()))
 
 
+def test_two_datasets_of_one_name_never_share_a_cached_teacher():
+    # a name alone says which images only for the real datasets' files; two synthetic draws both called
+    # "synthetic" once shared a key, and the second got the first one's teacher, at chance on its data
+    config = TrainConfig(epochs=1, batch_size=64, lr=0.05)
+    hashes = []
+    for seed in (0, 1):
+        data = synthetic(300, 50, num_classes=3, seed=seed)
+        splits = holdout_split(data, 0.2)
+        assert splits.key["content"] == data.fingerprint()
+        train = DeviceBatches(splits.train, data.mean, data.std, 64)
+        _, record = train_or_load("mlp-8", splits, config, train, progress=False)
+        assert not record["cached"]
+        hashes.append(record["hash"])
+    assert hashes[0] != hashes[1]
+    again = holdout_split(synthetic(300, 50, num_classes=3, seed=1), 0.2)  # the same images: the same key
+    assert again.key == splits.key
+    assert "content" not in holdout_split(synthetic(name="fashion_mnist"), 0.2).key  # its files: the name says
+
+
 def test_a_config_with_crops_keys_how_they_pad_one_without_keeps_its_key():
     # crops pad black now; a teacher trained on the older mean-colour crops must not be reused
     assert TrainConfig(crop_padding=4).to_dict()["crop_fill"] == "black"
