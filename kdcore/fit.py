@@ -41,7 +41,7 @@ from . import cost
 from . import distributed as dist
 from .batches import DeviceBatches
 from .checkpoint import load_checkpoint, save_checkpoint
-from .objectives import Objective
+from .objectives import Distiller, Objective
 from .prune.masks import enforce_masks, masked_parameters
 
 
@@ -280,6 +280,8 @@ def fit(
             f"train batches of {train.batch_size} but config.batch_size={config.batch_size}: make them agree "
             "(DeviceBatches(..., batch_size=config.batch_size))"
         )
+    if isinstance(objective, Distiller):
+        objective.check_cache(train)
     device = train.device
     model = objective.model
     params = list(objective.trainable_parameters())

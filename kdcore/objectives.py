@@ -57,6 +57,7 @@ class Distiller(Objective):
         super().__init__(student)
         self.teacher = _frozen(teacher)
         self.cached_logits: torch.Tensor | None = None
+        self.cached_for: torch.Tensor | None = None  # the images whose indices look the logits up
 
     @property
     def student(self) -> nn.Module:
@@ -98,6 +99,18 @@ class Distiller(Objective):
         if batches.augments:
             raise ValueError("cannot cache teacher logits for augmented batches: each view differs")
         self.cached_logits = torch.cat([self._run_teacher(x) for x in batches.x.split(1024)])
+        self.cached_for = batches.x
+
+    def check_cache(self, batches) -> None:
+        """Refuse to train on ``batches`` with logits cached for others (``fit`` calls this): their indices
+        would look up other images' logits, or one view's for every augmented view, and nothing would fail."""
+        if self.cached_logits is None:
+            return
+        same = batches.x is self.cached_for or (  # batches built again over the same split: the same images
+            batches.x.shape == self.cached_for.shape and torch.equal(batches.x, self.cached_for)
+        )
+        if batches.augments or not same:
+            raise ValueError("teacher logits were cached for other batches: call cache_teacher_logits(train) again")
 
 
 def _frozen(teacher: nn.Module) -> nn.Module:
