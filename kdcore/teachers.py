@@ -197,16 +197,27 @@ def _made_once(path: Path, key: dict, model: nn.Module, train: Callable[[Path], 
 
 
 def describe(objective: nn.Module) -> dict:
-    """What defines an objective, for a cache key: its class, its number/string settings, a fingerprint
+    """What defines an objective, for a cache key: its class, its settings (numbers, strings, ``None``, and
+    lists or tuples of them: a method's ``layers=(1, 2)`` keys it as surely as its temperature), a fingerprint
     of every frozen network it holds (a distiller's teacher), so another teacher never shares a key, and
     one of the objective's own buffers if it has any (KR's priors: built another way, another key)."""
-    settings = {k: v for k, v in vars(objective).items() if isinstance(v, (int, float, str, bool)) and k[0] != "_"}
+    settings = {k: v for k, v in vars(objective).items() if _plain(v) and k[0] != "_" and k not in RUN_STATE}
     teachers = {
         name: fingerprint(module) for name, module in objective.named_children() if name != "model"
     }  # the model being trained is not part of what defines the objective
     own = [buffer for _, buffer in objective.named_buffers(recurse=False)]
     buffers = {"buffers": fingerprint_tensors(own)} if own else {}  # others keep the keys they had
     return {"class": type(objective).__name__, **settings, **teachers, **buffers}
+
+
+RUN_STATE = ("training", "cached_logits", "cached_for")  # what an objective is doing, not what it is
+
+
+def _plain(value) -> bool:
+    """A setting a cache key can hold as it is: a number, string, bool or ``None``, or a list/tuple of them."""
+    if isinstance(value, (list, tuple)):
+        return all(map(_plain, value))
+    return value is None or isinstance(value, (int, float, str, bool))
 
 
 def fingerprint(module: nn.Module) -> list[float]:

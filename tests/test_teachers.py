@@ -3,7 +3,7 @@ import torch
 from kdcore.batches import DeviceBatches
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig
-from kdcore.splits import holdout_split
+from kdcore.splits import Split, holdout_split
 from kdcore.teachers import load_teacher, train_or_load
 
 
@@ -47,3 +47,26 @@ def test_a_config_with_crops_keys_how_they_pad_one_without_keeps_its_key():
     # crops pad black now; a teacher trained on the older mean-colour crops must not be reused
     assert TrainConfig(crop_padding=4).to_dict()["crop_fill"] == "black"
     assert "crop_fill" not in TrainConfig().to_dict()  # the book profile's keys (no crops) are unchanged
+
+
+def test_an_objectives_key_holds_its_list_and_none_settings_not_its_run_state():
+    # describe() once kept numbers and strings only: two methods differing in layers=(1,) and (2, 3) shared a
+    # cached student run
+    from kdcore.losses import KD
+    from kdcore.models import MLP
+    from kdcore.teachers import describe
+
+    class LayerKD(KD):
+        def __init__(self, student, teacher, layers, gate=None):
+            super().__init__(student, teacher)
+            self.layers, self.gate = layers, gate
+
+    torch.manual_seed(0)
+    student, teacher = MLP(1, 3, (8,)), MLP(1, 3, (16,))
+    keys = [describe(LayerKD(student, teacher, *settings)) for settings in [((1,),), ((2, 3),), ((1,), 0.5)]]
+    assert keys[0]["layers"] == (1,) and keys[0]["gate"] is None
+    assert keys[0] != keys[1] and keys[0] != keys[2]
+    data = synthetic(64, 16, num_classes=3)
+    objective = LayerKD(student, teacher, (1,))
+    objective.cache_teacher_logits(DeviceBatches(Split(data.train_x, data.train_y), data.mean, data.std, 32))
+    assert describe(objective.eval()) == keys[0]  # caching, or the mode, does not change what it is
