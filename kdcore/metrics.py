@@ -1,7 +1,9 @@
 """Metrics on logits: accuracy and the teacher-softness diagnostics used throughout the book.
 
 All functions take logits ``N×C`` (and labels ``N``) and return Python floats or tensors; none of them copy
-to the host except the final scalar.
+to the host except the final scalar. :func:`class_sums` and :func:`class_means` (a per-class mean of any
+per-example values) serve this module, PrUE's ``μ`` (:mod:`kdcore.prune.prue`) and the ICC teacher's class
+relations (:mod:`kdcore.losses.icc`).
 """
 
 from __future__ import annotations
@@ -38,17 +40,33 @@ def expected_calibration_error(logits: torch.Tensor, labels: torch.Tensor, bins:
     return ((conf_sum - acc_sum).abs().sum() / len(labels)).item()
 
 
+def class_sums(values: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per class, the sum of ``values`` (``N`` or ``N×K``) over its examples, and their count: the parts of a
+    class mean, for a caller that adds them up over batches or ranks before dividing (:func:`class_means`).
+    Counted with ``index_add_``, not ``bincount``, which would wait for the GPU to learn its output's size."""
+    sums = values.new_zeros(num_classes, *values.shape[1:]).index_add_(0, labels, values)
+    counts = values.new_zeros(num_classes).index_add_(0, labels, values.new_ones(len(labels)))
+    return sums, counts
+
+
+def class_means(values: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per class, the mean of ``values`` (``N`` or ``N×K``) over its examples; 0 for a class without any."""
+    sums, counts = class_sums(values, labels, num_classes)
+    return sums / counts.clamp(min=1).view(-1, *[1] * (values.dim() - 1))
+
+
+def true_class_probability(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``p_{y(x)}(x)``: the softmax probability of each example's true class (temperature 1)."""
+    return logits.float().softmax(1).gather(1, labels[:, None]).squeeze(1)
+
+
 def class_mean_prediction(logits: torch.Tensor, labels: torch.Tensor, num_classes: int | None = None) -> torch.Tensor:
     """``C×C`` matrix whose row ``c`` is the mean softmax vector over examples of true class ``c``.
 
     Its diagonal is the mean true-class probability; off-diagonal mass shows which classes a model
     confuses, or, for a soft teacher, which "secondary" classes it passes on.
     """
-    c = num_classes or logits.shape[1]
-    probs = torch.softmax(logits.float(), 1)
-    sums = torch.zeros(c, logits.shape[1], device=logits.device).index_add_(0, labels, probs)
-    counts = torch.bincount(labels, minlength=c).clamp(min=1).unsqueeze(1)
-    return sums / counts
+    return class_means(torch.softmax(logits.float(), 1), labels, num_classes or logits.shape[1])
 
 
 def in_group_share(class_means: torch.Tensor, groups: Sequence[Sequence[int]]) -> float | None:
@@ -68,10 +86,8 @@ def true_class_dispersion(logits: torch.Tensor, labels: torch.Tensor) -> float:
     ``μ_c`` is the mean of ``p_c`` over the examples of class ``c``. This is PrUE's quantity ``D`` divided
     by ``N``: how much a model's confidence in the right class varies between examples of one class.
     """
-    p_true = torch.softmax(logits.float(), 1).gather(1, labels.unsqueeze(1)).squeeze(1)
-    c = logits.shape[1]
-    mu = torch.zeros(c, device=logits.device).index_add_(0, labels, p_true)
-    mu = mu / torch.bincount(labels, minlength=c).clamp(min=1)
+    p_true = true_class_probability(logits, labels)
+    mu = class_means(p_true, labels, logits.shape[1])
     return (mu[labels] - p_true).abs().mean().item()
 
 

@@ -46,3 +46,15 @@ def test_true_class_dispersion_is_mean_absolute_deviation_within_class():
     assert math.isclose(metrics.true_class_dispersion(probs.log(), labels), 0.15, rel_tol=1e-5)
     report = metrics.softness_report(probs.log(), labels)
     assert set(report) == {"accuracy", "entropy", "max_prob", "ece", "dispersion"}
+
+
+def test_class_means_of_values_and_rows_with_an_absent_class():
+    from kdcore.metrics import class_means, class_sums
+
+    labels = torch.tensor([0, 0, 2])
+    values = torch.tensor([1.0, 3.0, 5.0])
+    sums, counts = class_sums(values, labels, 3)
+    assert sums.tolist() == [4.0, 0.0, 5.0] and counts.tolist() == [2.0, 0.0, 1.0]
+    assert class_means(values, labels, 3).tolist() == [2.0, 0.0, 5.0]  # an absent class: 0, not nan
+    rows = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    assert class_means(rows, labels, 3).tolist() == [[0.5, 0.5], [0.0, 0.0], [2.0, 2.0]]

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import distributed
+from ..metrics import class_sums
 from ..objectives import Objective
 from .kd import KD
 
@@ -146,15 +147,13 @@ def class_relations(
     q = nontarget_log_probs(logits, labels, temperature).exp() * (
         1 - F.one_hot(labels, c)
     )
-    sums = torch.zeros(c, c + 1, device=logits.device)
-    sums.index_add_(0, labels, torch.cat([q, torch.ones_like(q[:, :1])], dim=1))
-    sums = distributed.all_reduce_sum(sums)
-    counts = sums[:, c:]
-    means = sums[:, :c] / counts.clamp(min=1)
+    sums, counts = map(distributed.all_reduce_sum, class_sums(q, labels, c))
+    means = sums / counts.clamp(min=1)[:, None]
     if previous is None:
         return means
+    present = counts[:, None] > 0
     return torch.where(
-        counts > 0, momentum * previous + (1 - momentum) * means, previous
+        present, momentum * previous + (1 - momentum) * means, previous
     )
 
 

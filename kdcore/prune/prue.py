@@ -29,20 +29,13 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from ..metrics import class_means, true_class_probability
 from .prunable import Prunable, prunable_parameters
 from .scores import gradient_scores
 from .unstructured import prune_global
 
 # (x, y) or (x, y, index); iterated twice, so not a generator
 Batches = Iterable[tuple[torch.Tensor, ...]]
-
-
-def true_class_probability(
-    logits: torch.Tensor, y: torch.Tensor
-) -> torch.Tensor:
-    """``p_{y(x)}(x)``: the softmax probability of each example's true class
-    (temperature 1)."""
-    return logits.float().softmax(1).gather(1, y[:, None]).squeeze(1)
 
 
 @torch.no_grad()
@@ -53,18 +46,15 @@ def class_mean_confidence(model: nn.Module, batches: Batches) -> torch.Tensor:
     Runs ``model`` as it is (the caller picks the mode). A class absent from
     ``batches`` gets ``μ = 0``; it never enters ``D``.
     """
-    sums = counts = None
+    p_true, labels, num_classes = [], [], None
     for x, y, *_ in batches:
         logits = model(x)
-        p_true = true_class_probability(logits, y)
-        if sums is None:
-            sums = logits.new_zeros(logits.shape[1], dtype=torch.float32)
-            counts = torch.zeros_like(sums)
-        sums.index_add_(0, y, p_true)
-        counts.index_add_(0, y, torch.ones_like(p_true))
-    if sums is None:
+        p_true.append(true_class_probability(logits, y))
+        labels.append(y)
+        num_classes = logits.shape[1]
+    if num_classes is None:
         raise ValueError("batches is empty")
-    return sums / counts.clamp(min=1)
+    return class_means(torch.cat(p_true), torch.cat(labels), num_classes)
 
 
 def prue_dispersion(
