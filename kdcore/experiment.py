@@ -196,15 +196,16 @@ def teacher(bench: Bench, recipe: Recipe | None = None) -> tuple[nn.Module, dict
     """
     recipe = recipe or default_teacher(bench.params)
     if isinstance(recipe, Pruned):
-        return _pruned_teacher(bench, recipe)
+        return pruned_teacher(bench, recipe)
     if isinstance(recipe, Retrained):
-        return _retrained_teacher(bench, recipe)
+        return retrained_teacher(bench, recipe)
     if isinstance(recipe, EarlyStopped):
-        return _trained_teacher(bench, recipe.base, stop_after=recipe.epoch)
-    return _trained_teacher(bench, recipe)
+        return trained_teacher(bench, recipe.base, stop_after=recipe.epoch)
+    return trained_teacher(bench, recipe)
 
 
-def _trained_teacher(bench: Bench, recipe: Plain, stop_after: int | None = None) -> tuple[nn.Module, dict]:
+def trained_teacher(bench: Bench, recipe: Plain, stop_after: int | None = None) -> tuple[nn.Module, dict]:
+    """:func:`teacher` for a trained recipe (distilled ones from their own teacher), stopped early or not."""
     classes, key, big = bench.data.num_classes, recipe.objective_key(), None
     if isinstance(recipe, Distilled):  # its teacher first (trained or loaded), named in the key by its hash
         big, big_record = teacher(bench, recipe.teacher)
@@ -225,7 +226,8 @@ def _trained_teacher(bench: Bench, recipe: Plain, stop_after: int | None = None)
     )  # fmt: skip
 
 
-def _retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict]:
+def retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict]:
+    """:func:`teacher` for an equal-budget control: its start retrained as a pruned teacher is, nothing pruned."""
     start, start_record = teacher(bench, recipe.previous_round() or recipe.base)
     key = {"from": start_record["hash"], "criterion": "none", "retrain": recipe.retrain.to_dict()}
 
@@ -238,7 +240,9 @@ def _retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict
     return derive_or_load(start, key, retrain, f"{recipe.arch}-retrained-{recipe.rounds}")
 
 
-def _pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
+def pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
+    """:func:`teacher` for a pruning recipe: its start (the base, or IMP's previous round) from the cache,
+    pruned by the recipe's criterion and retrained with its masks fixed, cached in turn."""
     start, start_record = teacher(bench, recipe.previous_round() or recipe.base)
     # the fraction this step prunes: all of it at once, or (IMP) `rate` of the
     # weights still alive; the masks in place keep the pruned ones at 0

@@ -89,6 +89,16 @@ def shades(color: str, n: int) -> list[str]:
 # figure reads the next one the same way. tab10 names; C7 (grey) is chapter 1's ordinary teacher.
 TEACHER_COLORS = {"no teacher": "C0", "small": "C1", "over-confident": "C2", "early-stopped": "C3",
                   "assistant": "C4", "ordinary": "C7"}  # fmt: skip
+# The methods' teachers, in every chapter that draws them (their own chapter, and chapter 9 beside the kinds
+# above); a method's variant on the same teacher (KD + ICC matching beside KD) takes the colour's darker
+# shade (:func:`darker`).
+METHOD_COLORS = {"PrUE": "C5", "IMP": "C6", "magnitude": "C9", "SNIP": "C8", "tolerant": "C8", "ICC": "teal",
+                 "KR": "goldenrod"}  # fmt: skip
+
+
+def darker(color: str) -> str:
+    """``color`` 40 % of the way to black: a second objective on the same teacher (:data:`METHOD_COLORS`)."""
+    return shades(color, 3)[2]
 
 
 def colors_for(names: Sequence[str], fixed: Mapping[str, str]) -> dict[str, str]:
@@ -120,8 +130,12 @@ def seeds_plot(
     """One column per group: every seed as a dot, the mean as a bar-free marker with a 95 % t-interval.
 
     ``clusters`` (optional, same keys) gives each value's teacher seed: dots of one teacher share a marker,
-    so the reader sees how much of the spread is the teacher's. The interval is over all the values of the
-    group (say what it covers in the caption); use :mod:`kdcore.results` for the interval a verdict uses.
+    so the reader sees how much of the spread is the teacher's. Where a group's values come from more than one
+    teacher, each teacher's mean is drawn too (a hollow marker of its shape, left of the mean), and the mean
+    and interval are over those teacher means, the unit the verdicts count (students of one teacher share its
+    luck: an interval pooling them as independent would look far narrower than any verdict's); elsewhere
+    over the values. Either way it is one group's interval, uncorrected and unpaired (say what it covers in
+    the caption); use :mod:`kdcore.results` for the interval of a difference a verdict uses.
     ``floor`` (in the plotted unit, e.g. 0 for a distance) is the least value the quantity can take: an
     interval reaching below it is drawn cut there, that end without a cap; say so in the caption too. A group
     of one value, or of values all alike, has no interval (:func:`kdcore.results.confidence_interval`): its
@@ -131,7 +145,7 @@ def seeds_plot(
     the same order): a thin line joins each seed's two dots, so its difference is the line's rise or fall, what a
     paired test is about.
     """
-    from .results import confidence_interval
+    from .results import confidence_interval, group_means
 
     use_style()
     markers, symbols = "os^Dvp*", "●■▲◆▼⬟★"  # a marker each teacher seed, and how the key writes it
@@ -153,8 +167,14 @@ def seeds_plot(
             no_teacher = no_teacher or marker == "x"
             ax.plot(*dots[name][j], marker, color=color, alpha=0.55, markersize=4,
                     markeredgewidth=1 if marker == "x" else 0)  # fmt: skip
-        mean = sum(values) / n
-        interval = confidence_interval(values)
+        units = values  # what the interval is over: the values, or each teacher's mean (the verdicts' unit)
+        if len(set(teacher)) > 1 and None not in teacher:
+            units = list(group_means(values, teacher))
+            for seed, unit in zip(dict.fromkeys(teacher), units):  # group_means keeps the seeds' first order
+                ax.plot(i - 0.2, unit, markers[seeds.index(seed) % len(markers)], color=color, markersize=6,
+                        markerfacecolor="none", markeredgewidth=1.2)  # fmt: skip
+        mean = sum(units) / len(units)
+        interval = confidence_interval(units)
         if interval is None:
             ax.plot(i, mean, "o", color=color, markersize=6)
             continue
@@ -182,8 +202,9 @@ def across_teachers_plot(across: Mapping, title: str = "their students", rotate:
                          colors: Mapping[str, str] | None = None):  # fmt: skip
     """The two panels of a comparison over teacher seeds (:func:`kdcore.experiment.across_teacher_seeds`):
     each recipe's teachers, one dot per teacher seed (left), and the students they taught, one dot per student
-    and one marker per teacher seed (right). Its intervals pool the values of a column; a verdict over
-    teacher means (:func:`kdcore.results.compare_runs`) is wider: say so in the caption."""
+    and one marker per teacher seed (right), with each teacher's mean and an interval over those means (as
+    :func:`seeds_plot` draws several teachers' students); a verdict (:func:`kdcore.results.compare_runs`) is
+    of the difference, paired and corrected: say so in the caption."""
     fig, axes = subplots(2, height=3.0)
     runs, teachers = across["runs"], across["teacher_test_acc"]
     seeds = {name: [r["teacher_seed"] for r in rs] for name, rs in runs.items()}

@@ -170,3 +170,21 @@ def test_shades_run_light_to_dark_around_the_colour():
     assert middle == to_hex("C6") and figures.shades("C6", 1) == [to_hex("C6")]
     assert sum(to_rgb(light)) > sum(to_rgb(middle)) > sum(to_rgb(dark))  # lighter to darker
     assert len(set(figures.shades("C0", 5))) == 5
+
+
+def test_seeds_plot_over_several_teachers_draws_their_means_and_an_interval_over_them():
+    # students of one teacher share its luck: pooled as independent, six students of three teachers gave an
+    # interval far narrower than any verdict's (review 27); the unit is the teacher's mean
+    from kdcore.results import confidence_interval
+
+    fig, axes = figures.subplots(1)
+    values, seeds = [0.80, 0.81, 0.84, 0.85, 0.82, 0.83], [0, 0, 1, 1, 2, 2]
+    figures.seeds_plot(axes[0, 0], {"taught": values, "none": [0.7, 0.72, 0.71]}, clusters={"taught": seeds})
+    hollow = [line for line in axes[0, 0].lines if line.get_markerfacecolor() == "none"]
+    assert [line.get_ydata()[0] for line in hollow] == pytest.approx([80.5, 84.5, 82.5])  # one per teacher
+    taught, none = (c.lines[0].get_ydata()[0] for c in axes[0, 0].containers)
+    low, high = confidence_interval([80.5, 84.5, 82.5])
+    bars = axes[0, 0].containers[0].lines[2][0].get_segments()[0]
+    assert taught == pytest.approx(82.5) and [y for _, y in bars] == pytest.approx([low, high])
+    assert none == pytest.approx(71.0)  # runs without a teacher: each its own unit, no hollow markers
+    figures.figure(fig, "test-seeds-teachers")

@@ -94,9 +94,9 @@ def top_score_difference(
             other classes) or "argmax" (the top score; the secondaries are
             ranks 2…k).
 
-    Minimizing it narrows the gap (the module docstring says what is
-    reconstructed). The top-k selection is not differentiated: the gradient
-    flows to the selected scores only.
+    Minimizing it narrows the gap (what is reconstructed: the module
+    docstring, and chapter 4's "What we implement"). The top-k selection is not
+    differentiated: the gradient flows to the selected scores only.
     """
     check_options(k, space, primary, logits.shape[1])
     scores = logits.float()
@@ -122,8 +122,8 @@ class TolerantTeacher(Objective):
     η = 1 is plain cross-entropy (a strict teacher); a smaller η makes the
     teacher more tolerant. The η weighting is our reconstruction: the paper's
     text was not available to us, and Zhang et al.'s restatement adds the two
-    terms unweighted (η = 1/2, up to a factor of 2). The module docstring
-    explains k, space and primary.
+    terms unweighted (η = 1/2, up to a factor of 2). ``k``, ``space`` and
+    ``primary``: as in top_score_difference.
     """
 
     def __init__(
