@@ -241,8 +241,9 @@ def retrained_teacher(bench: Bench, recipe: Retrained) -> tuple[nn.Module, dict]
 
 
 def pruned_teacher(bench: Bench, recipe: Pruned) -> tuple[nn.Module, dict]:
-    """:func:`teacher` for a pruning recipe: its start (the base, or IMP's previous round) from the cache,
-    pruned by the recipe's criterion and retrained with its masks fixed, cached in turn."""
+    """:func:`teacher` for a pruning recipe: its start (the base, or IMP's
+    previous round) from the cache, pruned by the recipe's criterion and
+    retrained with its masks fixed, cached in turn."""
     start, start_record = teacher(bench, recipe.previous_round() or recipe.base)
     # the fraction this step prunes: all of it at once, or (IMP) `rate` of the
     # weights still alive; the masks in place keep the pruned ones at 0
