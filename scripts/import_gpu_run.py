@@ -358,7 +358,7 @@ def presented_as_in_chapter(cells: list, chapter: nbformat.NotebookNode, profile
         # (the same tokens wrapped otherwise, as a formatter leaves them, are the same code)
         older = cell.cell_type == "code" and cell.source.split() != ours.source.split() and not hidden
         if older:  # the run's code, not the chapter's: folded, where the prose may describe another layout
-            if "hide-input" not in cell.metadata["tags"]:
+            if not {"hide-input", "hide-cell"} & set(cell.metadata["tags"]):  # hide-cell folds the code already
                 cell.metadata["tags"].append("hide-input")
             ours_prompt = (ours_prompt or RUN_CODE) + OLDER
         if "mystnb" in ours.metadata and not folded and not older:
