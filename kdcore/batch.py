@@ -44,7 +44,7 @@ import yaml
 
 from .experiment import device_for
 from .params import ParameterError, resolve
-from .results import mean_std
+from .results import summary
 
 # Seconds a new Jupyter kernel may take to answer. nbclient's default (60) is too short on a busy 2-core machine,
 # where a batch's workers (or a test suite's) start kernels while others train: one CI run failed on it.
@@ -222,7 +222,7 @@ def summarize(runs: list[Run], out: Path) -> list[dict]:
         for record in records:
             names.update(dict.fromkeys(record))
         for name in dict.fromkeys(n for r in records for n in r):
-            row["metrics"][name] = mean_std([r[name] for r in records if name in r])
+            row["metrics"][name] = summary([r[name] for r in records if name in r])
         rows.append(row)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "summary.csv", "w", newline="") as f:

@@ -233,7 +233,7 @@ def curves_plot(
     show through."""
     from matplotlib.ticker import MaxNLocator
 
-    from .results import mean_std as summary
+    from .results import summary
 
     use_style()
     cycle = palette(len(curves))

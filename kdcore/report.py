@@ -5,6 +5,10 @@ Every function here reads plain data (lists of numbers, the comparison dicts of 
 models, so a chapter can redraw its tables and verdicts from its results JSON alone. A number in the prose
 comes from the run through myst-nb's ``glue`` (:func:`glue`); the verdicts the prose states are checked
 against the run that executes it (:func:`prose_check`).
+
+Its module level imports the standard library alone, and :mod:`kdcore.results` (numpy, scipy) only inside the
+functions that need it: ``make read``'s small environment imports this module for the HTML build
+(``_ext/glued_numbers.py``) without numpy or scipy (``tests/test_read.py``).
 """
 
 from __future__ import annotations
@@ -121,7 +125,7 @@ def mean_std(values, scale: float = 100.0, digits: int = 2) -> str:
     """``"87.12 ± 0.21"``: mean ± sample std of ``values`` × ``scale`` (percent by default); one value: no ±;
     a spread that rounds to 0 but is not, ``"± <0.01"``.
     No-break spaces around the ±: the number stays whole in a :func:`table` that wraps."""
-    from .results import mean_std as summary
+    from .results import summary
 
     values = [scale * float(v) for v in values]
     if not values:

@@ -2,7 +2,7 @@
 
 The statistics come from :mod:`scipy.stats`:
 
-* :func:`mean_std`: mean ± sample standard deviation over seeds (``kdcore.report.mean_std`` prints it);
+* :func:`summary`: mean ± sample standard deviation over seeds (``kdcore.report.mean_std`` prints it);
   :func:`fmt_interval` and :func:`fmt_signed` print intervals and differences;
 * :func:`confidence_interval`: Student-t interval of a mean (``None`` with fewer than 2 values, or values all
   alike);
@@ -50,7 +50,7 @@ PAIRED_OVER_GROUPS = "paired t over teacher means"
 SEED_BLOCKS = "seed blocks"  # the unit of compare_seed_blocks: a teacher paired with its block of no-teacher runs
 
 
-def mean_std(values) -> dict:
+def summary(values) -> dict:
     """``{"mean", "std", "n", "values"}`` with the sample standard deviation (0 for a single value; nan where a
     value is nan or infinite: a run without validation records ``val_acc`` nan)."""
     values = [float(v) for v in values]

@@ -22,8 +22,8 @@ from kdcore.results import (
     group_means,
     holm,
     holm_adjusted,
-    mean_std,
     spearman,
+    summary,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +34,8 @@ def two_sided_t_p(t: float, df: float) -> float:
     return float(special.betainc(df / 2, 0.5, df / (df + t * t)))
 
 
-def test_mean_std():
-    s = mean_std([0.8, 0.9])
+def test_summary():
+    s = summary([0.8, 0.9])
     assert (s["mean"], s["std"]) == pytest.approx((0.85, math.sqrt(0.005))) and (s["n"], s["values"]) == (2, [0.8, 0.9])
 
 
