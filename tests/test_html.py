@@ -249,7 +249,8 @@ PAGE_REPORT = r"""(async () => {
 
   const images = [...article.querySelectorAll('img')].map(i => {
     const r = i.getBoundingClientRect();
-    return {src: i.getAttribute('src'), natural: i.naturalWidth, shown: r.width, visible: r.width > 0 && r.height > 0};
+    return {src: i.getAttribute('src'), alt: i.getAttribute('alt') || '', natural: i.naturalWidth, shown: r.width,
+            visible: r.width > 0 && r.height > 0};
   });
   // a table wider than the column scrolls inside it (kdcore.css): its last columns are hidden until the reader
   // scrolls, so the page reports each one by its caption (or first header); one in a closed dropdown (a
@@ -356,6 +357,10 @@ def problems(report: dict) -> list[str]:
              if i["visible"] and i["natural"] and i["shown"] / i["natural"] < MIN_FIGURE_SCALE]  # fmt: skip
     if small:
         found.append(f"figures shrunk below {MIN_FIGURE_SCALE} of their size, so their text is under 9 px: {small}")
+    # a screen reader reads the alt text aloud: a file's path says nothing (_ext/figure_alt.py gives the caption's)
+    pathlike = [i["src"] for i in report["images"] if not i["alt"] or i["alt"] == i["src"] or i["alt"].endswith(".png")]
+    if pathlike:
+        found.append(f"figures whose alt text is empty or their file's path: {pathlike[:3]}")
     if report["rawTables"]:
         found.append(f"raw Markdown tables in the text: {report['rawTables'][:3]}")
     if report["overflowing"]:
@@ -487,6 +492,17 @@ def test_a_glued_value_is_underlined_at_its_numbers_only():
     assert split_numbers("lower beyond noise") == [("lower beyond noise", False)]
     assert split_numbers("0.26") == [("0.26", True)]
     assert "glued_numbers" in CONFIG["sphinx"]["local_extensions"]
+
+
+def test_a_figures_alt_text_is_its_captions_first_sentence():
+    sys.path.insert(0, str(ROOT / "_ext"))
+    from figure_alt import MOST, first_sentence
+
+    caption = "Test accuracy of\nevery student: one dot per seed. The bars are 3.5 wide."
+    assert first_sentence(caption) == "Test accuracy of every student: one dot per seed"  # one line, one sentence
+    assert first_sentence("Softmax at T = 2.5 and T = 4. More.") == "Softmax at T = 2.5 and T = 4"
+    long = first_sentence("word " * 100)
+    assert len(long) <= MOST and long.endswith("…")
 
 
 def test_a_captioned_table_is_found_with_its_name_and_intro():
