@@ -42,6 +42,7 @@ from pathlib import Path
 
 import yaml
 
+from .chapters import find_notebooks
 from .experiment import device_for
 from .params import ParameterError, resolve
 from .results import summary
@@ -74,40 +75,6 @@ def config_name(config: dict) -> str:
     digest = hashlib.sha256(json.dumps(config, default=str).encode()).hexdigest()[:8]
     readable = re.sub(r"[^A-Za-z0-9.=+-]+", "_", "_".join(f"{k}={v}" for k, v in config.items())).strip("_")
     return f"{readable[:80]}-{digest}"
-
-
-def chapter_key(notebook: Path) -> str:
-    """The key a chapter passes to ``from_namespace`` (its spec in ``kdcore.chapters.CHAPTERS``)."""
-    found = re.search(r"from_namespace\(\s*\\?[\"'](\w+)\\?[\"']", notebook.read_text())
-    if not found:
-        raise ParameterError(f'{notebook}: no from_namespace("<chapter>", …) call; is it a chapter notebook?')
-    return found.group(1)
-
-
-def chapter_notebooks(book_dir: Path) -> list[Path]:
-    """The chapters in book order: ``NN_name.ipynb``, never a leftover ``NN_name.executing.ipynb``."""
-    return sorted(p for p in Path(book_dir).glob("[0-9][0-9]_*.ipynb") if re.fullmatch(r"\d\d_\w+\.ipynb", p.name))
-
-
-def find_notebooks(names: list[str], book_dir: Path) -> dict[Path, str]:
-    """Notebook paths (or chapter keys, or ``all``) → {notebook: chapter key}."""
-    chapters = {nb: chapter_key(nb) for nb in chapter_notebooks(book_dir)}
-    found = {}
-    for name in names:
-        if name == "all":
-            found.update(chapters)
-        elif Path(name).suffix == ".ipynb":
-            path = Path(name).resolve()
-            if not path.is_file():
-                raise ParameterError(f"{name}: no such notebook")
-            found[path] = chapter_key(path)
-        else:
-            matches = [nb for nb, key in chapters.items() if key == name]
-            if not matches:
-                known = ", ".join(sorted(chapters.values()))
-                raise ParameterError(f"{name!r}: no chapter with that key in {book_dir}; known: {known}")
-            found[matches[0].resolve()] = name
-    return found
 
 
 def configurations(profile: str | None, overrides: dict, config_file: Path | None) -> list[dict]:

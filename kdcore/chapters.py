@@ -9,15 +9,18 @@ parameter, the other profiles' overrides beside them, and the checks that involv
   from ``book``.
 
 After editing a spec, run ``python scripts/sync_parameters.py``: it regenerates the notebooks' parameters cells.
+A chapter's notebook names its spec by its ``from_namespace("<key>", …)`` call: :func:`chapter_key` reads it,
+:func:`chapter_notebooks` lists a book's chapters in order, :func:`find_notebooks` resolves names to them.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import params as check
 from .data import DATASETS, NUM_CLASSES
-from .params import ChapterSpec, Param
+from .params import ChapterSpec, Param, ParameterError
 from .seeding import STUDENT_SEEDINGS
 
 # --- checks of several parameters at once: values -> None, or the whole message -------------------------
@@ -441,3 +444,40 @@ CHAPTERS: dict[str, ChapterSpec] = {spec.name: spec for spec in (
              "retrain_epochs": 2, "kr_unit_order": "index", "methods": list(COMPARED)}),
 )}
 # fmt: on
+
+
+# --- the chapters' notebooks ---------------------------------------------------------------------------
+
+
+def chapter_key(notebook: Path) -> str:
+    """The key a chapter passes to ``from_namespace`` (its spec in ``kdcore.chapters.CHAPTERS``)."""
+    found = re.search(r"from_namespace\(\s*\\?[\"'](\w+)\\?[\"']", notebook.read_text())
+    if not found:
+        raise ParameterError(f'{notebook}: no from_namespace("<chapter>", …) call; is it a chapter notebook?')
+    return found.group(1)
+
+
+def chapter_notebooks(book_dir: Path) -> list[Path]:
+    """The chapters in book order: ``NN_name.ipynb``, never a leftover ``NN_name.executing.ipynb``."""
+    return sorted(p for p in Path(book_dir).glob("[0-9][0-9]_*.ipynb") if re.fullmatch(r"\d\d_\w+\.ipynb", p.name))
+
+
+def find_notebooks(names: list[str], book_dir: Path) -> dict[Path, str]:
+    """Notebook paths (or chapter keys, or ``all``) → {notebook: chapter key}."""
+    chapters = {nb: chapter_key(nb) for nb in chapter_notebooks(book_dir)}
+    found = {}
+    for name in names:
+        if name == "all":
+            found.update(chapters)
+        elif Path(name).suffix == ".ipynb":
+            path = Path(name).resolve()
+            if not path.is_file():
+                raise ParameterError(f"{name}: no such notebook")
+            found[path] = chapter_key(path)
+        else:
+            matches = [nb for nb, key in chapters.items() if key == name]
+            if not matches:
+                known = ", ".join(sorted(chapters.values()))
+                raise ParameterError(f"{name!r}: no chapter with that key in {book_dir}; known: {known}")
+            found[matches[0].resolve()] = name
+    return found

@@ -186,11 +186,10 @@ def spec(chapter: str) -> ChapterSpec:
 
 def _notebook(chapter: str) -> str:
     """The chapter's notebook, for messages: book/NN_name.ipynb, found by its from_namespace call."""
-    book = Path(__file__).resolve().parent.parent / "book"
-    call = re.compile(rf"from_namespace\(\s*\\?[\"']{chapter}\\?[\"']")
-    from .batch import chapter_notebooks  # batch imports this module
+    from .chapters import chapter_key, chapter_notebooks  # chapters imports this module
 
-    found = [p for p in chapter_notebooks(book) if call.search(p.read_text())]  # never a .executing copy
+    book = Path(__file__).resolve().parent.parent / "book"
+    found = [p for p in chapter_notebooks(book) if chapter_key(p) == chapter]  # never a .executing copy
     return f"book/{found[0].name}" if found else "the chapter's notebook"
 
 

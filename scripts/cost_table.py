@@ -49,7 +49,7 @@ from gpu_check import execute_notebook  # the one way chapters run without Jupyt
 def chapters(names: list[str] | None, profile: str = "paper") -> list[Path]:
     """The chapter notebooks in book order that define ``profile`` (the `gpu` one only three do), or those of
     them whose file names contain one of ``names``."""
-    from kdcore.batch import chapter_key, chapter_notebooks
+    from kdcore.chapters import chapter_key, chapter_notebooks
     from kdcore.params import spec
 
     found = chapter_notebooks(ROOT / "book")
@@ -60,7 +60,7 @@ def chapters(names: list[str] | None, profile: str = "paper") -> list[Path]:
 
 def planning_parameters(notebook: Path, profile: str, output_dir: Path) -> dict:
     """The profile at full size on the CPU, on the stand-in data where it has one; results to ``output_dir``."""
-    from kdcore.batch import chapter_key
+    from kdcore.chapters import chapter_key
     from kdcore.params import spec
 
     names = spec(chapter_key(notebook)).params
@@ -119,7 +119,7 @@ def aggregate(rows: list[dict]) -> list[dict]:
 def images(notebooks: list[Path], profile: str) -> dict:
     """The images the plan's networks see (shape and classes of the profile's dataset, one for every chapter):
     ``benchmarks/teacher_training.py --plan`` times the networks on synthetic images of that shape."""
-    from kdcore.batch import chapter_key
+    from kdcore.chapters import chapter_key
     from kdcore.data import NUM_CLASSES, SHAPES
     from kdcore.params import resolve
 

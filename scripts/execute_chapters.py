@@ -31,7 +31,8 @@ import nbformat
 import papermill
 import yaml
 
-from kdcore.batch import KERNEL_START_TIMEOUT, chapter_key, chapter_notebooks, find_notebooks
+from kdcore.batch import KERNEL_START_TIMEOUT
+from kdcore.chapters import chapter_key, chapter_notebooks, find_notebooks
 from kdcore.params import PROFILES, resolve
 from kdcore.record import environment
 

@@ -164,7 +164,7 @@ def execute_notebook(notebook: Path, parameters: dict) -> None:
 def chapters_step(args, work: Path) -> list[dict]:
     """Every chapter at the paper profile (``check_parameters``), ``args.workers`` at once, each in its own
     process; results JSON into ``work`` (they prove the path; the numbers are meaningless)."""
-    from kdcore.batch import chapter_key, chapter_notebooks
+    from kdcore.chapters import chapter_key, chapter_notebooks
 
     notebooks = [nb for nb in chapter_notebooks(ROOT / "book") if not args.chapters or
                  any(c in nb.name for c in args.chapters)]  # fmt: skip

@@ -632,7 +632,8 @@ def rerender(copy_path: Path, book: Path, commit: str) -> int:
     import papermill
     from execute_chapters import clean
 
-    from kdcore.batch import KERNEL_START_TIMEOUT, chapter_key
+    from kdcore.batch import KERNEL_START_TIMEOUT
+    from kdcore.chapters import chapter_key
 
     chapter_path = book / copy_path.name
     run, chapter = (nbformat.read(p, as_version=4) for p in (copy_path, chapter_path))
@@ -872,7 +873,7 @@ def gpu_book_sentence(check: dict, book_dir: Path) -> str:
     took at which epochs."""
     from gpu_check import GPU_CHAPTERS
 
-    from kdcore.batch import chapter_key, chapter_notebooks
+    from kdcore.chapters import chapter_key, chapter_notebooks
 
     throughputs, book = check["gpu_throughputs"], check.get("gpu_book") or {}
     keys = book.get("chapters", GPU_CHAPTERS)  # --gpu-chapters; a record without them ran all

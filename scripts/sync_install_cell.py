@@ -1,6 +1,6 @@
 """Write every chapter's Colab install cell, pinned to the last commit that changed kdcore.
 
-The first code cell of each chapter (``kdcore.batch.chapter_notebooks``), and of each chapter's CNN-scale copy
+The first code cell of each chapter (``kdcore.chapters.chapter_notebooks``), and of each chapter's CNN-scale copy
 (``book/results/gpu/``, whose report cells need today's library too), installs kdcore where it is missing
 (Colab), from GitHub at ``kdcore_ref`` of ``_config.yml``, so a reader in Colab runs the code that produced
 the page they read, not whatever the default branch holds today. The cell is tagged ``remove-cell``: the
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kdcore.batch import chapter_notebooks
+from kdcore.chapters import chapter_notebooks
 
 CONFIG = ROOT / "_config.yml"
 PINNED_PATHS = ("kdcore", "pyproject.toml")  # the code a pin names: the library and its dependencies

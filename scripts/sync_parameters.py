@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from kdcore.batch import chapter_key, chapter_notebooks
+from kdcore.chapters import chapter_key, chapter_notebooks
 from kdcore.params import parameters_cell
 
 BOOK = Path(__file__).resolve().parent.parent / "book"

@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kdcore.batch import Run, chapter_notebooks, config_name, configurations, main, metrics, plan, summarize
+from kdcore.batch import Run, config_name, configurations, main, metrics, plan, summarize
+from kdcore.chapters import chapter_notebooks
 from kdcore.params import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent

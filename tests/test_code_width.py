@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kdcore.batch import chapter_notebooks
+from kdcore.chapters import chapter_notebooks
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 WIDTH = 80

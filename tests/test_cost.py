@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from kdcore import cost
-from kdcore.batch import chapter_notebooks
 from kdcore.batches import DeviceBatches
+from kdcore.chapters import chapter_notebooks
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig, evaluate, fit
 from kdcore.losses import KD, KR

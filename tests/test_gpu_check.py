@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from gpu_check import STEPS, book_scale, scaled_epochs
 
-from kdcore.batch import chapter_key, chapter_notebooks
+from kdcore.chapters import chapter_key, chapter_notebooks
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kdcore.batch import KERNEL_START_TIMEOUT, chapter_notebooks
+from kdcore.batch import KERNEL_START_TIMEOUT
+from kdcore.chapters import chapter_notebooks
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 CHECK = "# NBVAL_CHECK_OUTPUT"

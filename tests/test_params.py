@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from kdcore.batch import chapter_notebooks, plan
-from kdcore.chapters import CHAPTERS
+from kdcore.batch import plan
+from kdcore.chapters import CHAPTERS, chapter_notebooks
 from kdcore.params import Param, ParameterError, from_namespace, parameters_cell, resolve, spec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -42,7 +42,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from kdcore import figures, report
-from kdcore.batch import chapter_key, chapter_notebooks
+from kdcore.chapters import chapter_key, chapter_notebooks
 from kdcore.params import Params
 
 BOOK = Path(__file__).resolve().parent.parent / "book"

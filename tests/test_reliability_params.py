@@ -25,9 +25,9 @@ import papermill
 import pytest
 import torch
 
-from kdcore.batch import KERNEL_START_TIMEOUT, chapter_notebooks
+from kdcore.batch import KERNEL_START_TIMEOUT
 from kdcore.batches import DeviceBatches
-from kdcore.chapters import CHAPTERS
+from kdcore.chapters import CHAPTERS, chapter_notebooks
 from kdcore.checkpoint import save_checkpoint
 from kdcore.data import synthetic
 from kdcore.fit import TrainConfig
