@@ -72,18 +72,21 @@ class Bench:
         keep = keep.sort().values
         subset = Split(self.splits.train.x[keep], self.splits.train.y[keep])
         t = self.train
-        return DeviceBatches(
-            subset, self.data.mean, self.data.std, t.batch_size, shuffle=True, crop_padding=t.crop_padding,
-            hflip=t.hflip, device=self.device, with_index=True, channels_last=self.device.type == "cuda",
-        )  # fmt: skip
+        return self.batches(subset, t.batch_size, shuffle=True, crop_padding=t.crop_padding, hflip=t.hflip,
+                            with_index=True)  # fmt: skip
 
     def unaugmented_train(self) -> DeviceBatches:
         """The training split as unaugmented batches, to evaluate a model on its own training data
         (:func:`kdcore.fit.evaluate` refuses random crops and flips); without augmentation, ``self.train``."""
         if not self.train.augments:
             return self.train
-        return DeviceBatches(self.splits.train, self.data.mean, self.data.std, self.val.batch_size,
-                             device=self.device, channels_last=self.device.type == "cuda")  # fmt: skip
+        return self.batches(self.splits.train, self.val.batch_size)
+
+    def batches(self, split: Split, batch_size: int, **options) -> DeviceBatches:
+        """Batches of ``split`` as the bench's own are made: its data's normalization, on its device, in its
+        memory layout (channels_last for images on CUDA); ``options``: :class:`DeviceBatches`' others."""
+        return DeviceBatches(split, self.data.mean, self.data.std, batch_size, device=self.device,
+                             channels_last=self.train.channels_last, **options)  # fmt: skip
 
     def build(self, arch: str) -> nn.Module:
         """A fresh model of ``arch`` for these data, on the device (seed first for a reproducible init)."""
@@ -303,8 +306,7 @@ def pruning_scores(
         generator.manual_seed(derived_seed(seed, RANDOM_SCORES))
         return random_scores(params, generator)
     # unshuffled batches over the training split, as PrUE's code scores on train
-    data, train, device = bench.data, bench.splits.train, bench.device
-    batches = DeviceBatches(train, data.mean, data.std, 512, device=device)
+    batches = bench.batches(bench.splits.train, 512)
     if criterion == "snip":  # the code's SNIP: the model in train mode
         return snip_scores(model.train(), params, cost.scoring(model, batches))
     # PrUE: one pass for the mean teacher output μ, then one for the dispersion
