@@ -510,7 +510,7 @@ def one_seed_twice(folder: Path, calls: list[dict]) -> list[str]:
         return []
     gap = 100 * (twice["second"] - twice["first"])
     listed = any(call["commit"].startswith(twice["commits"][0]) for call in calls)
-    missing = ("" if listed else " (The first call is not in the table of calls at the top: its record was replaced "
+    missing = ("" if listed else " (The first call is not in the table of calls at the end: its record was replaced "
                "by a later one; the measurement log below tells it.)")  # fmt: skip
     return ["## One seed, trained in two calls", "",
             "[Chapter 1](results/gpu/01_kd_basics.ipynb) and [chapter 2](results/gpu/02_capacity_gap.ipynb) at the "
@@ -740,7 +740,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     from gpu_check import STEPS
 
     env, calls = check["environment"], check.get("calls") or []
-    when = f"in {len(calls)} calls (below)" if len(calls) > 1 else f"started {env['started']}"
+    when = f"in {len(calls)} calls (at the end)" if len(calls) > 1 else f"started {env['started']}"
     lines = ["# GPU measurements", "",
              f"Measured by `scripts/gpu_check.py` on **{env['device']}** (torch {env['torch']}, CUDA {env['cuda']}, "
              f"Python {env['python']}), {when}; the raw record is "
@@ -753,11 +753,9 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
              "batch size of a sweep that gave the most images per second. The column *× (a)* divides by (a): "
              "(b) ÷ (a) is the pipeline alone, while (c) ÷ (a) also counts the larger batch, which is most of "
              "its gain.", ""]  # fmt: skip
-    if len(calls) > 1:  # each call may have had a different machine of the same kind: say which measured what
-        lines += ["| call started | commit | steps it measured (as kept here) |", "|---|---|---|"]
-        lines += [f"| {c['started']} | `{c['commit'][:12]}` | {', '.join(f'`{s}`' for s in c['steps'])} |"
-                  for c in calls]  # fmt: skip
-        lines.append("")
+    paper_rates = (check.get("paper_throughputs") or {}).get("json")
+    if paper_rates:  # what a reader with a GPU asks first
+        lines += ["## What the paper profile costs", "", markdown_table(plans["paper"], paper_rates, folder), ""]
     for step, title in FAST_PATHS:
         kd = (check.get(step) or {}).get("json")
         if not kd:
@@ -786,9 +784,7 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
                 lines.append(f"| {arch} | {batch} | {f'{train:,.0f}' if train else '–'} | "
                              f"{f'{forward:,.0f}' if forward else '–'} |")  # fmt: skip
         lines.append("")
-        if profile == "paper":
-            lines += ["## What the paper profile costs", "", markdown_table(plans[profile], rates, folder), ""]
-        elif "projected_gpu_book_seconds" in check["gpu_throughputs"]:
+        if profile == "gpu" and "projected_gpu_book_seconds" in check["gpu_throughputs"]:
             lines += [gpu_book_sentence(check, folder), ""]
     step = check.get("chapter_kd_step") or {}
     if "images_per_s" in step:
@@ -801,21 +797,28 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
                       "between two calls carries the spread between machines too."]  # fmt: skip
         lines.append("")
     lines += objectives_table(check)
-    missing = [(step, why) for step in STEPS if (why := not_measured(check.get(step)))]
-    if missing:
-        lines += ["## Not measured yet", "", "These steps of `scripts/gpu_check.py` have no GPU record yet (the tests "
-                  "run each of them on a CPU, at a tiny size):", "", "| step | why |", "|---|---|"]  # fmt: skip
-        lines += [f"| `{step}` | {why} |" for step, why in missing]
-        lines.append("")
     lines += paper_profile_runs(check)
     lines += one_seed_twice(folder, calls)
+    # how it was measured, last: the calls, what is missing, the log (a reader with a GPU wants the numbers first)
+    lines += ["## How these numbers were taken", ""]
+    if len(calls) > 1:  # each call may have had a different machine of the same kind: say which measured what
+        lines += ["Each call ran `scripts/gpu_check.py` on a GPU machine of that kind, at the commit shown:", "",
+                  "| call started | commit | steps it measured (as kept here) |", "|---|---|---|"]  # fmt: skip
+        lines += [f"| {c['started']} | `{c['commit'][:12]}` | {', '.join(f'`{s}`' for s in c['steps'])} |"
+                  for c in calls]  # fmt: skip
+        lines.append("")
+    missing = [(step, why) for step in STEPS if (why := not_measured(check.get(step)))]
+    if missing:
+        lines += ["These steps of `scripts/gpu_check.py` have no GPU record yet (the tests run each of them on a "
+                  "CPU, at a tiny size):", "", "| step | why |", "|---|---|"]  # fmt: skip
+        lines += [f"| `{step}` | {why} |" for step, why in missing]
+        lines.append("")
     if check.get("notes"):
-        lines += ["## How these numbers were taken", "",
-                  "What each GPU session measured, in order: which run gave which number, what failed and was fixed, "
+        lines += ["What each GPU session measured, in order: which run gave which number, what failed and was fixed, "
                   "and what the numbers above can and cannot say.", "",
                   f":::{{admonition}} The measurement log ({len(check['notes'])} entries)", ":class: dropdown",
                   *(f"* {note}" for note in check["notes"]), ":::", ""]  # fmt: skip
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n")
 
 
 def write_appendix(root: Path, check: dict) -> None:
