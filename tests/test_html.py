@@ -572,14 +572,16 @@ def test_the_checks_see_what_a_reader_would(browser, tmp_path):
     )
     found = problems(page_report(browser, bad.as_uri()))
     for expected in ("needs the network", "did not load", "shrunk", "raw Markdown tables", "math not typeset",
-                     "raw TeX", "not links: ['chapter 3']", "error output", "scroll to: ['cut']"):  # fmt: skip
+                     "raw TeX", "not links: ['chapter 3']", "error output", "scroll to: ['cut']",
+                     "alt text is empty"):  # fmt: skip
         assert any(expected in p for p in found), (expected, found)
-    assert len(found) == 9, found
+    assert len(found) == 10, found
 
     good = tmp_path / "good.html"
     good.write_text(
-        '<html><head><title>t</title></head><body><article class="bd-article"><h1>T</h1><img src="ok.png">'
-        '<img src="wide.png" style="width:1500px"><details><summary>parameters</summary><div style="overflow-x:auto">'
+        '<html><head><title>t</title></head><body><article class="bd-article"><h1>T</h1><img src="ok.png" alt="A dot">'
+        '<img src="wide.png" alt="A line" style="width:1500px">'
+        '<details><summary>parameters</summary><div style="overflow-x:auto">'
         '<table><tr><td><div style="width:3000px">a</div></td></tr></table></div></details>'
         '<p>see <a href="x">chapter 3</a>, a | b, and $5 or $6</p>'
         '<div class="cell_input"><pre>"| --- |"  # chapter 2</pre></div></article></body></html>'
