@@ -92,7 +92,7 @@ TEACHER_COLORS = {"no teacher": "C0", "small": "C1", "over-confident": "C2", "ea
 # The methods' teachers, in every chapter that draws them (their own chapter, and chapter 9 beside the kinds
 # above); a method's variant on the same teacher (KD + ICC matching beside KD) takes the colour's darker
 # shade (:func:`darker`).
-METHOD_COLORS = {"PrUE": "C5", "IMP": "C6", "magnitude": "C9", "SNIP": "C8", "tolerant": "C8", "ICC": "teal",
+METHOD_COLORS = {"PrUE": "C5", "IMP": "C6", "magnitude": "C9", "SNIP": "C8", "tolerant": "olivedrab", "ICC": "teal",
                  "KR": "goldenrod"}  # fmt: skip
 
 
@@ -131,11 +131,12 @@ def seeds_plot(
 
     ``clusters`` (optional, same keys) gives each value's teacher seed: dots of one teacher share a marker,
     so the reader sees how much of the spread is the teacher's. Where a group's values come from more than one
-    teacher, each teacher's mean is drawn too (a hollow marker of its shape, left of the mean), and the mean
-    and interval are over those teacher means, the unit the verdicts count (students of one teacher share its
-    luck: an interval pooling them as independent would look far narrower than any verdict's); elsewhere
-    over the values. Either way it is one group's interval, uncorrected and unpaired (say what it covers in
-    the caption); use :mod:`kdcore.results` for the interval of a difference a verdict uses.
+    teacher, several of them from one, each teacher's mean is drawn too (a hollow marker of its shape, left of
+    the mean), and the mean and interval are over those teacher means, the unit the verdicts count (students
+    of one teacher share its luck: an interval pooling them as independent would look far narrower than any
+    verdict's); elsewhere over the values. Either way it is one group's interval, uncorrected and unpaired
+    (say what it covers in the caption); use :mod:`kdcore.results` for the interval of a difference a verdict
+    uses.
     ``floor`` (in the plotted unit, e.g. 0 for a distance) is the least value the quantity can take: an
     interval reaching below it is drawn cut there, that end without a cap; say so in the caption too. A group
     of one value, or of values all alike, has no interval (:func:`kdcore.results.confidence_interval`): its
@@ -168,7 +169,7 @@ def seeds_plot(
             ax.plot(*dots[name][j], marker, color=color, alpha=0.55, markersize=4,
                     markeredgewidth=1 if marker == "x" else 0)  # fmt: skip
         units = values  # what the interval is over: the values, or each teacher's mean (the verdicts' unit)
-        if len(set(teacher)) > 1 and None not in teacher:
+        if len(set(teacher)) > 1 and None not in teacher and len(set(teacher)) < n:  # a teacher with several
             units = list(group_means(values, teacher))
             for seed, unit in zip(dict.fromkeys(teacher), units):  # group_means keeps the seeds' first order
                 ax.plot(i - 0.2, unit, markers[seeds.index(seed) % len(markers)], color=color, markersize=6,

@@ -43,7 +43,9 @@ def expected_calibration_error(logits: torch.Tensor, labels: torch.Tensor, bins:
 def class_sums(values: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per class, the sum of ``values`` (``N`` or ``N×K``) over its examples, and their count: the parts of a
     class mean, for a caller that adds them up over batches or ranks before dividing (:func:`class_means`).
-    Counted with ``index_add_``, not ``bincount``, which would wait for the GPU to learn its output's size."""
+    Counted with ``index_add_``, not ``bincount``, which would wait for the GPU to learn its output's size; added
+    in float32 at least (bf16 stops counting at 256)."""
+    values = values.to(torch.promote_types(values.dtype, torch.float32))
     sums = values.new_zeros(num_classes, *values.shape[1:]).index_add_(0, labels, values)
     counts = values.new_zeros(num_classes).index_add_(0, labels, values.new_ones(len(labels)))
     return sums, counts

@@ -104,10 +104,13 @@ class Distiller(Objective):
     def check_cache(self, batches) -> None:
         """Refuse to train on ``batches`` with logits cached for others (``fit`` calls this): their indices
         would look up other images' logits, or one view's for every augmented view, and nothing would fail."""
-        if self.cached_logits is None:
+        cached_for = getattr(self, "cached_for", None)  # None: logits set by hand, nothing to check them by
+        if self.cached_logits is None or cached_for is None or not batches.with_index:  # no index: no lookup
             return
-        same = batches.x is self.cached_for or (  # batches built again over the same split: the same images
-            batches.x.shape == self.cached_for.shape and torch.equal(batches.x, self.cached_for)
+        same = batches.x is cached_for or (  # batches built again over the same split: the same images
+            batches.x.shape == cached_for.shape
+            and batches.x.device == cached_for.device
+            and torch.equal(batches.x, cached_for)
         )
         if batches.augments or not same:
             raise ValueError("teacher logits were cached for other batches: call cache_teacher_logits(train) again")

@@ -126,7 +126,7 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
         current = current or {"test": WELCH_OVER_GROUPS, "paired": True}  # compare_family's rule
         pair, labels = paired and current.get("paired", False), {"label_a": c["a"], "label_b": c["b"]}
         if "teacher means" in current["test"]:
-            (kind_a, units_a), (kind_b, units_b) = _units(runs_a), _units(runs_b)
+            (kind_a, units_a), (kind_b, units_b) = _pairing_units(runs_a), _pairing_units(runs_b)
             pair = pair and not (kind_a == kind_b and units_a != units_b)  # other teachers: nothing to pair
             blocks = current.get("unit") == SEED_BLOCKS  # a family made with compare_seed_blocks
             made = compare_runs(runs_a, runs_b, level, paired=pair, seed_blocks=blocks, **labels)
@@ -144,7 +144,7 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
     }
 
 
-def _units(runs: Sequence[Mapping]) -> tuple[str, list]:
+def _pairing_units(runs: Sequence[Mapping]) -> tuple[str, list]:
     """What :func:`kdcore.results.compare_runs` would pair ``runs`` by: their teacher seeds, or the student seeds
     of runs without a teacher."""
     teachers = {r.get("teacher_seed") for r in runs}

@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -201,7 +202,7 @@ def describe(objective: nn.Module) -> dict:
     lists or tuples of them: a method's ``layers=(1, 2)`` keys it as surely as its temperature), a fingerprint
     of every frozen network it holds (a distiller's teacher), so another teacher never shares a key, and
     one of the objective's own buffers if it has any (KR's priors: built another way, another key)."""
-    settings = {k: v for k, v in vars(objective).items() if _plain(v) and k[0] != "_" and k not in RUN_STATE}
+    settings = {k: _json(v) for k, v in vars(objective).items() if _plain(v) and k[0] != "_" and k not in RUN_STATE}
     teachers = {
         name: fingerprint(module) for name, module in objective.named_children() if name != "model"
     }  # the model being trained is not part of what defines the objective
@@ -214,10 +215,22 @@ RUN_STATE = ("training", "cached_logits", "cached_for")  # what an objective is 
 
 
 def _plain(value) -> bool:
-    """A setting a cache key can hold as it is: a number, string, bool or ``None``, or a list/tuple of them."""
+    """A setting a cache key can hold as it is: a number (a numpy one too), string, bool or ``None``, or a list,
+    tuple or string-keyed dict of them."""
     if isinstance(value, (list, tuple)):
         return all(map(_plain, value))
-    return value is None or isinstance(value, (int, float, str, bool))
+    if isinstance(value, dict):
+        return all(isinstance(k, str) for k in value) and all(map(_plain, value.values()))
+    return value is None or isinstance(value, (int, float, str, bool, np.generic))
+
+
+def _json(value):
+    """A :func:`_plain` setting as JSON writes it (a numpy scalar as its Python number)."""
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def fingerprint(module: nn.Module) -> list[float]:

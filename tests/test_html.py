@@ -494,15 +494,16 @@ def test_a_glued_value_is_underlined_at_its_numbers_only():
     assert "glued_numbers" in CONFIG["sphinx"]["local_extensions"]
 
 
-def test_a_figures_alt_text_is_its_captions_first_sentence():
+def test_a_figures_alt_text_is_its_caption_read_aloud():
     sys.path.insert(0, str(ROOT / "_ext"))
-    from figure_alt import MOST, first_sentence
+    from figure_alt import MOST, opening, readable
 
-    caption = "Test accuracy of\nevery student: one dot per seed. The bars are 3.5 wide."
-    assert first_sentence(caption) == "Test accuracy of every student: one dot per seed"  # one line, one sentence
-    assert first_sentence("Softmax at T = 2.5 and T = 4. More.") == "Softmax at T = 2.5 and T = 4"
-    long = first_sentence("word " * 100)
-    assert len(long) <= MOST and long.endswith("…")
+    caption = "Test accuracy of\nevery student: one dot per seed, in the colours of Fig. 5.3. The bars are 3.5 wide."
+    assert opening(caption) == caption.replace("\n", " ").rstrip(".")  # whole sentences, "Fig." inside one
+    long = "Left: " + "a word " * 30 + "ends here. Right: " + "more words " * 30 + "end."
+    assert opening(long) == long[: long.index(". Right")]  # the sentences that fit
+    assert len(opening("word " * 100)) <= MOST and opening("word " * 100).endswith("…")
+    assert readable(r"\eta\,\mathrm{CE} + (1-\eta)\,\mathrm{TSD}") == "η CE + (1-η) TSD"  # not TeX spelt out
 
 
 def test_a_captioned_table_is_found_with_its_name_and_intro():

@@ -68,3 +68,5 @@ def test_logits_cached_for_one_split_are_refused_for_another():
     for wrong in (batches(other), batches(split, shuffle=True, hflip=True)):
         with pytest.raises(ValueError, match="cached for other batches"):
             fit(kd, wrong, config, progress=False)
+    # batches without indices never look the cache up: the teacher runs on them, nothing to refuse
+    fit(kd, DeviceBatches(other, data.mean, data.std, 32), config, progress=False)

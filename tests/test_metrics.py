@@ -58,3 +58,11 @@ def test_class_means_of_values_and_rows_with_an_absent_class():
     assert class_means(values, labels, 3).tolist() == [2.0, 0.0, 5.0]  # an absent class: 0, not nan
     rows = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
     assert class_means(rows, labels, 3).tolist() == [[0.5, 0.5], [0.0, 0.0], [2.0, 2.0]]
+
+
+def test_class_means_of_half_precision_values_add_up_in_float32():
+    from kdcore.metrics import class_means
+
+    values = torch.full((600,), 0.3, dtype=torch.bfloat16)  # bf16 counts stop at 256: a mean of 0.5 once
+    mean = class_means(values, torch.zeros(600, dtype=torch.long), 1)
+    assert mean.dtype == torch.float32 and abs(mean.item() - 0.3) < 1e-3

@@ -64,7 +64,7 @@ def test_an_objectives_key_holds_its_list_and_none_settings_not_its_run_state():
     torch.manual_seed(0)
     student, teacher = MLP(1, 3, (8,)), MLP(1, 3, (16,))
     keys = [describe(LayerKD(student, teacher, *settings)) for settings in [((1,),), ((2, 3),), ((1,), 0.5)]]
-    assert keys[0]["layers"] == (1,) and keys[0]["gate"] is None
+    assert keys[0]["layers"] == [1] and keys[0]["gate"] is None  # as JSON writes it
     assert keys[0] != keys[1] and keys[0] != keys[2]
     data = synthetic(64, 16, num_classes=3)
     objective = LayerKD(student, teacher, (1,))

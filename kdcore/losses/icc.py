@@ -147,7 +147,10 @@ def class_relations(
     q = nontarget_log_probs(logits, labels, temperature).exp() * (
         1 - F.one_hot(labels, c)
     )
-    sums, counts = map(distributed.all_reduce_sum, class_sums(q, labels, c))
+    sums, counts = class_sums(q, labels, c)
+    # summed over ranks in one call: sums and counts side by side
+    both = distributed.all_reduce_sum(torch.cat([sums, counts[:, None]], 1))
+    sums, counts = both[:, :c], both[:, c]
     means = sums / counts.clamp(min=1)[:, None]
     if previous is None:
         return means
