@@ -198,8 +198,9 @@ def _made_once(path: Path, key: dict, model: nn.Module, train: Callable[[Path], 
 
 
 def describe(objective: nn.Module) -> dict:
-    """What defines an objective, for a cache key: its class, its settings (numbers, strings, ``None``, and
-    lists or tuples of them: a method's ``layers=(1, 2)`` keys it as surely as its temperature), a fingerprint
+    """What defines an objective, for a cache key: its class, its settings (:func:`_plain`: numbers, strings,
+    ``None``, and lists, tuples and dicts of them: a method's ``layers=(1, 2)`` keys it as surely as its
+    temperature; not its run state, :data:`RUN_STATE`), a fingerprint
     of every frozen network it holds (a distiller's teacher), so another teacher never shares a key, and
     one of the objective's own buffers if it has any (KR's priors: built another way, another key)."""
     settings = {k: _json(v) for k, v in vars(objective).items() if _plain(v) and k[0] != "_" and k not in RUN_STATE}

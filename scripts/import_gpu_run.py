@@ -318,7 +318,7 @@ BOX_END = "<!-- end of this run's differences -->"  # where the box ends, for th
 SHOWN_PARAMETERS = "resolved-parameters"  # the id of the re-rendered display of P
 TRAINING_LOG = {"code_prompt_show": "Show the training log", "code_prompt_hide": "Hide the training log"}
 AND_LOG = ", with its training log"  # a cell whose code the chapter folds too: one button shows both
-OLDER = ", as this run ran it"  # a run's code that the chapter's cell has changed since (the note says so)
+OLDER = " (as the run ran it)"  # a run's code that the chapter's cell has changed since (the note says so)
 RUN_CODE = "Show the code"  # the label of such a cell where the chapter shows its cell
 
 
