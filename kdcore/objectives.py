@@ -104,7 +104,7 @@ class Distiller(Objective):
     def check_cache(self, batches) -> None:
         """Refuse to train on ``batches`` with logits cached for others (``fit`` calls this): their indices
         would look up other images' logits, or one view's for every augmented view, and nothing would fail."""
-        cached_for = getattr(self, "cached_for", None)  # None: logits set by hand, nothing to check them by
+        cached_for = self.cached_for  # None: logits set by hand, nothing to check them by
         if self.cached_logits is None or cached_for is None or not batches.with_index:  # no index: no lookup
             return
         same = batches.x is cached_for or (  # batches built again over the same split: the same images

@@ -24,7 +24,7 @@ import scipy
 import torch
 
 from .checkpoint import write_json
-from .results import SEED_BLOCKS, WELCH_OVER_GROUPS, compare_by_seed, compare_runs, holm, matches
+from .results import SEED_BLOCKS, WELCH_OVER_GROUPS, by_teacher, compare_by_seed, compare_runs, holm, matches
 
 
 def source_commit(module: str | os.PathLike = __file__) -> dict | None:
@@ -145,12 +145,12 @@ def retest(results: Mapping, like: Sequence[Mapping] = (), level: float = 0.95) 
 
 
 def _pairing_units(runs: Sequence[Mapping]) -> tuple[str, list]:
-    """What :func:`kdcore.results.compare_runs` would pair ``runs`` by: their teacher seeds, or the student seeds
-    of runs without a teacher."""
-    teachers = {r.get("teacher_seed") for r in runs}
-    if teachers == {None}:
+    """What :func:`kdcore.results.compare_runs` would pair ``runs`` by: their teacher seeds
+    (:func:`kdcore.results.by_teacher`'s groups), or the student seeds of runs without a teacher."""
+    _, teachers = by_teacher(runs)
+    if teachers is None:
         return "seeds", sorted(r["seed"] for r in runs)
-    return "teachers", sorted(teachers, key=str)
+    return "teachers", sorted(set(teachers), key=str)
 
 
 def compare_family(runs: Mapping, asked: Sequence[tuple[str, str, str]], paired: bool = True,

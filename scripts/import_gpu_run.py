@@ -802,24 +802,26 @@ def appendix(check: dict, plans: dict, folder: Path) -> str:
     lines += paper_profile_runs(check)
     lines += one_seed_twice(folder, calls)
     # how it was measured, last: the calls, what is missing, the log (a reader with a GPU wants the numbers first)
-    lines += ["## How these numbers were taken", ""]
+    how: list[str] = []
     if len(calls) > 1:  # each call may have had a different machine of the same kind: say which measured what
-        lines += ["Each call ran `scripts/gpu_check.py` on a GPU machine of that kind, at the commit shown:", "",
-                  "| call started | commit | steps it measured (as kept here) |", "|---|---|---|"]  # fmt: skip
-        lines += [f"| {c['started']} | `{c['commit'][:12]}` | {', '.join(f'`{s}`' for s in c['steps'])} |"
-                  for c in calls]  # fmt: skip
-        lines.append("")
+        how += ["Each call ran `scripts/gpu_check.py` on a GPU machine of that kind, at the commit shown:", "",
+                "| call started | commit | steps it measured (as kept here) |", "|---|---|---|"]  # fmt: skip
+        how += [f"| {c['started']} | `{c['commit'][:12]}` | {', '.join(f'`{s}`' for s in c['steps'])} |"
+                for c in calls]  # fmt: skip
+        how.append("")
     missing = [(step, why) for step in STEPS if (why := not_measured(check.get(step)))]
     if missing:
-        lines += ["These steps of `scripts/gpu_check.py` have no GPU record yet (the tests run each of them on a "
-                  "CPU, at a tiny size):", "", "| step | why |", "|---|---|"]  # fmt: skip
-        lines += [f"| `{step}` | {why} |" for step, why in missing]
-        lines.append("")
+        how += ["These steps of `scripts/gpu_check.py` have no GPU record yet (the tests run each of them on a "
+                "CPU, at a tiny size):", "", "| step | why |", "|---|---|"]  # fmt: skip
+        how += [f"| `{step}` | {why} |" for step, why in missing]
+        how.append("")
     if check.get("notes"):
-        lines += ["What each GPU session measured, in order: which run gave which number, what failed and was fixed, "
-                  "and what the numbers above can and cannot say.", "",
-                  f":::{{admonition}} The measurement log ({len(check['notes'])} entries)", ":class: dropdown",
-                  *(f"* {note}" for note in check["notes"]), ":::", ""]  # fmt: skip
+        how += ["What each GPU session measured, in order: which run gave which number, what failed and was fixed, "
+                "and what the numbers above can and cannot say.", "",
+                f":::{{admonition}} The measurement log ({len(check['notes'])} entries)", ":class: dropdown",
+                *(f"* {note}" for note in check["notes"]), ":::", ""]  # fmt: skip
+    if how:  # a heading only over something to say
+        lines += ["## How these numbers were taken", "", *how]
     return "\n".join(lines).rstrip("\n")
 
 
